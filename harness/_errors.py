@@ -1,0 +1,32 @@
+"""Errors the user can act on.
+
+Every error a user can cause (bad flag, bad file, unreachable server, missing binary) is raised
+as :class:`AckboundError` with a one-line message that names the object, the rule and the fix.
+The CLI prints it as ``ackbound: error: <message>`` and exits with :data:`EXIT_COULD_NOT_RUN`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_COULD_NOT_RUN",
+    "EXIT_UNKNOWN",
+    "EXIT_VALID",
+    "EXIT_VIOLATED",
+    "AckboundError",
+]
+
+EXIT_VALID = 0
+EXIT_VIOLATED = 1
+EXIT_UNKNOWN = 2
+EXIT_COULD_NOT_RUN = 3
+
+
+class AckboundError(Exception):
+    """A problem the user can fix; ``str(exc)`` is a single line naming the fix."""
+
+    exit_code: int = EXIT_COULD_NOT_RUN
+
+    def __init__(self, message: str) -> None:
+        if "\n" in message:
+            raise ValueError("AckboundError messages are one line; add detail with add_note()")
+        super().__init__(message)

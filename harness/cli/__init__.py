@@ -1,0 +1,5 @@
+"""The ``ackbound`` command line."""
+
+from harness.cli._main import main
+
+__all__ = ["main"]

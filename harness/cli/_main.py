@@ -1,0 +1,72 @@
+"""Entry point of the ``ackbound`` command.
+
+Each subcommand lives in its own module that defines ``register(subparsers)`` and
+``run(args) -> int``. Modules are imported only when their subcommand runs, so
+``ackbound check`` never pays for importing Hypothesis, Docker or the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from harness._errors import EXIT_COULD_NOT_RUN, AckboundError
+
+# name -> (module implementing it, one-line help). Order is the order of `ackbound --help`.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("harness.cli._run", "run the conformance test against a target (the main job)"),
+    "check": ("harness.cli._check", "judge a recorded history against the durability properties"),
+    "replay": ("harness.cli._replay", "re-run the failing example of a previous run"),
+    "selftest": ("harness.cli._selftest", "prove the harness catches every seeded server bug"),
+    "server": ("harness.server._cli", "start the bundled reference RESP server"),
+    "spec": ("harness.cli._spec", "model-check the TLA+ spec, validate runs against it"),
+    "matrix": ("harness.cli._matrix", "run the conformance matrix and write docs/matrix.md"),
+    "targets": ("harness.cli._targets", "list or validate targets and target files"),
+    "faults": ("harness.cli._faults", "list the faults and apply one to a running cluster"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad flags in one line and exits 3 (could not run)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_COULD_NOT_RUN, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ackbound",
+        description="Prove or refute the write-durability promises of RESP stores.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
+        module = importlib.import_module(module_name)
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        module.register(sp)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = args_list[0] if args_list and args_list[0] in SUBCOMMANDS else None
+    parser = build_parser(only=command)
+    args = parser.parse_args(args_list)
+    if getattr(args, "_module", None) is None:
+        parser.print_help()
+        return 0 if not args_list else EXIT_COULD_NOT_RUN
+    try:
+        code: int = args._module.run(args)
+    except AckboundError as exc:
+        print(f"ackbound: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ackbound: interrupted", file=sys.stderr)
+        return 130
+    return code

@@ -1,0 +1,53 @@
+"""The history format: what a run did and saw, as flat Jepsen-style ops.
+
+Read docs/history.md for the format. In short: ``load_history(path)`` reads
+``history.ndjson``; ``HistoryWriter`` records a run as it happens; ``pair_ops`` pairs each
+invocation with its completion; ``parse_text`` reads the tiny text language used in tests.
+"""
+
+from harness.history._io import (
+    History,
+    HistoryError,
+    HistoryWriter,
+    dump_history,
+    load_history,
+    parse_lines,
+)
+from harness.history._op import (
+    COMPLETIONS,
+    FORMAT,
+    NEMESIS,
+    OBSERVER,
+    OP_TYPES,
+    VERSION,
+    WORKLOADS,
+    Header,
+    Op,
+    OpType,
+    Process,
+)
+from harness.history._pairs import Pair, pair_ops
+from harness.history._text import parse_text
+
+__all__ = [
+    "COMPLETIONS",
+    "FORMAT",
+    "NEMESIS",
+    "OBSERVER",
+    "OP_TYPES",
+    "VERSION",
+    "WORKLOADS",
+    "Header",
+    "History",
+    "HistoryError",
+    "HistoryWriter",
+    "Op",
+    "OpType",
+    "Pair",
+    "Process",
+    "dump_history",
+    "load_history",
+    "pair_ops",
+    "parse_lines",
+    "parse_text",
+]

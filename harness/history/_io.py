@@ -1,0 +1,278 @@
+"""Reading and writing ``history.ndjson``.
+
+Reading is strict: a line that is not a JSON object, a missing or mistyped field, an unknown
+op type or a non-increasing index stops the load with :class:`HistoryError`, whose one-line
+message names the file, the line and the fix. Writing is streaming (:class:`HistoryWriter`
+flushes every line) so that an interrupted run keeps everything recorded so far.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from harness._errors import AckboundError
+from harness.history._op import FORMAT, OP_TYPES, VERSION, Header, Op, Process
+
+try:  # orjson parses ndjson about three times faster; the stdlib path always works.
+    import orjson as _orjson
+
+    _loads: Any = _orjson.loads
+except ImportError:  # pragma: no cover - exercised when orjson is absent
+    _loads = json.loads
+
+__all__ = [
+    "History",
+    "HistoryError",
+    "HistoryWriter",
+    "dump_history",
+    "load_history",
+    "parse_lines",
+]
+
+
+class HistoryError(AckboundError):
+    """A history file that cannot be read; the message names the file, line and fix."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class History:
+    """A header plus ops in recorded order."""
+
+    header: Header
+    ops: tuple[Op, ...]
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+
+_OP_TYPES = frozenset(OP_TYPES)
+_KNOWN_FIELDS = frozenset(
+    ("index", "time", "process", "type", "f", "workload", "key", "value", "error", "node", "final")
+)
+
+
+def _header_from(obj: dict[str, Any], where: str) -> Header:
+    version = obj.get("version")
+    if not isinstance(version, int):
+        raise HistoryError(f"{where}: header has no integer 'version'; write {VERSION}")
+    if version > VERSION:
+        raise HistoryError(
+            f"{where}: history format version {version} is newer than this ackbound reads "
+            f"({VERSION}); upgrade ackbound"
+        )
+    mode = obj.get("mode")
+    if mode is not None and not isinstance(mode, str):
+        raise HistoryError(f"{where}: header 'mode' must be a string such as \"sync\"")
+    params = obj.get("params", {})
+    if not isinstance(params, dict):
+        raise HistoryError(f"{where}: header 'params' must be an object")
+    topology = obj.get("topology")
+    if topology is not None:
+        nodes = topology.get("nodes") if isinstance(topology, dict) else None
+        if not isinstance(nodes, list) or not all(
+            isinstance(n, dict) and isinstance(n.get("name"), str) and isinstance(n.get("az"), str)
+            for n in nodes
+        ):
+            raise HistoryError(
+                f"{where}: header 'topology' must be "
+                '{"nodes": [{"name": "n1", "az": "az1"}, ...], "primary": "n1"}'
+            )
+    known = {"format", "version", "mode", "params", "topology", "target", "durable_restart"}
+    return Header(
+        mode=mode,
+        params=params,
+        topology=topology,
+        target=obj.get("target"),
+        durable_restart=bool(obj.get("durable_restart", False)),
+        extra={k: v for k, v in obj.items() if k not in known},
+    )
+
+
+def _bad(where: str, message: str) -> HistoryError:
+    return HistoryError(f"{where}: {message}")
+
+
+def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> History:
+    """Parse ndjson lines into a :class:`History`; raises :class:`HistoryError`."""
+    header = Header()
+    ops: list[Op] = []
+    append = ops.append
+    last_index = -1
+    last_time = -(1 << 62)
+    lineno = 0
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = _loads(raw)
+        except ValueError as exc:
+            where = f"{source}:{lineno}"
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            hint = "the file is truncated" if not text.endswith("\n") else "fix or remove the line"
+            raise _bad(where, f"not valid JSON ({exc}); {hint}") from None
+        if type(obj) is not dict:
+            raise _bad(f"{source}:{lineno}", "each line must be a JSON object")
+        if "format" in obj:
+            if obj["format"] != FORMAT or ops:
+                raise _bad(
+                    f"{source}:{lineno}",
+                    f'a header line must come first and have "format": "{FORMAT}"',
+                )
+            header = _header_from(obj, f"{source}:{lineno}")
+            continue
+        try:
+            index = obj["index"]
+            t = obj["time"]
+            process: Process = obj["process"]
+            typ = obj["type"]
+            f = obj["f"]
+        except KeyError as exc:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"op is missing the field {exc.args[0]!r}; every op needs index, time, process, type and f",
+            ) from None
+        if type(index) is not int or index <= last_index:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"'index' must be an integer greater than the previous op's ({last_index}); got {index!r}",
+            )
+        if type(t) is not int:
+            raise _bad(f"{source}:{lineno}", f"'time' must be integer nanoseconds; got {t!r}")
+        if t < last_time:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"'time' goes backwards ({t} < {last_time}); ops must be in recorded order",
+            )
+        if typ not in _OP_TYPES:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"'type' must be one of invoke, ok, fail, info; got {typ!r}",
+            )
+        if type(process) is not int and type(process) is not str:
+            raise _bad(f"{source}:{lineno}", "'process' must be an integer client id or a string")
+        if type(f) is not str:
+            raise _bad(f"{source}:{lineno}", "'f' must be a string")
+        if not _KNOWN_FIELDS.issuperset(obj):
+            unknown = sorted(set(obj) - _KNOWN_FIELDS)
+            raise _bad(f"{source}:{lineno}", f"unknown field(s) {unknown}; see docs/history.md")
+        last_index = index
+        last_time = t
+        append(
+            Op(
+                index=index,
+                time=t,
+                process=process,
+                type=typ,
+                f=f,
+                workload=obj.get("workload"),
+                key=obj.get("key"),
+                value=obj.get("value"),
+                error=obj.get("error"),
+                node=obj.get("node"),
+                final=obj.get("final", False) is True,
+            )
+        )
+    return History(header=header, ops=tuple(ops))
+
+
+def load_history(path: str | os.PathLike[str]) -> History:
+    """Load ``history.ndjson``; every problem is a one-line :class:`HistoryError`."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            return parse_lines(fh, source=str(p))
+    except FileNotFoundError:
+        raise HistoryError(f"{p}: no such file; pass the path of a history.ndjson") from None
+    except IsADirectoryError:
+        raise HistoryError(
+            f"{p}: is a directory; pass its history.ndjson (e.g. {p / 'history.ndjson'})"
+        ) from None
+    except PermissionError:
+        raise HistoryError(f"{p}: permission denied; make the file readable") from None
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{p}: not UTF-8 text ({exc.reason}); is this a history?") from None
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def dump_history(history: History, fh: IO[str]) -> None:
+    """Write a whole history as ndjson."""
+    fh.write(_dumps(history.header.to_json()) + "\n")
+    for op in history.ops:
+        fh.write(_dumps(op.to_json()) + "\n")
+
+
+class HistoryWriter:
+    """Records ops as they happen: assigns index and time, writes each line at once.
+
+    Thread-safe: client workers, the nemesis and the observer share one writer. Times come
+    from one clock (``time.monotonic_ns``) so that every op is comparable.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, header: Header) -> None:
+        self._lock = threading.Lock()
+        self._ops: list[Op] = []
+        self.header = header
+        self._fh: IO[str] | None = None
+        if path is not None:
+            self._fh = Path(path).open("w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._fh.write(_dumps(header.to_json()) + "\n")
+            self._fh.flush()
+
+    @staticmethod
+    def now() -> int:
+        return time.monotonic_ns()
+
+    def record(
+        self,
+        *,
+        process: Process,
+        type: str,
+        f: str,
+        time_ns: int | None = None,
+        **fields: Any,
+    ) -> Op:
+        """Append one op now (or at ``time_ns``, which must not precede the last op)."""
+        with self._lock:
+            t = self.now() if time_ns is None else time_ns
+            if self._ops and t < self._ops[-1].time:
+                t = self._ops[-1].time
+            op = Op(index=len(self._ops), time=t, process=process, type=type, f=f, **fields)
+            self._ops.append(op)
+            if self._fh is not None:
+                self._fh.write(_dumps(op.to_json()) + "\n")
+                self._fh.flush()
+            return op
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        with self._lock:
+            return tuple(self._ops)
+
+    def history(self) -> History:
+        return History(header=self.header, ops=self.ops)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    def __enter__(self) -> HistoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_ops(history: History) -> Iterator[Op]:
+    return iter(history.ops)
