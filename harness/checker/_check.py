@@ -1,0 +1,150 @@
+"""Judge a history: every applicable property, merged into one verdict, plus stats.
+
+The result is plain data (JSON-ready)::
+
+    {"valid": true | false | "unknown", "mode": "sync", "params": {...},
+     "properties": {"acked-writes-survive": {"valid": ..., "witnesses": [...], ...}, ...},
+     "stats": {"attempted": ..., "acknowledged": ..., "lost": ..., ...}}
+
+Verdicts merge as Jepsen's do: ``false`` beats ``"unknown"`` beats ``true``. A property whose
+check raised is ``"unknown"`` with the error, so one broken property never hides the others.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter
+from typing import Any
+
+from harness.checker._analysis import MS, SECOND, Analysis, Params, analyse
+from harness.checker._properties import (
+    PropertyResult,
+    Verdict,
+    applicable,
+    simple_loss_windows,
+)
+from harness.checker._render import explain
+from harness.history import History
+
+__all__ = ["RESULT_SCHEMA", "check", "merge", "stats"]
+
+RESULT_SCHEMA = "ackbound-check/1"
+
+
+def merge(verdicts: list[Verdict]) -> Verdict:
+    """false > unknown > true; no verdicts at all is unknown."""
+    if any(v is False for v in verdicts):
+        return False
+    if not verdicts or any(v == "unknown" for v in verdicts):
+        return "unknown"
+    return True
+
+
+def _percentile(sorted_values: list[int], q: float) -> int | None:
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[i]
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / MS, 3)
+
+
+def error_prefix(error: str | None) -> str:
+    if not error:
+        return "(none)"
+    word = error.split(None, 1)[0] if error.strip() else error
+    return word.lstrip("-")[:40]
+
+
+def stats(a: Analysis) -> dict[str, Any]:
+    """Counts and figures of a history (independent of any verdict)."""
+    types = Counter(w.type for w in a.writes)
+    ok_lat = sorted(w.comp - w.inv for w in a.writes if w.type == "ok" and w.comp is not None)
+    lost = sum(1 for w in a.writes if w.type == "ok" and w.present is False)
+    judged = sum(1 for w in a.writes if w.type == "ok" and w.present is not None)
+    # The figure users compare across modes: per failover, the span of the acknowledged
+    # writes of the failed primary's epoch that are gone at the end.
+    windows = simple_loss_windows(a)
+    rejected_by = Counter(error_prefix(w.error) for w in a.writes if w.type == "fail")
+    indeterminate_by = Counter(error_prefix(w.error) for w in a.writes if w.type == "info")
+    faults = Counter(
+        op.f for op in a.history.ops if op.process == "nemesis" and op.type == "invoke"
+    )
+    duration = (a.history.ops[-1].time - a.t0) if a.history.ops else 0
+    return {
+        "attempted": len(a.writes),
+        "acknowledged": types.get("ok", 0),
+        "rejected": types.get("fail", 0),
+        "indeterminate": types.get("info", 0),
+        "lost": lost,
+        "acknowledged_judged": judged,
+        "reads": len(a.reads),
+        "final_reads": sum(1 for r in a.reads if r.final),
+        "loss_window_s": round(max(windows.values(), default=0) / SECOND, 6),
+        "failovers": sum(1 for _t, _e in a.knowledge[-1].failures),
+        "max_lag_ms": max((ms for _i, _c, ms, _n, _x in a.lag_obs), default=None),
+        "lag_observations": len(a.lag_obs),
+        "write_latency_ms": {
+            "p50": _ms(_percentile(ok_lat, 0.50)),
+            "p99": _ms(_percentile(ok_lat, 0.99)),
+            "max": _ms(ok_lat[-1] if ok_lat else None),
+        },
+        "rejected_by_error": dict(sorted(rejected_by.items())),
+        "indeterminate_by_error": dict(sorted(indeterminate_by.items())),
+        "faults": dict(sorted(faults.items())),
+        "duration_s": round(duration / SECOND, 6),
+        "final_node": (
+            None if a.final_node_used is False or a.final_node_used is None else a.final_node_used
+        ),
+    }
+
+
+def _params_json(p: Params) -> dict[str, Any]:
+    return {
+        "sync_replicas": p.sync_replicas,
+        "sync_timeout_s": p.sync_timeout / SECOND,
+        "lag_limit_s": p.lag_limit / SECOND,
+        "tolerance_s": p.tolerance / SECOND,
+        "recovery_s": p.recovery / SECOND,
+    }
+
+
+def check(history: History, params: Params, source: str = "<history>") -> dict[str, Any]:
+    """Judge ``history`` under ``params``; returns the result data (see the module doc)."""
+    a = analyse(history, params, source)
+    props: dict[str, Any] = {}
+    for prop in applicable(params.mode):
+        try:
+            r = prop.check(a)
+        except Exception as exc:  # a crashing check is unknown, never a pass
+            r = PropertyResult(
+                valid="unknown",
+                error=f"{type(exc).__name__}: {exc}",
+                notes=[traceback.format_exc(limit=3)],
+            )
+        props[prop.name] = {
+            "valid": r.valid,
+            "summary": prop.summary,
+            "witnesses": r.witnesses,
+            "witness_count": r.witness_count,
+            "evidence": r.evidence,
+            "explanation": explain(prop.name, r, a),
+            **({"error": r.error} if r.error else {}),
+            **({"notes": r.notes} if r.notes else {}),
+        }
+    if a.final_node_used is False:
+        for name in ("acked-writes-survive", "loss-window-bounded", "no-loss-without-failure"):
+            if name in props and props[name]["valid"] is not False:
+                props[name].setdefault("notes", []).append(
+                    "no final reads: survival could not be judged"
+                )
+    return {
+        "schema": RESULT_SCHEMA,
+        "valid": merge([p["valid"] for p in props.values()]),
+        "mode": params.mode.value,
+        "params": _params_json(params),
+        "properties": props,
+        "stats": stats(a),
+    }

@@ -1,0 +1,448 @@
+"""What an observer outside the cluster can be sure of.
+
+The exact model (``models._exact``) sees every internal step: each entry a replica applies,
+each acknowledgement. A harness watching a real server sees none of that. It sees its own
+client operations (invoked at one time, completed later) and the faults it applied, each of
+which took effect at some instant inside the interval the harness recorded for it. This
+module is the sound abstraction of the exact model over those observations: every
+conclusion it draws holds in *every* behaviour of the exact model consistent with what was
+observed. Its tests check exactly that against ``models._exact``.
+
+Three kinds of conclusion matter to the checker and to the stateful run:
+
+Reachability.
+    A replica is *surely unreachable* from the moment the fault that cut it off completed
+    until the moment the fault that restores it began (a node down, or either direction of
+    its link to the primary cut). Outside those windows it is *possibly reachable*. A
+    replica that was surely unreachable for the whole of a write's life cannot have
+    received it, so cannot have acknowledged it.
+
+Durability lag lower bounds.
+    When every eligible replica (one in an AZ other than the primary's) of the primary has
+    been surely unreachable since time ``I`` (the *isolation* start), a write ``w0``
+    invoked after ``I`` cannot have been acknowledged by an eligible replica, so at any
+    later time ``t`` of the same isolation the lag is at least ``t - completion(w0)``
+    (a write is applied no later than it is acknowledged). In async mode a write invoked
+    when that bound exceeds the lag limit plus the tolerance must be rejected.
+
+Holders.
+    Which nodes surely hold an acknowledged write: the primary that acknowledged it; in
+    sync mode "at least K of the eligible replicas that could have acknowledged it" (a
+    clause: we do not know which ones); a replica the controller saw caught up after the
+    write completed. Data loss on a node removes it; a failover to the most up-to-date
+    candidate keeps the write if some candidate surely holds it. A write whose holders
+    include the final primary *must survive*.
+
+Faults arrive as *effects* (see docs/history.md): a node goes down or up, a directed link is
+cut or healed, a node loses its data, a node is promoted, a node is re-pointed, a node is
+seen caught up. Times are integer nanoseconds on the harness's one clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "CLIENT",
+    "Clause",
+    "Down",
+    "Effect",
+    "Fast",
+    "HealLink",
+    "Holders",
+    "Knowledge",
+    "LinkCut",
+    "LoseData",
+    "Mode",
+    "Promote",
+    "Replicate",
+    "Slow",
+    "Synced",
+    "TimedEffect",
+    "Up",
+    "effect_from_json",
+    "initial_knowledge",
+    "promote_candidates",
+]
+
+CLIENT: Final = "client"
+"""The pseudo-node that stands for every client (a link from ``client`` reaches a node)."""
+
+
+class Mode(StrEnum):
+    """A durability mode (see the README's semantics section)."""
+
+    NONE = "none"
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+# -- effects ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Down:
+    """The node stops serving and replicating (killed, paused); its data is kept."""
+
+    node: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Up:
+    """The node serves and replicates again."""
+
+    node: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkCut:
+    """Traffic from ``src`` to ``dst`` is dropped (``src`` may be :data:`CLIENT`)."""
+
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealLink:
+    """Traffic from ``src`` to ``dst`` passes again."""
+
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slow:
+    """The link is throttled; nothing is lost, so reachability is unchanged."""
+
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fast:
+    """The link is no longer throttled."""
+
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoseData:
+    """The node's data is gone (wiped, or restarted without a durable log)."""
+
+    node: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Promote:
+    """Failover: ``node`` becomes the primary; the term increases.
+
+    ``by_offset`` says the controller picked the candidate with the highest replication
+    offset; otherwise it was named. ``candidates`` are the replicas the controller could
+    reach when it chose (``None``: not recorded, assume every possibly reachable replica).
+    """
+
+    node: str
+    by_offset: bool
+    candidates: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replicate:
+    """``node`` is (re)pointed at ``source`` as a replica."""
+
+    node: str
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Synced:
+    """The controller saw ``node`` caught up with the primary (equal offsets)."""
+
+    node: str
+
+
+Effect = Down | Up | LinkCut | HealLink | Slow | Fast | LoseData | Promote | Replicate | Synced
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimedEffect:
+    """An effect that took place at some instant in ``[start, end]``."""
+
+    start: int
+    end: int
+    effect: Effect
+
+
+def _pair(value: object, key: str) -> tuple[str, str]:
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], str)
+    ):
+        return value[0], value[1]
+    raise ValueError(f'effect {key!r} takes a pair of node names, e.g. ["n1", "n2"]')
+
+
+def _name(value: object, key: str) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise ValueError(f"effect {key!r} takes a node name")
+
+
+def effect_from_json(obj: Mapping[str, object]) -> Effect:
+    """Decode one effect object of a nemesis op (docs/history.md); raises ``ValueError``."""
+    if "promote" in obj:
+        cands = obj.get("candidates")
+        candidates: frozenset[str] | None = None
+        if isinstance(cands, (Mapping, list)):
+            candidates = frozenset(str(c) for c in cands)
+        elif cands is not None:
+            raise ValueError("effect 'promote' candidates must be an object {node: offset}")
+        by = obj.get("by", "offset")
+        if by not in ("offset", "named"):
+            raise ValueError('effect \'promote\' has by = "offset" or "named"')
+        return Promote(
+            node=_name(obj["promote"], "promote"), by_offset=by == "offset", candidates=candidates
+        )
+    if "replicate" in obj:
+        return Replicate(
+            node=_name(obj["replicate"], "replicate"), source=_name(obj.get("from"), "from")
+        )
+    if len(obj) != 1:
+        raise ValueError(f"unknown effect {dict(obj)!r}; see docs/history.md")
+    ((key, value),) = obj.items()
+    if key == "down":
+        return Down(node=_name(value, key))
+    if key == "up":
+        return Up(node=_name(value, key))
+    if key == "lose-data":
+        return LoseData(node=_name(value, key))
+    if key == "synced":
+        return Synced(node=_name(value, key))
+    if key in ("cut", "heal-link", "slow", "fast"):
+        src, dst = _pair(value, key)
+        if key == "cut":
+            return LinkCut(src=src, dst=dst)
+        if key == "heal-link":
+            return HealLink(src=src, dst=dst)
+        if key == "slow":
+            return Slow(src=src, dst=dst)
+        return Fast(src=src, dst=dst)
+    raise ValueError(f"unknown effect {key!r}; see docs/history.md")
+
+
+# -- knowledge ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Knowledge:
+    """What is surely true of the cluster after the effects observed so far.
+
+    ``unreachable_since[n]`` is when node ``n`` last became surely unreachable from the
+    current primary (absent: possibly reachable now). ``epoch`` counts lineages: it grows at
+    each promotion and each data loss on the primary, after which the writes of earlier
+    epochs are only as safe as their holders say.
+    """
+
+    azs: Mapping[str, str]
+    primary: str
+    epoch: int = 0
+    down: frozenset[str] = frozenset()
+    cuts: frozenset[tuple[str, str]] = frozenset()
+    slow: frozenset[tuple[str, str]] = frozenset()
+    unreachable_since: Mapping[str, int] = field(default_factory=dict)
+    # When the primary changed or lost its data: (time, epoch) pairs, oldest first.
+    failures: tuple[tuple[int, int], ...] = ()
+
+    # -- queries --------------------------------------------------------------------------
+    def eligible(self, primary: str | None = None) -> tuple[str, ...]:
+        """Replicas in an AZ other than ``primary``'s (default: the current primary)."""
+        p = self.primary if primary is None else primary
+        az = self.azs.get(p)
+        return tuple(sorted(n for n, a in self.azs.items() if n != p and a != az))
+
+    def link_up(self, a: str, b: str) -> bool:
+        """Whether a and b may currently exchange traffic in both directions."""
+        return (
+            a not in self.down
+            and b not in self.down
+            and (a, b) not in self.cuts
+            and (b, a) not in self.cuts
+        )
+
+    def possibly_reachable_during(self, node: str, start: int) -> bool:
+        """Whether ``node`` may have been reachable at some time in ``[start, now]``."""
+        since = self.unreachable_since.get(node)
+        return since is None or since > start
+
+    def isolation_start(self, primary: str | None = None) -> int | None:
+        """Since when every eligible replica of the primary has been surely unreachable.
+
+        ``None`` when some eligible replica is possibly reachable now. With no eligible
+        replica at all the primary is isolated from the start of time (``-1``).
+        """
+        latest = -1
+        for r in self.eligible(primary):
+            since = self.unreachable_since.get(r)
+            if since is None:
+                return None
+            latest = max(latest, since)
+        return latest
+
+    def possible_ackers(self, primary: str, start: int) -> frozenset[str]:
+        """Eligible replicas of ``primary`` that may have acknowledged a write invoked at
+        ``start`` by now (possibly reachable at some time since)."""
+        return frozenset(
+            r for r in self.eligible(primary) if self.possibly_reachable_during(r, start)
+        )
+
+    # -- transitions ----------------------------------------------------------------------
+    def _recompute_reachability(self, at: int) -> Knowledge:
+        """Refresh ``unreachable_since`` after the set of down nodes or cuts changed at ``at``."""
+        since = dict(self.unreachable_since)
+        for n in self.azs:
+            if n == self.primary:
+                since.pop(n, None)
+                continue
+            if self.link_up(self.primary, n):
+                since.pop(n, None)
+            elif n not in since:
+                since[n] = at
+        return replace(self, unreachable_since=since)
+
+    def observe(self, te: TimedEffect) -> Knowledge:
+        """The knowledge after one more effect.
+
+        An effect that restores reachability counts from its start (it may have taken
+        effect at once); one that removes it counts from its end (it is sure only then).
+        """
+        e = te.effect
+        if isinstance(e, Down):
+            return replace(self, down=self.down | {e.node})._recompute_reachability(te.end)
+        if isinstance(e, Up):
+            return replace(self, down=self.down - {e.node})._recompute_reachability(te.start)
+        if isinstance(e, LinkCut):
+            return replace(self, cuts=self.cuts | {(e.src, e.dst)})._recompute_reachability(te.end)
+        if isinstance(e, HealLink):
+            return replace(self, cuts=self.cuts - {(e.src, e.dst)})._recompute_reachability(
+                te.start
+            )
+        if isinstance(e, Slow):
+            return replace(self, slow=self.slow | {(e.src, e.dst)})
+        if isinstance(e, Fast):
+            return replace(self, slow=self.slow - {(e.src, e.dst)})
+        if isinstance(e, LoseData):
+            if e.node == self.primary:
+                return replace(
+                    self, epoch=self.epoch + 1, failures=(*self.failures, (te.end, self.epoch + 1))
+                )
+            return self
+        if isinstance(e, Promote):
+            k = replace(
+                self,
+                primary=e.node,
+                epoch=self.epoch + 1,
+                failures=(*self.failures, (te.end, self.epoch + 1)),
+                # Reachability is relative to the primary: start afresh from the new one.
+                unreachable_since={},
+            )
+            return k._recompute_reachability(te.end)
+        # Replicate and Synced change what is held, not what is reachable.
+        return self
+
+
+def initial_knowledge(azs: Mapping[str, str], primary: str) -> Knowledge:
+    """Knowledge at the start of a run: every node up, every link passing."""
+    if primary not in azs:
+        raise ValueError(f"primary {primary!r} is not one of the nodes {sorted(azs)}")
+    return Knowledge(azs=dict(azs), primary=primary)
+
+
+# -- holders ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Clause:
+    """At least ``k`` of ``among`` hold the write (we do not know which)."""
+
+    k: int
+    among: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Holders:
+    """Which nodes surely hold one acknowledged write (or a group of writes alike)."""
+
+    certain: frozenset[str]
+    clauses: tuple[Clause, ...] = ()
+
+    @staticmethod
+    def at_ack(
+        *, primary: str | None, mode: Mode, sync_replicas: int, ackers: Iterable[str] = ()
+    ) -> Holders:
+        """Holders right after an acknowledgement by ``primary``.
+
+        In sync mode the acknowledgement means ``sync_replicas`` eligible replicas had it;
+        ``ackers`` are the eligible replicas that could have been among them.
+        """
+        certain = frozenset() if primary is None else frozenset({primary})
+        clauses: tuple[Clause, ...] = ()
+        if mode is Mode.SYNC and sync_replicas > 0:
+            among = frozenset(ackers)
+            if len(among) <= sync_replicas:
+                certain = certain | among
+            else:
+                clauses = (Clause(k=sync_replicas, among=among),)
+        return Holders(certain=certain, clauses=clauses)
+
+    def some_holder_in(self, nodes: frozenset[str]) -> bool:
+        """Whether at least one node of ``nodes`` surely holds the write."""
+        if self.certain & nodes:
+            return True
+        return any(c.k > len(c.among - nodes) for c in self.clauses)
+
+    def without(self, node: str) -> Holders:
+        """Holders after ``node`` lost its data."""
+        clauses = tuple(
+            Clause(k=c.k - 1, among=c.among - {node}) if node in c.among else c
+            for c in self.clauses
+        )
+        return Holders(certain=self.certain - {node}, clauses=tuple(c for c in clauses if c.k > 0))
+
+    def after_promote(self, e: Promote, candidates: frozenset[str]) -> Holders:
+        """Holders after failover to ``e.node`` chosen among ``candidates``.
+
+        The promoted node keeps the write if it surely held it, or — when it was the most
+        up-to-date candidate — if any candidate surely held it. Candidates keep their data
+        (their logs are prefixes of the promoted node's); every other node will resync in
+        full from the new primary, so only what it is later seen to catch up on counts.
+        """
+        keeps = e.node in self.certain or (e.by_offset and self.some_holder_in(candidates))
+        if not keeps:
+            return Holders(certain=frozenset())
+        stay = candidates | {e.node}
+        clauses = tuple(
+            Clause(k=c.k - len(c.among - stay), among=c.among & stay) for c in self.clauses
+        )
+        return Holders(
+            certain=(self.certain & stay) | {e.node},
+            clauses=tuple(c for c in clauses if c.k > 0),
+        )
+
+    def after_synced(self, node: str, primary: str) -> Holders:
+        """Holders after ``node`` was seen caught up with ``primary``."""
+        if primary in self.certain:
+            return Holders(certain=self.certain | {node}, clauses=self.clauses)
+        return self
+
+
+def promote_candidates(k: Knowledge, e: Promote) -> frozenset[str]:
+    """The candidates of a promotion: as recorded, else every possibly reachable replica."""
+    if e.candidates is not None:
+        return e.candidates | {e.node}
+    return frozenset(n for n in k.azs if n != k.primary and n not in k.down) | {e.node}
