@@ -1,0 +1,39 @@
+"""pytest plugin: ``pytest --ackbound-target T`` runs the conformance run as pytest items.
+
+Registered through the ``pytest11`` entry point. It imports nothing heavy at collection
+time: the harness is imported only when an ackbound item runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ackbound", "ackbound durability conformance")
+    group.addoption(
+        "--ackbound-target",
+        metavar="TARGET",
+        help="run ackbound's conformance run against TARGET (bundled, valkey, redis or a file)",
+    )
+    group.addoption(
+        "--ackbound-mode",
+        default="all",
+        metavar="MODE",
+        help="durability mode(s): none, sync, async or all (default all)",
+    )
+    group.addoption("--ackbound-budget", type=float, default=None, metavar="SECONDS")
+    group.addoption("--ackbound-seed", type=int, default=None, metavar="N")
+    group.addoption("--ackbound-faults", default=None, metavar="LIST")
+    group.addoption("--ackbound-backend", default="local", metavar="local|docker")
+    group.addoption("--ackbound-report-dir", default=None, metavar="DIR")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: Any, items: list[Any]) -> None:
+    if not config.getoption("--ackbound-target", default=None):
+        return
+    from harness.run._pytest import make_items
+
+    items.extend(make_items(session, config))
