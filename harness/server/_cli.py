@@ -1,0 +1,251 @@
+"""``ackbound server`` / ``python -m harness.server``: flags, and running the event loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+
+from harness.server._bugs import BUGS
+from harness.server._config import DURABILITY_MODES, FSYNC_POLICIES, LOG_LEVELS, ServerConfig
+from harness.server._config import parse_memory as _memory
+
+__all__ = ["PASSWORD_ENV", "config_from_args", "register", "run"]
+
+PASSWORD_ENV = "ACKBOUND_SERVER_PASSWORD"
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text.lower() == "yes"
+
+
+def _memory_arg(text: str) -> int:
+    try:
+        return _memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bug(name: str) -> str:
+    if name not in BUGS:
+        raise argparse.ArgumentTypeError(
+            f"unknown bug {name!r}; --list-bugs shows the seeded bugs: {', '.join(BUGS)}"
+        )
+    return name
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the server's flags to ``parser``."""
+    add = parser.add_argument
+    add("--port", type=int, default=6379, help="TCP port to listen on (default 6379)")
+    add(
+        "--bind",
+        default="127.0.0.1",
+        help="addresses to listen on, space-separated (default 127.0.0.1)",
+    )
+    add("--replicaof", nargs=2, metavar=("HOST", "PORT"), help="start as a replica of HOST PORT")
+    add(
+        "--az",
+        default="default",
+        help="this node's availability zone (default 'default'); "
+        "only replicas in another AZ count for sync and async durability",
+    )
+    add(
+        "--durability",
+        choices=DURABILITY_MODES,
+        default="none",
+        help="durability mode (default none)",
+    )
+    add(
+        "--sync-replicas",
+        type=int,
+        default=1,
+        metavar="K",
+        help="sync: eligible replicas that must acknowledge a write (default 1)",
+    )
+    add(
+        "--sync-timeout-ms",
+        type=int,
+        default=1000,
+        metavar="T",
+        help="sync: how long a reply waits for acknowledgements (default 1000)",
+    )
+    add(
+        "--lag-limit-ms",
+        type=int,
+        default=10000,
+        metavar="L",
+        help="async: reject writes while the durability lag exceeds L ms (default 10000)",
+    )
+    add(
+        "--requirepass",
+        default=None,
+        metavar="PW",
+        help=f"password clients must AUTH "
+        f"with; prefer ${PASSWORD_ENV} or --requirepass-file to keep it out of argv",
+    )
+    add(
+        "--requirepass-file",
+        default=None,
+        metavar="FILE",
+        help="read the password from the first line of FILE",
+    )
+    add(
+        "--masterauth",
+        default=None,
+        metavar="PW",
+        help="password to AUTH with at the primary (default: the node's own password)",
+    )
+    add("--dir", default=".", help="directory of the append-only file (default .)")
+    add(
+        "--appendonly",
+        type=_yes_no,
+        default=False,
+        metavar="yes|no",
+        help="log every write to DIR/appendonly.aof and replay it on start (default no)",
+    )
+    add(
+        "--appendfsync",
+        choices=FSYNC_POLICIES,
+        default="everysec",
+        help="when the append-only file is fsynced (default everysec)",
+    )
+    add(
+        "--repl-timeout-ms",
+        type=int,
+        default=2000,
+        metavar="MS",
+        help="a replica silent this long is disconnected; a replica gives up on a silent "
+        "primary after as long (default 2000)",
+    )
+    add(
+        "--repl-ack-period-ms",
+        type=int,
+        default=100,
+        metavar="MS",
+        help="replicas also acknowledge on this heartbeat (default 100)",
+    )
+    add(
+        "--repl-backlog-size",
+        type=_memory_arg,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="bytes of replication stream kept for partial resyncs (default 16mb)",
+    )
+    add(
+        "--proto-max-bulk-len",
+        type=_memory_arg,
+        default=512 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest bulk string accepted (default 512mb)",
+    )
+    add(
+        "--protected-mode",
+        type=_yes_no,
+        default=True,
+        metavar="yes|no",
+        help="refuse non-loopback clients when no password is set (default yes)",
+    )
+    add(
+        "--bug",
+        action="append",
+        type=_bug,
+        default=[],
+        metavar="NAME",
+        help="turn on a seeded bug (for validating the harness only; see --list-bugs)",
+    )
+    add("--list-bugs", action="store_true", help="print the seeded bugs as JSON and exit")
+    add("--loglevel", choices=LOG_LEVELS, default="notice", help="log verbosity")
+    add("--logfile", default="", help="log to this file instead of stdout")
+    add(
+        "--no-hiredis",
+        action="store_true",
+        help="parse requests in pure Python even when hiredis is installed",
+    )
+    add(
+        "--no-uvloop",
+        action="store_true",
+        help="use asyncio's default event loop even when uvloop is installed",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    password = args.requirepass
+    if password is None and args.requirepass_file:
+        with open(args.requirepass_file, encoding="utf-8") as f:
+            password = f.readline().rstrip("\r\n")
+    if password is None:
+        password = os.environ.get(PASSWORD_ENV, "")
+    replicaof = None
+    if args.replicaof:
+        replicaof = (args.replicaof[0], int(args.replicaof[1]))
+    return ServerConfig(
+        port=args.port,
+        bind=args.bind,
+        replicaof=replicaof,
+        az=args.az,
+        durability=args.durability,
+        sync_replicas=args.sync_replicas,
+        sync_timeout_ms=args.sync_timeout_ms,
+        lag_limit_ms=args.lag_limit_ms,
+        requirepass=password,
+        masterauth=args.masterauth if args.masterauth is not None else password,
+        dir=args.dir,
+        appendonly=args.appendonly,
+        appendfsync=args.appendfsync,
+        repl_timeout_ms=args.repl_timeout_ms,
+        repl_ack_period_ms=args.repl_ack_period_ms,
+        repl_backlog_size=args.repl_backlog_size,
+        proto_max_bulk_len=args.proto_max_bulk_len,
+        protected_mode=args.protected_mode,
+        loglevel=args.loglevel,
+        logfile=args.logfile,
+        bugs=frozenset(args.bug),
+    )
+
+
+async def _serve(config: ServerConfig, use_hiredis: bool | None) -> None:
+    from harness.server._server import Server
+
+    server = Server(config, use_hiredis=use_hiredis)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    serving = loop.create_task(server.serve_forever())
+    await stop.wait()
+    server.log("notice", "Received a signal, shutting down")
+    server.close()
+    serving.cancel()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM/SIGINT; 0 on a clean stop."""
+    if args.list_bugs:
+        json.dump([bug.as_json() for bug in BUGS.values()], sys.stdout, indent=2)
+        print()
+        return 0
+    config = config_from_args(args)
+    use_hiredis = False if args.no_hiredis else None
+    if not args.no_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(_serve(config, use_hiredis))
+            return 0
+    try:
+        asyncio.run(_serve(config, use_hiredis))
+    except OSError as exc:
+        print(
+            f"ackbound server: cannot listen on {config.bind}:{config.port}: {exc}", file=sys.stderr
+        )
+        return 3
+    return 0

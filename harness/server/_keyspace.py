@@ -1,0 +1,193 @@
+"""The dataset: strings, lists and sets in one dict, with absolute-time expiry.
+
+Expiry is lazy: a key whose deadline passed is treated as missing when looked up. Only a
+primary deletes it (and propagates the DEL, so replicas stay byte-identical); a replica just
+hides it until its primary's DEL arrives, as Valkey does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from harness.resp import encode_command
+
+__all__ = ["Keyspace", "Value", "WrongType", "glob_to_regex"]
+
+Value = bytes | deque[bytes] | set[bytes]
+
+
+class WrongType(Exception):
+    """A command met a key holding another type."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
+    """Translate a Valkey glob (``*``, ``?``, ``[a-z]``, ``[^x]``, ``\\x``) to a regex."""
+    out = bytearray()
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i : i + 1]
+        if c == b"*":
+            out += b".*"
+        elif c == b"?":
+            out += b"."
+        elif c == b"\\" and i + 1 < n:
+            i += 1
+            out += re.escape(pattern[i : i + 1])
+        elif c == b"[":
+            end = pattern.find(b"]", i + 2)
+            if end < 0:
+                out += re.escape(c)
+            else:
+                body = pattern[i + 1 : end]
+                negate = body.startswith(b"^")
+                if negate:
+                    body = body[1:]
+                cls = bytearray()
+                j = 0
+                while j < len(body):
+                    if body[j : j + 1] == b"\\" and j + 1 < len(body):
+                        j += 1
+                    ch = body[j : j + 1]
+                    if ch == b"-" and cls and j + 1 < len(body):
+                        cls += b"-"
+                    else:
+                        cls += re.escape(ch)
+                    j += 1
+                out += b"[" + (b"^" if negate else b"") + bytes(cls) + b"]"
+                i = end
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile(bytes(out) + rb"\Z", re.DOTALL)
+
+
+class Keyspace:
+    """One database (Valkey's db 0)."""
+
+    __slots__ = ("data", "expires", "is_primary", "on_expire")
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, Value] = {}
+        self.expires: dict[bytes, int] = {}
+        self.is_primary = True
+        self.on_expire: list[bytes] = []
+        """Keys a primary deleted because they expired; the server propagates DELs."""
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def get(self, key: bytes) -> Value | None:
+        value = self.data.get(key)
+        if value is None or not self.expires:
+            return value
+        deadline = self.expires.get(key)
+        if deadline is not None and deadline <= _now_ms():
+            if self.is_primary:
+                del self.data[key]
+                del self.expires[key]
+                self.on_expire.append(key)
+            return None
+        return value
+
+    def get_str(self, key: bytes) -> bytes | None:
+        value = self.get(key)
+        if value is None or type(value) is bytes:
+            return value
+        raise WrongType
+
+    def get_list(self, key: bytes, create: bool = False) -> deque[bytes] | None:
+        value = self.get(key)
+        if value is None:
+            if not create:
+                return None
+            fresh: deque[bytes] = deque()
+            self.data[key] = fresh
+            return fresh
+        if type(value) is deque:
+            return value
+        raise WrongType
+
+    def get_set(self, key: bytes, create: bool = False) -> set[bytes] | None:
+        value = self.get(key)
+        if value is None:
+            if not create:
+                return None
+            fresh: set[bytes] = set()
+            self.data[key] = fresh
+            return fresh
+        if type(value) is set:
+            return value
+        raise WrongType
+
+    def set(self, key: bytes, value: Value, expire_at_ms: int | None = None) -> None:
+        self.data[key] = value
+        if expire_at_ms is not None:
+            self.expires[key] = expire_at_ms
+        elif self.expires:
+            self.expires.pop(key, None)
+
+    def delete(self, key: bytes) -> bool:
+        if self.get(key) is None:
+            return False
+        del self.data[key]
+        self.expires.pop(key, None)
+        return True
+
+    def flush(self) -> None:
+        self.data.clear()
+        self.expires.clear()
+
+    def live_keys(self) -> list[bytes]:
+        return [k for k in list(self.data) if self.get(k) is not None]
+
+    def dump_commands(self) -> Iterator[bytes]:
+        """The dataset as RESP commands that rebuild it (snapshots and AOF rewrites)."""
+        for key, value in self.data.items():
+            if type(value) is bytes:
+                yield encode_command(b"SET", key, value)
+            elif type(value) is deque:
+                for start in range(0, len(value), 512):
+                    chunk = list(value)[start : start + 512]
+                    yield encode_command(b"RPUSH", key, *chunk)
+            else:
+                members = sorted(value)  # type: ignore[arg-type]
+                for start in range(0, len(members), 512):
+                    yield encode_command(b"SADD", key, *members[start : start + 512])
+            deadline = self.expires.get(key)
+            if deadline is not None:
+                yield encode_command(b"PEXPIREAT", key, deadline)
+
+    def digest(self) -> str:
+        """A hex digest of the dataset that does not depend on insertion order (DEBUG DIGEST).
+
+        Forty zeros for an empty dataset, like Valkey.
+        """
+        if not self.data:
+            return "0" * 40
+        total = 0
+        for key, value in self.data.items():
+            h = hashlib.sha1(key)
+            if type(value) is bytes:
+                h.update(b"\x00s" + value)
+            elif type(value) is deque:
+                h.update(b"\x00l")
+                for item in value:
+                    h.update(b"%d:" % len(item) + item)
+            else:
+                h.update(b"\x00e")
+                for member in sorted(value):  # type: ignore[arg-type]
+                    h.update(b"%d:" % len(member) + member)
+            deadline = self.expires.get(key)
+            if deadline is not None:
+                h.update(b"\x00x%d" % deadline)
+            total ^= int.from_bytes(h.digest(), "big")
+        return f"{total:040x}"

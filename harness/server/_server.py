@@ -1,0 +1,639 @@
+"""The server: one asyncio loop around the sans-IO codec.
+
+Each connection is a :class:`Client` (an ``asyncio.Protocol``): received bytes go into its
+request parser; complete commands run synchronously, in order, through
+:meth:`Server.execute`; their replies are joined and written once per read. A client whose
+reply is held (sync durability, WAIT) is *blocked*: it stops reading and executing until the
+reply is released, so replies stay in order and a held client holds up nobody else.
+
+Before any reply leaves, the AOF is flushed (and fsynced under ``appendfsync always``) and
+the replication stream produced so far is written to every replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from harness.resp import (
+    QUEUED,
+    ProtocolError,
+    RequestParser,
+    encode_command,
+    error,
+    request_parser,
+)
+from harness.server import _admin  # noqa: F401 - registers the server commands
+from harness.server._aof import AppendOnlyFile, read_commands
+from harness.server._commands import COMMANDS, Command, wrong_arity
+from harness.server._config import ServerConfig
+from harness.server._durability import Durability
+from harness.server._keyspace import Keyspace
+from harness.server._replication import Backlog, History, ReplicaLink, ReplicaPeer
+
+__all__ = ["VERSION", "Client", "Server"]
+
+VERSION: Final = "7.2.4"
+"""What INFO and HELLO report as redis_version, for clients that parse it."""
+
+E_NOAUTH: Final = error("NOAUTH Authentication required.")
+E_READONLY: Final = error("READONLY You can't write against a read only replica.")
+E_EXECABORT: Final = error("EXECABORT Transaction discarded because of previous errors.")
+E_DENIED: Final = error(
+    "DENIED ackbound server is in protected mode: no password is set and the connection "
+    "comes from a non-loopback address. Set a password (--requirepass or "
+    "ACKBOUND_SERVER_PASSWORD), connect from 127.0.0.1, or start with --protected-mode no."
+)
+_LEVELS: Final = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
+_MARKS: Final = {"debug": ".", "verbose": "-", "notice": "*", "warning": "#"}
+
+
+class Client(asyncio.Protocol):
+    """One connection."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.id = server.next_client_id()
+        self.name = b""
+        self.protocol = 2
+        self.authenticated = not server.config.requirepass
+        self.parser: RequestParser | object = request_parser(
+            max_bulk_len=server.config.proto_max_bulk_len,
+            authenticated=self.authenticated,
+            use_hiredis=server.use_hiredis,
+        )
+        self.transport: asyncio.Transport | None = None
+        self.addr = ("?", 0)
+        self.multi: list[tuple[Command, list[bytes]]] | None = None
+        self.multi_error = False
+        self.blocked = False
+        self.paused = False
+        self.closing = False
+        self.woff = 0
+        self.peer: ReplicaPeer | None = None
+        self.listening_port = 0
+        self.replica_az = ""
+        self.created = time.monotonic()
+        self.last_command = b""
+
+    # -- asyncio callbacks -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.addr = (str(peer[0]), int(peer[1]))
+        srv = self.server
+        if srv.config.protected_mode and not srv.config.requirepass and not _loopback(self.addr[0]):
+            transport.write(E_DENIED)
+            transport.close()
+            self.closing = True
+            return
+        srv.clients[self.id] = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        srv = self.server
+        srv.clients.pop(self.id, None)
+        srv.durability.on_client_gone(self)
+        if self.peer is not None:
+            srv.drop_replica(self.peer, "connection lost")
+        self.closing = True
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.parser.feed(data)  # type: ignore[attr-defined]
+        if not self.blocked:
+            self.process()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.transport is not None and self.peer is None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.blocked and not self.closing:
+            self.transport.resume_reading()
+            self.process()
+
+    # -- running commands -------------------------------------------------------------------
+
+    def process(self) -> None:
+        srv = self.server
+        parser = self.parser
+        execute = srv.execute
+        out: list[bytes] = []
+        try:
+            while not self.blocked and not self.closing and not self.paused:
+                argv = parser.next_command()  # type: ignore[attr-defined]
+                if argv is None:
+                    break
+                reply = execute(self, argv)
+                if reply is not None:
+                    out.append(reply)
+        except ProtocolError as exc:
+            out.append(error(f"ERR {exc}"))
+            self.closing = True
+        srv.before_reply()
+        transport = self.transport
+        if transport is None:
+            return
+        if out:
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
+        if self.closing:
+            transport.close()
+
+    def block(self) -> None:
+        self.blocked = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def unblock(self, reply: bytes) -> None:
+        self.blocked = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.server.before_reply()
+        transport.write(reply)
+        transport.resume_reading()
+        asyncio.get_running_loop().call_soon(self.process)
+
+    def close_after_reply(self) -> None:
+        self.closing = True
+
+
+def _loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host in ("localhost", "")
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+class Server:
+    """A node: primary or replica, with its dataset, replication state and durability."""
+
+    def __init__(self, config: ServerConfig, *, use_hiredis: bool | None = None) -> None:
+        self.config = config
+        self.use_hiredis = use_hiredis
+        self.keyspace = Keyspace()
+        self.clients: dict[int, Client] = {}
+        self._client_ids = 0
+        self.history = History()
+        self.has_history = config.replicaof is None
+        self.backlog = Backlog(config.repl_backlog_size, 0)
+        self.role = "master"
+        self.replicas: list[ReplicaPeer] = []
+        self.link: ReplicaLink | None = None
+        self.durability = Durability(self)
+        self.aof: AppendOnlyFile | None = None
+        self.replaying = False
+        self._tx: list[list[bytes]] | None = None
+        self._replica_tx: list[tuple[list[bytes], bytes, bool]] | None = None
+        self._repl_out: list[bytes] = []
+        self._last_ping = time.monotonic()
+        self.started = time.time()
+        self.started_mono = time.monotonic()
+        self.stats_commands = 0
+        self.stats_connections = 0
+        self.stats_writes = 0
+        self._phantom_reads = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._cron: asyncio.Task[None] | None = None
+        self._log_file = open(config.logfile, "a") if config.logfile else sys.stdout  # noqa: SIM115
+
+    # -- small helpers -----------------------------------------------------------------------
+
+    def bug(self, name: str) -> bool:
+        return name in self.config.bugs
+
+    def next_client_id(self) -> int:
+        self._client_ids += 1
+        self.stats_connections += 1
+        return self._client_ids
+
+    def log(self, level: str, message: str) -> None:
+        if _LEVELS[level] < _LEVELS[self.config.loglevel]:
+            return
+        stamp = datetime.now().strftime("%d %b %Y %H:%M:%S.%f")[:-3]
+        role = "M" if self.role == "master" else "S"
+        print(f"{os.getpid()}:{role} {stamp} {_MARKS[level]} {message}", file=self._log_file)
+        self._log_file.flush()
+
+    def maybe_phantom(self, value: bytes) -> bytes:
+        """phantom-value: every 13th read of an existing key returns an unwritten value."""
+        if not self.bug("phantom-value"):
+            return value
+        self._phantom_reads += 1
+        if self._phantom_reads % 13:
+            return value
+        return b"ackbound-phantom-%d" % self._phantom_reads
+
+    def maybe_phantom_members(self, items: list[bytes]) -> list[bytes]:
+        if not self.bug("phantom-value") or not items:
+            return items
+        self._phantom_reads += 1
+        if self._phantom_reads % 13:
+            return items
+        return [*items, b"ackbound-phantom-%d" % self._phantom_reads]
+
+    # -- executing ---------------------------------------------------------------------------
+
+    def execute(self, c: Client, argv: list[bytes]) -> bytes | None:
+        self.stats_commands += 1
+        name = argv[0].upper()
+        if c.peer is not None:
+            # A replica's connection carries only REPLCONF ACK after PSYNC; nothing is replied.
+            if name == b"REPLCONF" and len(argv) >= 3 and argv[1].upper() == b"ACK":
+                self.on_replica_ack(c.peer, argv[2])
+            return None
+        cmd = COMMANDS.get(name)
+        if cmd is None:
+            if c.multi is not None:
+                c.multi_error = True
+            shown = " ".join(f"'{a[:128].decode(errors='replace')}'" for a in argv[1:4])
+            return error(
+                f"ERR unknown command '{argv[0][:128].decode(errors='replace')}', "
+                f"with args beginning with: {shown}"
+            )
+        arity = cmd.arity
+        if (arity > 0 and len(argv) != arity) or (arity < 0 and len(argv) < -arity):
+            if c.multi is not None:
+                c.multi_error = True
+            return wrong_arity(cmd.name)
+        if not c.authenticated and not cmd.noauth:
+            return E_NOAUTH
+        c.last_command = cmd.name
+        if c.multi is not None and not cmd.no_multi:
+            c.multi.append((cmd, argv))
+            return QUEUED
+        if cmd.write:
+            return self.execute_write(c, cmd, argv)
+        reply = cmd.handler(self, c, argv)
+        if self.keyspace.on_expire:
+            self._propagate_expired()
+        return reply
+
+    def execute_write(self, c: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
+        if self.role != "master":
+            return E_READONLY
+        rejection = self.durability.admit()
+        if rejection is not None:
+            if self.bug("rejected-write-applied"):
+                cmd.handler(self, c, argv)
+            return rejection
+        self.stats_writes += 1
+        if self.bug("forgets-acked-writes") and self.stats_writes % 11 == 0:
+            return self._forget(c, cmd, argv)
+        reply = cmd.handler(self, c, argv)
+        if reply is None:
+            return None
+        if self.keyspace.on_expire:
+            self._propagate_expired()
+        c.woff = self.history.offset
+        return self.durability.after_write(c, reply)
+
+    def _forget(self, c: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
+        """forgets-acked-writes: run the command for its reply, then undo it unreplicated."""
+        ks = self.keyspace
+        keys = cmd.keys(argv) if cmd.name not in (b"flushall", b"flushdb") else list(ks.data)
+        saved = {k: _copy(ks.data[k]) for k in keys if k in ks.data}
+        saved_exp = {k: ks.expires[k] for k in keys if k in ks.expires}
+        self.replaying = True
+        try:
+            reply = cmd.handler(self, c, argv)
+        finally:
+            self.replaying = False
+        for key in keys:
+            ks.data.pop(key, None)
+            ks.expires.pop(key, None)
+        ks.data.update(saved)
+        ks.expires.update(saved_exp)
+        return reply
+
+    def run_transaction(self, c: Client, queued: list[tuple[Command, list[bytes]]]) -> bytes | None:
+        has_write = any(cmd.write for cmd, _ in queued)
+        if has_write:
+            if self.role != "master":
+                return E_READONLY
+            rejection = self.durability.admit()
+            if rejection is not None:
+                if self.bug("rejected-write-applied"):
+                    self._run_queued(c, queued)
+                return rejection
+        replies = self._run_queued(c, queued)
+        reply = b"*%d\r\n" % len(replies) + b"".join(replies)
+        if not has_write:
+            return reply
+        self.stats_writes += 1
+        c.woff = self.history.offset
+        return self.durability.after_write(c, reply)
+
+    def _run_queued(self, c: Client, queued: list[tuple[Command, list[bytes]]]) -> list[bytes]:
+        self._tx = []
+        try:
+            replies = [cmd.handler(self, c, argv) or b"" for cmd, argv in queued]
+            if self.keyspace.on_expire:
+                self._propagate_expired()
+        finally:
+            tx, self._tx = self._tx, None
+        if tx:
+            self.propagate([b"MULTI"])
+            for argv in tx:
+                self.propagate(argv)
+            self.propagate([b"EXEC"])
+        return replies
+
+    # -- replication stream ------------------------------------------------------------------
+
+    def propagate(self, argv: list[bytes]) -> None:
+        """Record a write: into the replication stream, the backlog and the AOF."""
+        if self.replaying:
+            return
+        if self._tx is not None:
+            self._tx.append(argv)
+            return
+        data = encode_command(*argv)
+        self.backlog.append(data)
+        self.history.offset += len(data)
+        if self.replicas:
+            self._repl_out.append(data)
+        if self.aof is not None:
+            self.aof.append(data)
+        if argv[0] != b"MULTI":
+            self.durability.note_write(self.history.offset, time.monotonic())
+
+    def _propagate_expired(self) -> None:
+        keys, self.keyspace.on_expire = self.keyspace.on_expire, []
+        for key in keys:
+            self.propagate([b"DEL", key])
+
+    def _emit_ping(self) -> None:
+        data = encode_command(b"PING")
+        self.backlog.append(data)
+        self.history.offset += len(data)
+        self._repl_out.append(data)
+
+    def flush_replication(self) -> None:
+        if not self._repl_out:
+            return
+        data = b"".join(self._repl_out)
+        self._repl_out.clear()
+        for peer in self.replicas:
+            transport = peer.client.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+
+    def flush_aof(self) -> None:
+        if self.aof is not None:
+            self.aof.flush()
+
+    def before_reply(self) -> None:
+        if self.aof is not None:
+            self.aof.flush()
+        if self._repl_out:
+            self.flush_replication()
+
+    def apply_from_primary(self, argv: list[bytes], encoded: bytes, apply: bool = True) -> None:
+        """A replica applies one command of its primary's stream (MULTI..EXEC as a unit)."""
+        name = argv[0].upper()
+        if self._replica_tx is not None:
+            self._replica_tx.append((argv, encoded, apply))
+            if name != b"EXEC":
+                return
+            block, self._replica_tx = self._replica_tx, None
+            for item_argv, item_encoded, item_apply in block:
+                self._apply_one(item_argv, item_encoded, item_apply)
+            return
+        if name == b"MULTI":
+            self._replica_tx = [(argv, encoded, apply)]
+            return
+        self._apply_one(argv, encoded, apply)
+
+    def _apply_one(self, argv: list[bytes], encoded: bytes, apply: bool) -> None:
+        self.backlog.append(encoded)
+        self.history.offset += len(encoded)
+        name = argv[0].upper()
+        if name in (b"PING", b"MULTI", b"EXEC", b"REPLCONF", b"SELECT"):
+            return
+        if apply:
+            cmd = COMMANDS.get(name)
+            if cmd is not None:
+                self.replaying = True
+                try:
+                    cmd.handler(self, _REPLICATION_CLIENT, argv)
+                finally:
+                    self.replaying = False
+        if self.aof is not None:
+            self.aof.append(encoded)
+
+    def load_snapshot(self, snapshot: bytes, replid: str, offset: int) -> None:
+        self.keyspace.flush()
+        self._replica_tx = None
+        parser = RequestParser(max_bulk_len=2**40)
+        parser.feed(snapshot)
+        self.replaying = True
+        try:
+            while (argv := parser.next_command()) is not None:
+                cmd = COMMANDS.get(argv[0].upper())
+                if cmd is not None:
+                    cmd.handler(self, _REPLICATION_CLIENT, argv)
+        finally:
+            self.replaying = False
+        self.history = History(replid=replid, offset=offset)
+        self.has_history = True
+        self.backlog.reset(offset)
+        if self.aof is not None:
+            self.aof.rewrite(self.keyspace.dump_commands())
+
+    def snapshot(self) -> bytes:
+        return b"".join(self.keyspace.dump_commands())
+
+    # -- primary side of replication ---------------------------------------------------------
+
+    def attach_replica(self, c: Client, replid: str, next_offset: int) -> None:
+        """PSYNC: answer +CONTINUE (partial) or +FULLRESYNC (snapshot) and start streaming."""
+        self.flush_replication()
+        h = self.history
+        data: bytes | None = None
+        continues = replid == h.replid or (
+            replid == h.replid2
+            and (next_offset <= h.second_offset or self.bug("rejoin-keeps-divergent-writes"))
+        )
+        if continues:
+            data = self.backlog.since(next_offset)
+        ip = c.addr[0]
+        peer = ReplicaPeer(client=c, ip=ip, port=c.listening_port, az=c.replica_az or "default")
+        c.peer = peer
+        assert c.transport is not None
+        if data is not None:
+            c.transport.write(b"+CONTINUE %s\r\n" % h.replid.encode() + data)
+            self.log("notice", f"Partial resync of replica {ip}:{c.listening_port} accepted")
+        else:
+            snapshot = self.snapshot()
+            head = b"+FULLRESYNC %s %d\r\n$%d\r\n" % (h.replid.encode(), h.offset, len(snapshot))
+            c.transport.write(head + snapshot + b"\r\n")
+            self.log("notice", f"Full resync of replica {ip}:{c.listening_port}")
+        peer.sync_offset = h.offset
+        peer.ack_offset = 0
+        self.replicas.append(peer)
+
+    def on_replica_ack(self, peer: ReplicaPeer, raw: bytes) -> None:
+        try:
+            offset = int(raw)
+        except ValueError:
+            return
+        peer.last_ack = time.monotonic()
+        peer.ack_offset = max(peer.ack_offset, offset) if peer.online else offset
+        if not peer.online:
+            peer.state = "online"
+            self.log("notice", f"Replica {peer.ip}:{peer.port} (az {peer.az}) is online")
+        self.durability.on_ack(peer)
+
+    def drop_replica(self, peer: ReplicaPeer, why: str) -> None:
+        if peer in self.replicas:
+            self.replicas.remove(peer)
+            self.log("notice", f"Replica {peer.ip}:{peer.port} dropped: {why}")
+        transport = peer.client.transport
+        if transport is not None:
+            transport.close()
+
+    # -- role changes --------------------------------------------------------------------------
+
+    def become_primary(self) -> None:
+        if self.role == "master":
+            return
+        if self.link is not None:
+            self.link.stop()
+            self.link = None
+        self._replica_tx = None
+        self.history.shift()
+        self.has_history = True
+        self.role = "master"
+        self.keyspace.is_primary = True
+        self.durability.unacked.clear()
+        self.log("notice", f"Promoted to primary; new replication id {self.history.replid}")
+
+    def become_replica(self, host: str, port: int) -> None:
+        if self.role == "master":
+            self.durability.abort_all(
+                "UNBLOCKED the node stopped being a primary while this write waited for its "
+                "replicas; the write was applied locally and may or may not be durable."
+            )
+            for peer in list(self.replicas):
+                self.drop_replica(peer, "this node became a replica")
+            self.flush_replication()
+        if self.link is not None:
+            self.link.stop()
+        self._replica_tx = None
+        self.role = "slave"
+        self.keyspace.is_primary = False
+        self.link = ReplicaLink(self, host, port)
+        self.log("notice", f"Replicating from {host}:{port}")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def load_aof(self) -> None:
+        cfg = self.config
+        path = os.path.join(cfg.dir, cfg.appendfilename)
+        if os.path.exists(path):
+            count = 0
+            self.replaying = True
+            try:
+                for argv in read_commands(path):
+                    cmd = COMMANDS.get(argv[0].upper())
+                    if cmd is not None and argv[0].upper() not in (b"MULTI", b"EXEC"):
+                        cmd.handler(self, _REPLICATION_CLIENT, argv)
+                        count += 1
+            finally:
+                self.replaying = False
+            self.log("notice", f"DB loaded from append only file: {count} commands")
+        self.aof = AppendOnlyFile(path, cfg.appendfsync)
+
+    def set_appendonly(self, on: bool) -> None:
+        if on and self.aof is None:
+            cfg = self.config
+            self.aof = AppendOnlyFile(os.path.join(cfg.dir, cfg.appendfilename), cfg.appendfsync)
+            self.aof.rewrite(self.keyspace.dump_commands())
+        elif not on and self.aof is not None:
+            self.aof.close()
+            self.aof = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        if cfg.appendonly:
+            os.makedirs(cfg.dir, exist_ok=True)
+            self.load_aof()
+        loop = asyncio.get_running_loop()
+        factory: Callable[[], Client] = lambda: Client(self)  # noqa: E731
+        self._server = await loop.create_server(
+            factory, host=cfg.bind.split(), port=cfg.port, reuse_address=True, backlog=511
+        )
+        if cfg.replicaof is not None:
+            self.role = "slave"
+            self.keyspace.is_primary = False
+            self.link = ReplicaLink(self, *cfg.replicaof)
+        self._cron = loop.create_task(self._cron_loop())
+        self.log("notice", f"ackbound server started, port {cfg.port}, az {cfg.az}")
+        self.log("notice", "Ready to accept connections tcp")
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    def close(self) -> None:
+        if self._cron is not None:
+            self._cron.cancel()
+        if self.link is not None:
+            self.link.stop()
+        if self.aof is not None:
+            self.aof.close()
+        if self._server is not None:
+            self._server.close()
+
+    async def _cron_loop(self) -> None:
+        last_second = time.monotonic()
+        while True:
+            await asyncio.sleep(0.05)
+            now = time.monotonic()
+            timeout = self.config.repl_timeout_ms / 1000
+            if self.role == "master" and self.replicas:
+                for peer in list(self.replicas):
+                    if now - peer.last_ack > timeout:
+                        self.drop_replica(peer, f"no ACK for {self.config.repl_timeout_ms} ms")
+                if now - self._last_ping >= min(1.0, timeout / 4):
+                    self._last_ping = now
+                    self._emit_ping()
+                self.flush_replication()
+            if now - last_second >= 1.0:
+                last_second = now
+                if self.aof is not None:
+                    with contextlib.suppress(OSError):
+                        self.aof.every_second()
+
+
+def _copy(value: object) -> object:
+    if isinstance(value, bytes):
+        return value
+    return type(value)(value)  # type: ignore[call-arg]
+
+
+class _ReplicationClient:
+    """Stands in for a client when replicated, AOF or snapshot commands are applied."""
+
+    protocol = 2
+    woff = 0
+
+
+_REPLICATION_CLIENT: Final = _ReplicationClient()
