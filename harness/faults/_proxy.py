@@ -1,0 +1,372 @@
+"""The fault proxy: a TCP proxy on loopback that the harness controls per direction.
+
+Every replication link (one listener per directed replica→primary pair) and every client link
+(one listener per node) goes through a :class:`Link`. Each link has two directions —
+``"up"`` (from the side that connected to the listener towards the server) and ``"down"``
+(back) — and each direction has a :class:`Policy`: pass, blocked, a fixed extra latency,
+a bandwidth limit. A link can also reset every connection it carries.
+
+Theory of operation. Each proxied connection runs two pumps, one per direction. A pump is a
+reader task and a writer task joined by a queue of ``(arrival time, bytes)`` chunks:
+
+- the reader stops reading while the direction is blocked or the queue holds more than
+  ``_QUEUE_LIMIT`` bytes, so backpressure reaches the sender through TCP just as a congested
+  or partitioned network would;
+- the writer sends chunks strictly in order, each no earlier than its arrival time plus the
+  direction's latency, in slices paced by the bandwidth limit, and re-checks the policy
+  before every slice.
+
+"Blocked" holds bytes rather than discarding them: TCP guarantees the endpoints an ordered,
+lossless byte stream, so a partition looks to them like silence (until their own timeouts
+give up on the connection), never like missing or reordered bytes. The proxy never alters,
+drops or reorders a byte it has accepted; the only way it ends a stream early is a reset,
+which both endpoints see as a reset.
+
+Policy changes are made on the proxy's event loop and :meth:`Link.set` returns only once they
+are in force, so a fault recorded as done is done.
+
+The proxy runs in a background thread with its own asyncio loop, so the harness (and
+Hypothesis rules, which are synchronous) can drive it with plain method calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import socket
+import struct
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeVar
+
+__all__ = ["PASS", "Direction", "FaultProxy", "Link", "LinkStats", "Policy"]
+
+Direction = Literal["up", "down"]
+_CHUNK: Final = 64 * 1024
+_QUEUE_LIMIT: Final = 1024 * 1024
+_SLICE_S: Final = 0.02  # bandwidth pacing granularity
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """What one direction of a link does to the bytes it carries."""
+
+    blocked: bool = False
+    latency_ms: float = 0.0
+    bandwidth: int | None = None  # bytes per second; None = unlimited
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ValueError(f"Policy.latency_ms={self.latency_ms}: must be ≥ 0")
+        if self.bandwidth is not None and self.bandwidth < 1:
+            raise ValueError(f"Policy.bandwidth={self.bandwidth}: must be ≥ 1 byte/s or None")
+
+
+PASS: Final = Policy()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkStats:
+    connections: int  # open right now
+    accepted: int  # ever
+    bytes_up: int
+    bytes_down: int
+
+
+class _DirectionState:
+    """The policy of one direction of a link, shared by all its connections."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.changed = asyncio.Event()
+        self.bytes = 0
+
+    def set(self, policy: Policy) -> None:
+        self.policy = policy
+        # Wake every pump waiting on the old policy; they re-check and wait on a fresh event.
+        old, self.changed = self.changed, asyncio.Event()
+        old.set()
+
+
+class _Pump:
+    """One direction of one connection: reader task → queue → writer task."""
+
+    def __init__(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, state: _DirectionState
+    ) -> None:
+        self.src = src
+        self.dst = dst
+        self.state = state
+        self.queue: collections.deque[tuple[float, bytes | None]] = collections.deque()
+        self.queued = 0
+        self.item_ready = asyncio.Event()
+        self.drained = asyncio.Event()
+
+    async def read_loop(self) -> None:
+        while True:
+            while self.state.policy.blocked or self.queued >= _QUEUE_LIMIT:
+                if self.state.policy.blocked:
+                    await self.state.changed.wait()
+                else:
+                    self.drained.clear()
+                    await self.drained.wait()
+            data = await self.src.read(_CHUNK)
+            self.queue.append((time.monotonic(), data or None))
+            self.queued += len(data)
+            self.item_ready.set()
+            if not data:
+                return
+
+    async def write_loop(self) -> None:
+        next_free = 0.0
+        while True:
+            while not self.queue:
+                self.item_ready.clear()
+                await self.item_ready.wait()
+            arrival, data = self.queue[0]
+            if data is None:
+                self.queue.popleft()
+                if self.dst.can_write_eof():
+                    self.dst.write_eof()
+                return
+            view = memoryview(data)
+            while view:
+                policy = self.state.policy
+                changed = self.state.changed
+                if policy.blocked:
+                    await changed.wait()
+                    continue
+                due = arrival + policy.latency_ms / 1000.0
+                now = time.monotonic()
+                if policy.bandwidth is not None:
+                    due = max(due, next_free)
+                if due > now:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), due - now)
+                    continue
+                if policy.bandwidth is None:
+                    part = view
+                else:
+                    part = view[: max(1, int(policy.bandwidth * _SLICE_S))]
+                    next_free = max(now, next_free) + len(part) / policy.bandwidth
+                self.dst.write(part)
+                await self.dst.drain()
+                self.state.bytes += len(part)
+                view = view[len(part) :]
+            self.queue.popleft()
+            self.queued -= len(data)
+            self.drained.set()
+
+
+class _Conn:
+    def __init__(self, down_writer: asyncio.StreamWriter) -> None:
+        self.client = down_writer
+        self.server: asyncio.StreamWriter | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def abort(self) -> None:
+        for w in (self.client, self.server):
+            if w is None:
+                continue
+            sock = w.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            w.transport.abort()
+        for t in self.tasks:
+            t.cancel()
+
+
+class Link:
+    """One proxied link: a listener on loopback forwarding to one upstream address.
+
+    Create links with :meth:`FaultProxy.add_link`; every method is safe to call from any
+    thread and returns once its change is in force.
+    """
+
+    def __init__(
+        self, proxy: FaultProxy, name: str, upstream: tuple[str, int], up: Policy, down: Policy
+    ) -> None:
+        self.proxy = proxy
+        self.name = name
+        self.upstream = upstream
+        self._up = _DirectionState(up)
+        self._down = _DirectionState(down)
+        self._conns: set[_Conn] = set()
+        self._accepted = 0
+        self._server: asyncio.Server | None = None
+        self.host = proxy.host
+        self.port = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Link({self.name!r}, {self.host}:{self.port} -> {self.upstream[0]}:{self.upstream[1]})"
+        )
+
+    # -- control (any thread) --------------------------------------------------------------
+    def set(self, direction: Direction, policy: Policy) -> None:
+        """Give one direction a new policy (``"up"``: towards upstream, ``"down"``: back)."""
+        state = self._up if direction == "up" else self._down
+        self.proxy._call(self._set(state, policy))
+
+    def policy(self, direction: Direction) -> Policy:
+        return (self._up if direction == "up" else self._down).policy
+
+    def retarget(self, upstream: tuple[str, int]) -> None:
+        """Send *new* connections to another upstream address."""
+        self.upstream = upstream
+
+    def reset(self) -> int:
+        """Reset (RST) every connection the link carries now; returns how many."""
+        return self.proxy._call(self._reset())
+
+    def stats(self) -> LinkStats:
+        return LinkStats(
+            connections=len(self._conns),
+            accepted=self._accepted,
+            bytes_up=self._up.bytes,
+            bytes_down=self._down.bytes,
+        )
+
+    # -- on the loop -----------------------------------------------------------------------
+    async def _set(self, state: _DirectionState, policy: Policy) -> None:
+        state.set(policy)
+
+    async def _reset(self) -> int:
+        conns = list(self._conns)
+        for c in conns:
+            c.abort()
+        self._conns.clear()
+        return len(conns)
+
+    async def _start(self, port: int) -> None:
+        self._server = await asyncio.start_server(
+            self._handle, self.host, port, backlog=1024, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self._reset()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        self._accepted += 1
+        conn = _Conn(c_writer)
+        self._conns.add(conn)
+        _nodelay(c_writer)
+        try:
+            try:
+                s_reader, s_writer = await asyncio.wait_for(
+                    asyncio.open_connection(*self.upstream), 5.0
+                )
+            except (OSError, TimeoutError):
+                conn.abort()  # upstream down: the client sees its connection reset
+                return
+            conn.server = s_writer
+            _nodelay(s_writer)
+            up = _Pump(c_reader, s_writer, self._up)
+            down = _Pump(s_reader, c_writer, self._down)
+            conn.tasks = [
+                asyncio.ensure_future(coro)
+                for coro in (up.read_loop(), up.write_loop(), down.read_loop(), down.write_loop())
+            ]
+            try:
+                await asyncio.gather(*conn.tasks)
+            except Exception:
+                conn.abort()
+            except asyncio.CancelledError:
+                # Reset or shutdown: end quietly (asyncio's stream callback would log a
+                # cancelled handler task as an error).
+                conn.abort()
+            else:
+                for w in (c_writer, s_writer):
+                    w.close()
+        finally:
+            self._conns.discard(conn)
+
+
+def _nodelay(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+async def _cancel_all() -> None:
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class FaultProxy:
+    """Hosts :class:`Link` listeners on an asyncio loop in a background thread.
+
+    Use as a context manager, or call :meth:`close`; closing resets every connection and
+    frees every port.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.links: dict[str, Link] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="ackbound-fault-proxy", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        if self._closed:
+            coro.close()
+            raise RuntimeError("the fault proxy is closed; start a new cluster")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def add_link(
+        self,
+        name: str,
+        upstream: tuple[str, int],
+        *,
+        port: int = 0,
+        up: Policy = PASS,
+        down: Policy = PASS,
+    ) -> Link:
+        """Listen on ``port`` (0: any free port) and forward to ``upstream``."""
+        if name in self.links:
+            raise ValueError(f"the fault proxy already has a link named {name!r}")
+        link = Link(self, name, upstream, up, down)
+        self._call(link._start(port))
+        self.links[name] = link
+        return link
+
+    def remove_link(self, name: str) -> None:
+        link = self.links.pop(name)
+        self._call(link._close())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        for name in list(self.links):
+            self.remove_link(name)
+        with contextlib.suppress(Exception):
+            self._call(_cancel_all(), timeout=5.0)
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

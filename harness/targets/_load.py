@@ -1,0 +1,599 @@
+"""Loading targets: built-in names, entry-point plugins and TOML target files.
+
+Target files are validated strictly, so that a mistake fails at load time with one line that
+names the file, the key and the fix — never halfway through a run. docs/targets.md is the
+user's reference for the schema; the three built-in files (``harness/targets/builtin/``) are
+its examples.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from importlib import metadata
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Final, TypeVar, cast
+
+from harness.targets._errors import ERROR_CLASSES, ErrorClass, ErrorRegistry
+from harness.targets._params import MODES
+from harness.targets._target import (
+    CLIENTS,
+    HOOK_CAPABILITIES,
+    WRITE_PROTOCOLS,
+    BinarySpec,
+    Command,
+    DockerSpec,
+    ExternalNode,
+    ExternalSpec,
+    LagSpec,
+    ModeSpec,
+    ReplicationSpec,
+    StartSpec,
+    Target,
+    TargetError,
+)
+from harness.targets._template import TemplateProblem, check_template
+
+__all__ = [
+    "BUILTIN_TARGETS",
+    "ENTRY_POINT_GROUP",
+    "available_targets",
+    "load_target",
+    "load_target_file",
+    "parse_target",
+]
+
+BUILTIN_TARGETS: Final = ("bundled", "valkey", "redis")
+ENTRY_POINT_GROUP: Final = "ackbound.targets"
+SCHEMA_VERSION: Final = 1
+
+# Placeholders each kind of template may use.
+NODE_VARS: Final = ("binary", "python", "name", "index", "az", "host", "port", "dir")
+DOCKER_VARS: Final = ("name", "index", "az", "host", "port", "dir")
+REPLICAOF_VARS: Final = ("primary_host", "primary_port", "primary_name")
+MODE_VARS: Final = ("sync_replicas", "sync_timeout_ms", "lag_limit_ms", "lag_limit_s")
+HOOK_VARS: Final = ("name", "host", "port", "az", "params")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+
+T = TypeVar("T")
+
+
+class _Table:
+    """One TOML table being read: every key must be consumed, unknown keys are errors."""
+
+    def __init__(self, source: str, path: str, data: Mapping[str, Any]) -> None:
+        self.source = source
+        self.path = path
+        self.data = data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, message: str) -> TargetError:
+        return TargetError(f"{self.source}: key '{self.key(name)}': {message}")
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def get(
+        self,
+        name: str,
+        kind: type[T] | tuple[type, ...],
+        default: T | None = None,
+        *,
+        required: bool = False,
+        what: str,
+    ) -> T:
+        self.seen.add(name)
+        if name not in self.data:
+            if required:
+                raise self.error(name, f"is missing; add it ({what})")
+            return cast(T, default)
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+            value = float(value)
+        if not ok:
+            raise self.error(name, f"must be {what}; got {_show(value)}")
+        return cast(T, value)
+
+    def table(self, name: str, *, required: bool = False, what: str) -> _Table | None:
+        value = self.get(name, dict, None, required=required, what=what)
+        if value is None:
+            return None
+        return _Table(self.source, self.key(name), value)
+
+    def positive(self, name: str, kind: type[T], default: T, *, what: str) -> T:
+        value = self.get(name, kind, default, what=what)
+        if isinstance(value, int | float) and value <= 0:
+            raise self.error(name, f"must be > 0 ({what}); got {value}")
+        return value
+
+    def template(
+        self, name: str, allowed: Iterable[str], *, required: bool = False, what: str
+    ) -> str | None:
+        value = self.get(name, str, None, required=required, what=what)
+        if value is not None:
+            self._check(name, value, allowed)
+        return value
+
+    def command(
+        self, name: str, allowed: Iterable[str], *, required: bool = False, what: str
+    ) -> Command | None:
+        value = self.get(name, list, None, required=required, what=what)
+        if value is None:
+            return None
+        return self._command(name, value, allowed, what)
+
+    def commands(
+        self, name: str, allowed: Iterable[str], *, required: bool = False, what: str
+    ) -> tuple[Command, ...] | None:
+        value = self.get(name, list, None, required=required, what=what)
+        if value is None:
+            return None
+        if not all(isinstance(c, list) for c in value):
+            raise self.error(
+                name,
+                f"must be a list of commands, each a list of strings ({what}); "
+                f'e.g. [["CONFIG", "SET", "appendonly", "no"]]; got {_show(value)}',
+            )
+        return tuple(self._command(name, c, allowed, what) for c in value)
+
+    def _command(self, name: str, value: list[Any], allowed: Iterable[str], what: str) -> Command:
+        if not value or not all(isinstance(p, str) for p in value):
+            raise self.error(
+                name, f"must be a non-empty list of strings ({what}); got {_show(value)}"
+            )
+        allowed = tuple(allowed)
+        for part in value:
+            self._check(name, part, allowed)
+        return tuple(value)
+
+    def _check(self, name: str, text: str, allowed: Iterable[str]) -> None:
+        try:
+            check_template(text, allowed)
+        except TemplateProblem as exc:
+            raise self.error(name, str(exc)) from None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            known = ", ".join(sorted(self.seen))
+            where = f"table [{self.path}]" if self.path else "the top level"
+            raise TargetError(
+                f"{self.source}: key '{self.key(unknown[0])}': unknown key in {where}; "
+                f"remove it or use one of: {known} (see docs/targets.md)"
+            )
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _builtin_text(name: str) -> str:
+    return files("harness.targets").joinpath("builtin", f"{name}.toml").read_text("utf-8")
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_target(data: Mapping[str, Any], source: str) -> Target:
+    """Validate a parsed target file (a TOML document) and build its :class:`Target`."""
+    top = _Table(source, "", data)
+    schema = top.get("schema", int, SCHEMA_VERSION, what="the schema version, 1")
+    if schema != SCHEMA_VERSION:
+        raise top.error("schema", f"version {schema} is not supported; write schema = 1")
+    extends = top.get("extends", str, None, what="the name of a built-in target to start from")
+    if extends is not None:
+        if extends not in BUILTIN_TARGETS:
+            raise top.error(
+                "extends",
+                f"{extends!r} is not a built-in target; use one of {', '.join(BUILTIN_TARGETS)}",
+            )
+        base = tomllib.loads(_builtin_text(extends))
+        merged = _merge(base, {k: v for k, v in data.items() if k != "extends"})
+        return parse_target(merged, source)
+
+    name = top.get("name", str, required=True, what='the target\'s name, e.g. name = "mystore"')
+    if not _NAME.match(name):
+        raise top.error(
+            "name", f"{name!r} is not a kebab-case name; use lowercase letters, digits and '-'"
+        )
+    description = top.get("description", str, "", what="a one-line description")
+    kind = top.get("kind", str, "process", what='"process" or "external"')
+    if kind not in ("process", "external"):
+        raise top.error("kind", f'{kind!r} is not a kind; use "process" or "external"')
+    client = top.get("client", str, "valkey-py", what="the client library")
+    if client not in CLIENTS:
+        raise top.error(
+            "client", f"{client!r} is not a known client; use one of {', '.join(CLIENTS)}"
+        )
+    durable_restart = top.get(
+        "durable_restart",
+        bool,
+        False,
+        what="true only if a restarted node surely keeps every write (fsync-always log)",
+    )
+    tolerance_s = top.get("tolerance_s", float, 0.25, what="the timing tolerance ε in seconds")
+    if tolerance_s < 0:
+        raise top.error("tolerance_s", f"must be ≥ 0 seconds; got {tolerance_s}")
+    recovery_s = top.positive("recovery_s", float, 5.0, what="the recovery allowance in seconds")
+    client_timeout_ms = top.positive(
+        "client_timeout_ms", int, 2000, what="the client's per-operation timeout in ms"
+    )
+
+    granularity_ms, min_ms = 1, 1
+    lag_limit = top.table("lag_limit", what="a table with granularity_ms and min_ms")
+    if lag_limit is not None:
+        granularity_ms = lag_limit.positive(
+            "granularity_ms", int, 1, what="the step of lag limits the server accepts, in ms"
+        )
+        min_ms = lag_limit.positive("min_ms", int, 1, what="the smallest lag limit, in ms")
+        lag_limit.done()
+
+    binary: BinarySpec | None = None
+    start: StartSpec | None = None
+    docker: DockerSpec | None = None
+    external: ExternalSpec | None = None
+    if kind == "process":
+        for forbidden in ("external",):
+            if top.has(forbidden):
+                raise top.error(forbidden, 'belongs to kind = "external" targets; remove it')
+        binary = _binary(top)
+        start = _start(top)
+        if binary is None and any("{binary}" in p for p in start.command):
+            raise top.error(
+                "binary",
+                "is missing but [start].command uses {binary}; add a [binary] table "
+                'with find = ["server-name"] and install = "how to install it"',
+            )
+        docker = _docker(top)
+    else:
+        for forbidden in ("binary", "start", "docker"):
+            if top.has(forbidden):
+                raise top.error(
+                    forbidden,
+                    "is for targets the harness starts; an external target has "
+                    "[external] nodes and hooks instead — remove it",
+                )
+        external = _external(top)
+
+    replication = _replication(top)
+    flush = _flush(top)
+    modes = _modes(top)
+    lag = _lag(top)
+    errors = _errors(top)
+    top.done()
+    return Target(
+        name=name,
+        description=description,
+        source=source,
+        kind=cast(Any, kind),
+        client=client,
+        binary=binary,
+        start=start,
+        docker=docker,
+        external=external,
+        replication=replication,
+        flush=flush,
+        modes=modes,
+        lag=lag,
+        lag_limit_granularity_ms=granularity_ms,
+        lag_limit_min_ms=min_ms,
+        tolerance_s=tolerance_s,
+        recovery_s=recovery_s,
+        durable_restart=durable_restart,
+        client_timeout_ms=client_timeout_ms,
+        errors=errors,
+    )
+
+
+def _binary(top: _Table) -> BinarySpec | None:
+    t = top.table("binary", what="a table with find and install")
+    if t is None:
+        return None
+    find = t.get(
+        "find", list, required=True, what='a list of places to look, e.g. ["valkey-server"]'
+    )
+    if not find or not all(isinstance(f, str) and f for f in find):
+        raise t.error(
+            "find",
+            "must be a non-empty list of strings: names on PATH, absolute paths or "
+            f'"wheel:package/path/in/package"; got {_show(find)}',
+        )
+    for entry in find:
+        if entry.startswith("wheel:"):
+            t._check("find", entry, ("platform",))
+            if "/" not in entry[len("wheel:") :]:
+                raise t.error("find", f'{entry!r}: write "wheel:PACKAGE/PATH/IN/PACKAGE"')
+        else:
+            t._check("find", entry, ())
+    install = t.get("install", str, required=True, what="how a user installs the binary")
+    t.done()
+    return BinarySpec(find=tuple(find), install=install)
+
+
+def _start(top: _Table) -> StartSpec:
+    t = top.table("start", required=True, what="how to start a node: a table with command")
+    assert t is not None
+    command = t.command(
+        "command",
+        NODE_VARS,
+        required=True,
+        what='the command line of node i, e.g. ["{binary}", "--port", "{port}"]',
+    )
+    assert command is not None
+    if not any("{port}" in p for p in command):
+        raise t.error("command", "never uses {port}; the harness chooses each node's port")
+    bug_args = t.command(
+        "bug_args", ("bug",), what='extra arguments that seed a bug, e.g. ["--bug", "{bug}"]'
+    )
+    ready_timeout_s = t.positive(
+        "ready_timeout_s", float, 10.0, what="seconds to wait for a node to answer PING"
+    )
+    ready_log = t.get("ready_log", str, None, what="a line the node logs when it is ready")
+    t.done()
+    return StartSpec(
+        command=command, bug_args=bug_args, ready_timeout_s=ready_timeout_s, ready_log=ready_log
+    )
+
+
+def _docker(top: _Table) -> DockerSpec | None:
+    t = top.table("docker", what="a table with image, command and data_dir")
+    if t is None:
+        return None
+    image = t.get("image", str, required=True, what='the default image, e.g. "valkey/valkey:9.0"')
+    command = t.command("command", DOCKER_VARS, required=True, what="the container's command line")
+    assert command is not None
+    if not any("{port}" in p for p in command):
+        raise t.error("command", "never uses {port}; the harness chooses each node's port")
+    data_dir = t.get("data_dir", str, "/data", what="the data directory inside the container")
+    if not data_dir.startswith("/"):
+        raise t.error("data_dir", f"{data_dir!r} must be an absolute path inside the container")
+    t.done()
+    return DockerSpec(image=image, command=command, data_dir=data_dir)
+
+
+def _external(top: _Table) -> ExternalSpec:
+    t = top.table("external", required=True, what="the running cluster: nodes, primary, hooks")
+    assert t is not None
+    raw_nodes = t.get("nodes", list, required=True, what="[[external.nodes]] entries")
+    nodes: list[ExternalNode] = []
+    for i, raw in enumerate(raw_nodes):
+        if not isinstance(raw, dict):
+            raise t.error("nodes", "each entry must be a table with name, host, port and az")
+        n = _Table(t.source, f"external.nodes[{i}]", raw)
+        node_name = n.get("name", str, required=True, what='the node\'s name, e.g. "n1"')
+        host = n.get("host", str, required=True, what="the node's address")
+        port = n.get("port", int, required=True, what="the node's port")
+        if not 0 < port < 65536:
+            raise n.error("port", f"{port} is not a TCP port; use 1..65535")
+        az = n.get("az", str, required=True, what="the node's availability zone")
+        n.done()
+        nodes.append(ExternalNode(name=node_name, host=host, port=port, az=az))
+    if len(nodes) < 2:
+        raise t.error("nodes", "needs at least two nodes (a primary and a replica)")
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        raise t.error("nodes", f"node names must be unique; got {names}")
+    primary = t.get("primary", str, names[0], what="the name of the current primary")
+    if primary not in names:
+        raise t.error("primary", f"{primary!r} is not one of the nodes {names}")
+    hooks_t = t.table("hooks", what="shell commands the operator runs for each fault")
+    hooks: dict[str, str] = {}
+    if hooks_t is not None:
+        for hook in list(hooks_t.data):
+            if hook not in HOOK_CAPABILITIES:
+                hooks_t.seen.add(hook)
+                raise hooks_t.error(
+                    hook, f"is not a hook; use one of {', '.join(HOOK_CAPABILITIES)}"
+                )
+            value = hooks_t.template(hook, HOOK_VARS, what="a shell command template")
+            assert value is not None
+            hooks[hook] = value
+        hooks_t.done()
+    if ("pause" in hooks) != ("resume" in hooks):
+        raise t.error("hooks", "pause and resume come together; define both or neither")
+    hook_timeout_s = t.positive("hook_timeout_s", float, 60.0, what="seconds a hook may take")
+    t.done()
+    return ExternalSpec(
+        nodes=tuple(nodes), primary=primary, hooks=hooks, hook_timeout_s=hook_timeout_s
+    )
+
+
+def _replication(top: _Table) -> ReplicationSpec:
+    t = top.table("replication", required=True, what="how to make replicas and promote them")
+    assert t is not None
+    replicaof = t.commands(
+        "replicaof",
+        REPLICAOF_VARS,
+        required=True,
+        what='e.g. [["REPLICAOF", "{primary_host}", "{primary_port}"]]',
+    )
+    promote = t.commands("promote", (), required=True, what='e.g. [["REPLICAOF", "NO", "ONE"]]')
+    assert replicaof is not None and promote is not None
+    info = t.command(
+        "info", (), what='the command that reports replication state, e.g. ["INFO", "replication"]'
+    )
+    spec = ReplicationSpec(replicaof=replicaof, promote=promote)
+    if info is not None:
+        spec = replace(spec, info=info)
+    replica_lines = t.get(
+        "replica_lines",
+        bool,
+        True,
+        what="whether the primary's info lists replicas as slaveN:ip=..,port=..,state=..,offset=..",
+    )
+    ack = t.command(
+        "ack",
+        ("replicas",),
+        what='a command that makes replicas acknowledge now, e.g. ["WAIT", "{replicas}", "100"]',
+    )
+    spec = replace(spec, replica_lines=replica_lines, ack=ack)
+    for key in ("offset_field", "role_field", "primary_role", "link_field", "link_up"):
+        value = t.get(key, str, None, what="a field name or value in the info reply")
+        if value is not None:
+            spec = replace(spec, **cast(dict[str, Any], {key: value}))
+    t.done()
+    return spec
+
+
+def _flush(top: _Table) -> tuple[Command, ...]:
+    t = top.table("reset", what="how to empty the data between examples")
+    if t is None:
+        return (("FLUSHALL",),)
+    flush = t.commands("flush", (), required=True, what='e.g. [["FLUSHALL"]]')
+    assert flush is not None
+    t.done()
+    return flush
+
+
+def _modes(top: _Table) -> dict[str, ModeSpec]:
+    t = top.table("modes", required=True, what="[modes.none], [modes.sync] and/or [modes.async]")
+    assert t is not None
+    modes: dict[str, ModeSpec] = {}
+    for mode in list(t.data):
+        if mode not in MODES:
+            t.seen.add(mode)
+            raise t.error(mode, "is not a mode; use none, sync or async")
+        m = t.table(mode, what="a table with setup and write")
+        assert m is not None
+        setup = (
+            m.commands("setup", MODE_VARS, what="commands that switch a node to this mode") or ()
+        )
+        write = m.get(
+            "write", str, required=True, what=f"the write protocol: {' or '.join(WRITE_PROTOCOLS)}"
+        )
+        if write not in WRITE_PROTOCOLS:
+            raise m.error(
+                "write", f"{write!r} is not a write protocol; use {' or '.join(WRITE_PROTOCOLS)}"
+            )
+        m.done()
+        modes[mode] = ModeSpec(name=cast(Any, mode), setup=setup, write=write)
+    if not modes:
+        raise top.error(
+            "modes",
+            "defines no mode; add at least one of [modes.none], [modes.sync], [modes.async]",
+        )
+    t.done()
+    return modes
+
+
+def _lag(top: _Table) -> LagSpec | None:
+    t = top.table("lag", what="how to read the durability lag: command, field, unit")
+    if t is None:
+        return None
+    command = t.command("command", (), required=True, what='e.g. ["INFO", "durability"]')
+    assert command is not None
+    field = t.get(
+        "field", str, required=True, what='the field holding the lag, e.g. "durability_lag_ms"'
+    )
+    unit = t.get("unit", str, "ms", what='"ms" or "s"')
+    if unit not in ("ms", "s"):
+        raise t.error("unit", f'{unit!r} is not a unit; use "ms" or "s"')
+    t.done()
+    return LagSpec(command=command, field=field, unit=cast(Any, unit))
+
+
+def _errors(top: _Table) -> ErrorRegistry:
+    t = top.table("errors", what="RESP error prefixes mapped to rejected, failed or indeterminate")
+    if t is None:
+        return ErrorRegistry()
+    overrides: dict[str, ErrorClass] = {}
+    for prefix in list(t.data):
+        cls = t.get(prefix, str, required=True, what=" or ".join(ERROR_CLASSES))
+        if cls not in ERROR_CLASSES:
+            raise t.error(prefix, f"{cls!r} is not an error class; use {', '.join(ERROR_CLASSES)}")
+        if not prefix or prefix != prefix.strip() or prefix.startswith("-"):
+            raise t.error(
+                prefix, "an error prefix is the reply's first word(s), without '-' or outer spaces"
+            )
+        overrides[prefix] = cast(ErrorClass, cls)
+    t.done()
+    return ErrorRegistry().with_overrides(overrides)
+
+
+def load_target_file(path: str | Path) -> Target:
+    """Load and validate one TOML target file."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except FileNotFoundError:
+        raise TargetError(
+            f"{p}: no such target file; pass bundled, valkey, redis or the path of a TOML target file"
+        ) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise TargetError(
+            f"{p}: cannot read the target file ({exc.__class__.__name__}); pass a readable UTF-8 TOML file"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    return parse_target(data, str(p))
+
+
+def _plugins() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_targets() -> dict[str, str]:
+    """Built-in and plugin target names → where each comes from."""
+    out = {name: f"built-in ({name}.toml)" for name in BUILTIN_TARGETS}
+    out["external"] = "built-in kind; needs a file describing your cluster"
+    for name, ep in sorted(_plugins().items()):
+        out.setdefault(name, f"plugin {ep.value}")
+    return out
+
+
+def load_target(spec: str) -> Target:
+    """A target by name (``bundled``, ``valkey``, ``redis``, a plugin) or TOML file path."""
+    if spec in BUILTIN_TARGETS:
+        return parse_target(tomllib.loads(_builtin_text(spec)), f"builtin:{spec}")
+    if spec == "external":
+        raise TargetError(
+            "target 'external' needs a file describing your running cluster; write a TOML file "
+            'with kind = "external" and [[external.nodes]] (see docs/targets.md) and pass its path'
+        )
+    plugin = _plugins().get(spec)
+    if plugin is not None:
+        return _load_plugin(spec, plugin)
+    if spec.endswith(".toml") or "/" in spec or Path(spec).exists():
+        return load_target_file(spec)
+    raise TargetError(
+        f"target {spec!r} is not a built-in, a plugin or a file; use one of "
+        f"{', '.join(available_targets())} or the path of a TOML target file"
+    )
+
+
+def _load_plugin(name: str, ep: metadata.EntryPoint) -> Target:
+    where = f"plugin {name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP})"
+    try:
+        obj = ep.load()
+    except Exception as exc:
+        raise TargetError(
+            f"{where} failed to import ({exc!r}); fix or uninstall the plugin"
+        ) from None
+    made: object = obj() if callable(obj) and not isinstance(obj, Target) else obj
+    if isinstance(made, Mapping):
+        made = parse_target(made, where)
+    if not isinstance(made, Target):
+        raise TargetError(
+            f"{where} returned {type(made).__name__}; it must be a Target, a callable returning "
+            "one, or a mapping shaped like a target file"
+        )
+    return made
