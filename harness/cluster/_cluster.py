@@ -1,0 +1,1188 @@
+"""The cluster controller: start a cluster, break it on purpose, put it back together.
+
+The controller is the harness's stand-in for a managed service's control plane. It owns the
+topology (who is primary, who replicates from whom), starts nodes through a backend, routes
+every replication and client link through the fault proxy, applies faults by name, and
+records each fault in the history as a ``nemesis`` invoke plus a completion whose ``effects``
+say what happened in the model's terms (docs/history.md). The checker believes those effects,
+so each is recorded only once it is true:
+
+- ``down``/``up`` after the backend reports the process killed/paused or started and
+  answering PING;
+- ``lose-data`` whenever a node's data is deleted, and on every restart unless the target
+  guarantees a durable restart;
+- ``cut``/``heal-link``/``slow``/``fast`` once the proxy has the new policy in force (the
+  controller keeps one policy per directed pair of endpoints, so links created later, e.g.
+  after a failover, inherit it);
+- ``promote`` with the candidates it could reach and the offsets it read from them;
+- ``replicate`` after the node accepted the command that points it at its new primary (or,
+  for replicas of a primary that restarted, because they resync from it);
+- ``synced`` after the controller read a replica's offset ≥ the primary's offset read before.
+
+Failover policy: a fault never triggers another by itself. Killing the primary leaves the
+cluster without one until the run applies ``failover`` — the explicit, recorded step a managed
+service's controller would take — unless the cluster was started with ``auto_failover=True``,
+in which case ``kill``/``az-outage`` of the primary are followed at once by a recorded
+``failover``. A node the controller cannot reach (down, paused, or partitioned from the
+clients' side, where the controller sits) is neither a failover candidate nor re-pointed;
+it rejoins as a replica of the current primary when it comes back (``resume``, ``restart``,
+``heal``, ``wait_recovered``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from harness.cluster._backend import Backend, ClusterError, Killable, NodeSpec, Pausable, Wipeable
+from harness.cluster._client import (
+    ClientConnectionError,
+    ClientError,
+    RespClient,
+    connect,
+)
+from harness.cluster._external import ExternalBackend
+from harness.cluster._perform import Outcome, perform
+from harness.faults import PASS, FaultError, FaultProxy, Link, Policy, get_fault
+from harness.history import NEMESIS, OBSERVER, Header, HistoryWriter
+from harness.targets import ModeParams, Target, TargetError, load_target
+
+__all__ = [
+    "BACKENDS",
+    "CLIENT",
+    "Cluster",
+    "NodeInfo",
+    "history_header",
+    "start_cluster",
+    "topology",
+]
+
+BACKENDS: Final = ("local", "docker")
+CLIENT: Final = "client"  # the endpoint name of the clients in link pairs and effects
+_HOST: Final = "127.0.0.1"
+_ADMIN_TIMEOUT_S: Final = 2.0
+_POLL_S: Final = 0.005
+
+Effect = dict[str, Any]
+Role = Literal["primary", "replica"]
+Status = Literal["up", "down", "paused"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeInfo:
+    """A node as the controller sees it."""
+
+    name: str
+    az: str
+    role: Role
+    status: Status
+
+
+@dataclass
+class _Node:
+    spec: NodeSpec
+    status: Status
+    role: Role  # what the node itself believes
+    upstream: str | None  # whom it replicates from
+    client_link: Link
+
+
+def topology(nodes: int = 3, azs: int = 3) -> dict[str, Any]:
+    """The topology :func:`start_cluster` builds: n1..nN round-robin over az1..azM, n1 primary."""
+    if nodes < 2:
+        raise ClusterError(
+            f"nodes={nodes}: a cluster needs at least 2 nodes (a primary and a replica)"
+        )
+    if not 1 <= azs <= nodes:
+        raise ClusterError(f"azs={azs}: use 1..{nodes} AZs for {nodes} nodes")
+    return {
+        "nodes": [{"name": f"n{i + 1}", "az": f"az{i % azs + 1}"} for i in range(nodes)],
+        "primary": "n1",
+    }
+
+
+def history_header(
+    target: Target,
+    mode: str,
+    params: ModeParams | Mapping[str, Any] | None = None,
+    *,
+    nodes: int = 3,
+    azs: int = 3,
+) -> Header:
+    """The history header for a cluster that :func:`start_cluster` will start with these args."""
+    effective = target.effective_params(ModeParams.of(_plain(params)))
+    if target.external is not None:
+        topo: dict[str, Any] = {
+            "nodes": [{"name": n.name, "az": n.az} for n in target.external.nodes],
+            "primary": target.external.primary,
+        }
+    else:
+        topo = topology(nodes, azs)
+    return Header(
+        mode=mode,
+        params={
+            **effective.to_json(),
+            "tolerance_ms": round(target.tolerance_s * 1000),
+            "recovery_ms": round(target.recovery_s * 1000),
+        },
+        topology=topo,
+        target=target.name,
+        durable_restart=target.durable_restart,
+    )
+
+
+def _plain(params: ModeParams | Mapping[str, Any] | None) -> ModeParams | dict[str, Any] | None:
+    return dict(params) if isinstance(params, Mapping) else params
+
+
+def _parse_info(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in str(text).splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line.startswith("#"):
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _replica_lines(info: Mapping[str, str]) -> dict[int, tuple[str, int]]:
+    """``slaveN:ip=..,port=..,state=..,offset=..`` lines of a primary: port → (state, offset)."""
+    out: dict[int, tuple[str, int]] = {}
+    for key, value in info.items():
+        if not (key.startswith("slave") and key[5:].isdigit()):
+            continue
+        fields = dict(part.partition("=")[::2] for part in value.split(","))
+        try:
+            out[int(fields["port"])] = (fields.get("state", ""), int(fields.get("offset", "-1")))
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+class Cluster:
+    """A running cluster; use :func:`start_cluster` to make one, and always close it.
+
+    Thread-safety: ``perform`` and clients may be used from many threads at once; the
+    controller methods (``apply``, ``heal``, ``reset``, ``configure``, ...) serialise on a lock.
+    """
+
+    def __init__(
+        self,
+        *,
+        target: Target,
+        backend: Backend,
+        specs: Sequence[NodeSpec],
+        primary: str,
+        mode: str,
+        params: ModeParams,
+        run_dir: Path,
+        history: HistoryWriter,
+        proxy: FaultProxy,
+        auto_failover: bool,
+    ) -> None:
+        self.target = target
+        self.backend = backend
+        self.mode = mode
+        self.params = params
+        self.run_dir = run_dir
+        self.history = history
+        self.proxy = proxy
+        self.auto_failover = auto_failover
+        self._lock = threading.RLock()
+        self._closed = False
+        self._external = isinstance(backend, ExternalBackend)
+        self._net: dict[tuple[str, str], Policy] = {}
+        self._repl_links: dict[tuple[str, str], Link] = {}
+        self._admins: dict[str, RespClient] = {}
+        self._nodes: dict[str, _Node] = {}
+        for spec in specs:
+            link = proxy.add_link(f"client:{spec.name}", (spec.host, spec.port))
+            role: Role = "primary" if spec.name == primary else "replica"
+            self._nodes[spec.name] = _Node(
+                spec=spec, status="down", role=role, upstream=None, client_link=link
+            )
+        self.primary = primary
+        self.initial_primary = primary
+
+    # ------------------------------------------------------------------ topology, queries
+    @property
+    def nodes(self) -> tuple[NodeInfo, ...]:
+        return tuple(
+            NodeInfo(
+                name=n.spec.name,
+                az=n.spec.az,
+                role="primary" if n.spec.name == self.primary else "replica",
+                status=n.status,
+            )
+            for n in self._nodes.values()
+        )
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(self._nodes)
+
+    @property
+    def azs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n.spec.az for n in self._nodes.values()))
+
+    def node(self, name: str) -> NodeInfo:
+        for info in self.nodes:
+            if info.name == name:
+                return info
+        raise ClusterError(
+            f"{name!r} is not a node of this cluster; use one of {', '.join(self._nodes)}"
+        )
+
+    def topology(self) -> dict[str, Any]:
+        return {
+            "nodes": [{"name": n.spec.name, "az": n.spec.az} for n in self._nodes.values()],
+            "primary": self.primary,
+        }
+
+    def _reachable(self, name: str) -> bool:
+        """Up, and not cut off from the clients' side (where the controller sits)."""
+        return (
+            self._nodes[name].status == "up"
+            and not self._net.get((CLIENT, name), PASS).blocked
+            and not self._net.get((name, CLIENT), PASS).blocked
+        )
+
+    # ------------------------------------------------------------------ clients and ops
+    def client_timeout_s(self) -> float:
+        timeout_ms = self.target.client_timeout_ms
+        if self.target.modes.get(self.mode) and self.target.mode(self.mode).write == "wait":
+            timeout_ms = max(timeout_ms, self.params.sync_timeout_ms + 1000)
+        return timeout_ms / 1000.0
+
+    def client(self, node: str | None = None, *, timeout_s: float | None = None) -> RespClient:
+        """A new client of ``node`` (default: the current primary) through the fault proxy."""
+        name = self.primary if node is None else node
+        if name not in self._nodes:
+            raise ClusterError(
+                f"{name!r} is not a node of this cluster; use one of {', '.join(self._nodes)}"
+            )
+        link = self._nodes[name].client_link
+        return connect(
+            self.target.client,
+            name,
+            link.host,
+            link.port,
+            self.client_timeout_s() if timeout_s is None else timeout_s,
+        )
+
+    def perform(self, client: RespClient, workload: str, f: str, key: str, value: Any) -> Outcome:
+        """Run one client op with the mode's write protocol: ``(type, value, error)``.
+
+        ``type`` is ``ok``, ``fail`` (definitely not applied) or ``info`` (maybe applied).
+        Nothing is recorded: the caller records the invoke and the completion.
+        """
+        return perform(self.target, self.mode, self.params, client, workload, f, key, value)
+
+    def classify_error(self, error: str) -> str:
+        return self.target.classify_error(error)
+
+    # ------------------------------------------------------------------ admin plumbing
+    def _admin(self, name: str) -> RespClient:
+        client = self._admins.get(name)
+        if client is None:
+            spec = self._nodes[name].spec
+            client = connect(self.target.client, name, spec.host, spec.port, _ADMIN_TIMEOUT_S)
+            self._admins[name] = client
+        return client
+
+    def _cmd(self, name: str, *args: str | int) -> Any:
+        """One control-plane command, sent directly to the node (not through the proxy)."""
+        try:
+            return self._admin(name).execute(*args)
+        except ClientConnectionError:
+            return self._admin(name).execute(*args)  # a stale connection from before a restart
+
+    def _cmd_checked(self, name: str, command: Sequence[str | int], why: str) -> Any:
+        try:
+            return self._cmd(name, *command)
+        except ClientError as exc:
+            raise ClusterError(
+                f"node {name}: {' '.join(map(str, command))!r} ({why}) failed: {exc}; check the "
+                f"target's commands ({self.target.source}) and the node's log "
+                f"{self._nodes[name].spec.log}"
+            ) from None
+
+    def _info(self, name: str) -> dict[str, str]:
+        return _parse_info(self._cmd(name, *self.target.replication.info))
+
+    def _offset(self, info: Mapping[str, str]) -> int | None:
+        raw = info.get(self.target.replication.offset_field)
+        try:
+            return int(raw) if raw is not None else None
+        except ValueError:
+            return None
+
+    def _wait_ready(self, names: Sequence[str], timeout_s: float | None = None) -> None:
+        start = self.target.start
+        timeout = timeout_s if timeout_s is not None else (start.ready_timeout_s if start else 30.0)
+        deadline = time.monotonic() + timeout
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                if self._ready(name):
+                    pending.remove(name)
+                elif not self.backend.running(self._nodes[name].spec):
+                    raise self._start_error(name, "exited during startup")
+            if pending:
+                if time.monotonic() > deadline:
+                    raise self._start_error(pending[0], f"did not answer PING within {timeout:g} s")
+                time.sleep(_POLL_S)
+
+    def _ready(self, name: str) -> bool:
+        try:
+            if self._admin(name).execute("PING") not in ("PONG", True):
+                return False
+        except ClientError:
+            self._admins.pop(name, None)
+            return False
+        ready_log = self.target.start.ready_log if self.target.start else None
+        if ready_log and not self._external:
+            return ready_log in self.backend.log_tail(self._nodes[name].spec, 400)
+        return True
+
+    def _start_error(self, name: str, what: str) -> ClusterError:
+        spec = self._nodes[name].spec
+        tail = self.backend.log_tail(spec, 8).strip().replace("\n", " | ")
+        err = ClusterError(
+            f"node {name} ({self.target.name}, port {spec.port}) {what}; see its log "
+            f"{spec.log}" + (f" — last lines: {tail[-400:]}" if tail else "")
+        )
+        return err
+
+    # ------------------------------------------------------------------ network
+    def _policy(self, src: str, dst: str) -> Policy:
+        return self._net.get((src, dst), PASS)
+
+    def _set_policy(self, src: str, dst: str, policy: Policy) -> None:
+        if policy == PASS:
+            self._net.pop((src, dst), None)
+        else:
+            self._net[(src, dst)] = policy
+        self._apply_net()
+
+    def _apply_net(self) -> None:
+        for name, node in self._nodes.items():
+            self._set_link(node.client_link, "up", self._policy(CLIENT, name))
+            self._set_link(node.client_link, "down", self._policy(name, CLIENT))
+        for (replica, primary), link in self._repl_links.items():
+            self._set_link(link, "up", self._policy(replica, primary))
+            self._set_link(link, "down", self._policy(primary, replica))
+
+    @staticmethod
+    def _set_link(link: Link, direction: Literal["up", "down"], policy: Policy) -> None:
+        if link.policy(direction) != policy:
+            link.set(direction, policy)
+
+    def _repl_link(self, replica: str, primary: str) -> Link:
+        link = self._repl_links.get((replica, primary))
+        if link is None:
+            spec = self._nodes[primary].spec
+            link = self.proxy.add_link(
+                f"repl:{replica}->{primary}",
+                (spec.host, spec.port),
+                up=self._policy(replica, primary),
+                down=self._policy(primary, replica),
+            )
+            self._repl_links[(replica, primary)] = link
+        return link
+
+    def link(self, src: str, dst: str) -> Link:
+        """The proxy link carrying traffic between ``src`` and ``dst`` (for tests/metrics)."""
+        if src == CLIENT:
+            return self._nodes[dst].client_link
+        if dst == CLIENT:
+            return self._nodes[src].client_link
+        if (src, dst) in self._repl_links:
+            return self._repl_links[(src, dst)]
+        if (dst, src) in self._repl_links:
+            return self._repl_links[(dst, src)]
+        raise ClusterError(f"there is no replication link between {src} and {dst}")
+
+    # ------------------------------------------------------------------ topology actions
+    def _point(self, name: str, primary: str) -> None:
+        """Make ``name`` a replica of ``primary`` through the proxy link name→primary."""
+        link = self._repl_link(name, primary)
+        values = {"primary_host": link.host, "primary_port": link.port, "primary_name": primary}
+        for command in self.target.replication.replicaof:
+            rendered = [part.format_map({k: str(v) for k, v in values.items()}) for part in command]
+            self._cmd_checked(name, rendered, f"make it a replica of {primary}")
+        node = self._nodes[name]
+        node.role, node.upstream = "replica", primary
+
+    def _promote(self, name: str) -> None:
+        for command in self.target.replication.promote:
+            self._cmd_checked(name, command, "promote it to primary")
+        node = self._nodes[name]
+        node.role, node.upstream = "primary", None
+
+    def _setup(self, name: str) -> None:
+        for command in self.target.setup_commands(self.mode, self.params):
+            self._cmd_checked(name, command, f"set up mode {self.mode}")
+
+    def _converge(self, effects: list[Effect] | None) -> None:
+        """Re-point every reachable node that does not follow the current primary."""
+        if self._external:
+            return
+        for name, node in self._nodes.items():
+            if name == self.primary or not self._reachable(name):
+                continue
+            if node.role != "replica" or node.upstream != self.primary:
+                self._point(name, self.primary)
+                if effects is not None:
+                    effects.append({"replicate": name, "from": self.primary})
+
+    def _start_node(self, name: str, effects: list[Effect] | None, *, record_loss: bool) -> None:
+        node = self._nodes[name]
+        self.backend.start(node.spec)
+        self._admins.pop(name, None)
+        self._wait_ready([name])
+        if effects is not None:
+            if record_loss:
+                effects.append({"lose-data": name})
+            effects.append({"up": name})
+        node.status = "up"
+        if not self._external:
+            node.role, node.upstream = "primary", None  # a fresh process starts as a primary
+        self._setup(name)
+        if name == self.primary and effects is not None:
+            # Its replicas reconnect by themselves and resync from whatever it now holds.
+            for other, o in self._nodes.items():
+                if o.upstream == name and o.status == "up":
+                    effects.append({"replicate": other, "from": name})
+
+    def _stop_node(self, name: str) -> None:
+        node = self._nodes[name]
+        if not isinstance(self.backend, Killable):
+            raise ClusterError(f"the {self.backend.name} backend cannot kill nodes")
+        self.backend.kill(node.spec)
+        node.status = "down"
+        self._admins.pop(name, None)
+
+    # ------------------------------------------------------------------ faults
+    def applicable(self, fault: str, **params: Any) -> str | None:
+        """Why ``fault`` cannot be applied now (e.g. resume of a node that is not paused)."""
+        spec = get_fault(fault)
+        p = spec.validate(params, nodes=self.node_names, azs=self.azs)
+        with self._lock:
+            return self._inapplicable(fault, p)
+
+    def _inapplicable(self, fault: str, p: Mapping[str, Any]) -> str | None:
+        node = self._nodes.get(p.get("node", ""))
+        if fault == "kill" and node is not None and node.status == "down":
+            return f"node {node.spec.name} is already down"
+        if fault == "restart" and node is not None and node.status != "down":
+            return f"node {node.spec.name} is {node.status}; restart starts a killed node (kill it first)"
+        if fault == "pause" and node is not None and node.status != "up":
+            return f"node {node.spec.name} is {node.status}; only a running node can be paused"
+        if fault == "resume" and node is not None and node.status != "paused":
+            return f"node {node.spec.name} is {node.status}, not paused"
+        if fault == "failover":
+            if node is not None:
+                name = node.spec.name
+                if name == self.primary:
+                    return f"node {name} is already the primary"
+                if not self._reachable(name):
+                    return f"node {name} is not reachable ({node.status}, or partitioned)"
+            elif not any(n != self.primary and self._reachable(n) for n in self._nodes):
+                return "no replica is reachable to promote"
+        return None
+
+    def apply(self, fault: str, **params: Any) -> list[Effect]:
+        """Apply one fault by name; record it; return its effects (docs/faults.md).
+
+        Raises :class:`FaultError` (nothing recorded) for an unknown fault, bad parameters or
+        a capability the target lacks. A fault that does not apply in the current state
+        (say, ``resume`` of a running node) is recorded with a ``fail`` completion and no
+        effects, and returns ``[]``. If applying fails midway, the completion is ``info``
+        with the effects that did happen, and the error is raised.
+        """
+        spec = get_fault(fault)
+        missing = spec.missing(self.target.capabilities())
+        if missing:
+            raise FaultError(
+                f"fault {fault!r} needs {', '.join(sorted(missing))}, which target "
+                f"{self.target.name!r} cannot do; leave the fault out"
+                + (" or add the hook to [external.hooks]" if self._external else "")
+            )
+        p = spec.validate(params, nodes=self.node_names, azs=self.azs)
+        with self._lock:
+            self._check_open()
+            self.history.record(process=NEMESIS, type="invoke", f=fault, value=dict(p))
+            reason = self._inapplicable(fault, p)
+            if reason is not None:
+                self.history.record(
+                    process=NEMESIS, type="fail", f=fault, value={**p, "effects": []}, error=reason
+                )
+                return []
+            effects: list[Effect] = []
+            try:
+                getattr(self, "_f_" + fault.replace("-", "_"))(effects, **p)
+            except BaseException as exc:
+                self.history.record(
+                    process=NEMESIS,
+                    type="info",
+                    f=fault,
+                    value={**p, "effects": effects},
+                    error=str(exc) or exc.__class__.__name__,
+                )
+                raise
+            self.history.record(
+                process=NEMESIS, type="ok", f=fault, value={**p, "effects": effects}
+            )
+            primary_lost = self._nodes[self.primary].status == "down"
+        if self.auto_failover and fault in ("kill", "az-outage") and primary_lost:
+            self.apply("failover")
+        return effects
+
+    def heal(self) -> list[Effect]:
+        """Undo every fault (the ``heal`` fault)."""
+        return self.apply("heal")
+
+    def _f_kill(self, effects: list[Effect], node: str) -> None:
+        self._stop_node(node)
+        effects.append({"down": node})
+
+    def _f_restart(self, effects: list[Effect], node: str) -> None:
+        self._start_node(node, effects, record_loss=not self.target.durable_restart)
+        self._converge(effects)
+
+    def _f_wipe_restart(self, effects: list[Effect], node: str) -> None:
+        if self._nodes[node].status != "down":
+            self._stop_node(node)
+            effects.append({"down": node})
+        self._wipe(node)
+        effects.append({"lose-data": node})
+        self._start_node(node, effects, record_loss=False)
+        self._converge(effects)
+
+    def _wipe(self, name: str) -> None:
+        if not isinstance(self.backend, Wipeable):
+            raise ClusterError(f"the {self.backend.name} backend cannot wipe nodes")
+        self.backend.wipe(self._nodes[name].spec)
+
+    def _f_pause(self, effects: list[Effect], node: str) -> None:
+        if not isinstance(self.backend, Pausable):
+            raise ClusterError(f"the {self.backend.name} backend cannot pause nodes")
+        self.backend.pause(self._nodes[node].spec)
+        self._nodes[node].status = "paused"
+        self._admins.pop(node, None)
+        effects.append({"down": node})
+
+    def _f_resume(self, effects: list[Effect], node: str) -> None:
+        if not isinstance(self.backend, Pausable):
+            raise ClusterError(f"the {self.backend.name} backend cannot pause nodes")
+        self.backend.resume(self._nodes[node].spec)
+        self._nodes[node].status = "up"
+        effects.append({"up": node})
+        self._converge(effects)
+
+    def _f_partition(self, effects: list[Effect], node: str, direction: str) -> None:
+        others = [n for n in self._nodes if n != node] + [CLIENT]
+        pairs: list[tuple[str, str]] = []
+        for other in others:
+            if direction in ("both", "out"):
+                pairs.append((node, other))
+            if direction in ("both", "in"):
+                pairs.append((other, node))
+        if self._external:
+            assert isinstance(self.backend, ExternalBackend)
+            self.backend.run_hook(
+                "partition", self._nodes[node].spec, {"node": node, "direction": direction}
+            )
+        for src, dst in pairs:
+            self._net[(src, dst)] = replace(self._policy(src, dst), blocked=True)
+        self._apply_net()
+        effects.extend({"cut": [src, dst]} for src, dst in pairs)
+
+    def _f_slow_link(
+        self,
+        effects: list[Effect],
+        node: str | None = None,
+        src: str | None = None,
+        dst: str | None = None,
+        bandwidth: int | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        if node is not None:
+            others = [n for n in self._nodes if n != node]
+            pairs = [(node, o) for o in others] + [(o, node) for o in others]
+        else:
+            assert src is not None and dst is not None
+            pairs = [(src, dst)]
+        if self._external:
+            assert isinstance(self.backend, ExternalBackend)
+            params = {
+                "node": node,
+                "src": src,
+                "dst": dst,
+                "bandwidth": bandwidth,
+                "latency_ms": latency_ms,
+            }
+            self.backend.run_hook(
+                "slow-link",
+                self._nodes[node].spec if node else None,
+                {k: v for k, v in params.items() if v is not None},
+            )
+        for a, b in pairs:
+            old = self._policy(a, b)
+            self._net[(a, b)] = replace(
+                old,
+                bandwidth=bandwidth if bandwidth is not None else old.bandwidth,
+                latency_ms=latency_ms if latency_ms is not None else old.latency_ms,
+            )
+        self._apply_net()
+        effects.extend({"slow": [a, b]} for a, b in pairs)
+
+    def _f_failover(self, effects: list[Effect], node: str | None = None) -> None:
+        old = self.primary
+        candidates: dict[str, int] = {}
+        for name in self._nodes:
+            if name == old or not self._reachable(name):
+                continue
+            if node is not None and name != node:
+                continue
+            try:
+                offset = self._offset(self._info(name))
+            except ClientError:
+                continue
+            if offset is not None:
+                candidates[name] = offset
+        if not candidates:
+            raise ClusterError(
+                "failover: could not read the replication offset of any reachable replica"
+                + (f" ({node})" if node else "")
+            )
+        order = list(self._nodes)
+        chosen = node or max(candidates, key=lambda n: (candidates[n], -order.index(n)))
+        if self._external:
+            self._external_promote(chosen)
+        else:
+            self._promote(chosen)
+        self.primary = chosen
+        effects.append(
+            {"promote": chosen, "candidates": candidates, "by": "named" if node else "offset"}
+        )
+        self._converge(effects)
+
+    def _external_promote(self, name: str) -> None:
+        assert isinstance(self.backend, ExternalBackend)
+        self.backend.run_hook("promote", self._nodes[name].spec, {"node": name})
+        deadline = time.monotonic() + self.backend.spec.hook_timeout_s
+        while True:
+            with contextlib.suppress(ClientError):
+                info = self._info(name)
+                if (
+                    info.get(self.target.replication.role_field)
+                    == self.target.replication.primary_role
+                ):
+                    break
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"failover: after the promote hook, node {name} did not report role "
+                    f"{self.target.replication.primary_role!r}; check the hook"
+                )
+            time.sleep(0.05)
+        for other, n in self._nodes.items():
+            n.role, n.upstream = ("primary", None) if other == name else ("replica", name)
+
+    def _f_az_outage(self, effects: list[Effect], az: str) -> None:
+        for name, node in self._nodes.items():
+            if node.spec.az != az:
+                continue
+            if node.status != "down":
+                self._stop_node(name)
+                effects.append({"down": name})
+            self._wipe(name)
+            effects.append({"lose-data": name})
+
+    def _f_heal(self, effects: list[Effect]) -> None:
+        for (src, dst), policy in sorted(self._net.items()):
+            if policy.blocked:
+                effects.append({"heal-link": [src, dst]})
+            if policy.latency_ms or policy.bandwidth is not None:
+                effects.append({"fast": [src, dst]})
+        if self._external and self._net:
+            assert isinstance(self.backend, ExternalBackend)
+            if self.backend.has_hook("heal"):
+                self.backend.run_hook("heal", None, {})
+        self._net.clear()
+        self._apply_net()
+        for name, node in self._nodes.items():
+            if node.status == "paused":
+                assert isinstance(self.backend, Pausable)
+                self.backend.resume(node.spec)
+                node.status = "up"
+                effects.append({"up": name})
+        for name, node in self._nodes.items():
+            if node.status == "down":
+                self._start_node(name, effects, record_loss=not self.target.durable_restart)
+        self._converge(effects)
+
+    # ------------------------------------------------------------------ recovery, metrics
+    def _sync_round(self, solicit: bool = False) -> tuple[int, dict[str, str]]:
+        """One look: (time of the primary's offset read, {replica: why not synced or ''}).
+
+        A replica is synced when it reports its link up and an offset ≥ the primary's, and
+        (if the primary lists its replicas) the primary has seen it acknowledge that offset.
+        With ``solicit``, first ask the primary to collect acknowledgements now.
+        """
+        primary = self.primary
+        rep = self.target.replication
+        if solicit and rep.ack is not None:
+            replicas = sum(1 for n in self._nodes if n != primary)
+            command = [part.replace("{replicas}", str(replicas)) for part in rep.ack]
+            with contextlib.suppress(ClientError):
+                self._cmd(primary, *command)
+        t0 = self.history.now()
+        try:
+            pinfo = self._info(primary)
+        except ClientError as exc:
+            return t0, {
+                n: f"primary {primary} unreadable ({exc})" for n in self._nodes if n != primary
+            }
+        p_off = self._offset(pinfo)
+        seen = _replica_lines(pinfo) if rep.replica_lines else {}
+        status: dict[str, str] = {}
+        for name, node in self._nodes.items():
+            if name == primary:
+                continue
+            if pinfo.get(rep.role_field) != rep.primary_role:
+                status[name] = f"primary {primary} reports role {pinfo.get(rep.role_field)!r}"
+                continue
+            try:
+                info = self._info(name)
+            except ClientError as exc:
+                status[name] = f"unreadable ({exc})"
+                continue
+            off = self._offset(info)
+            line = seen.get(node.spec.port)
+            if info.get(rep.link_field) != rep.link_up:
+                status[name] = f"{rep.link_field}:{info.get(rep.link_field)}"
+            elif off is None or p_off is None or off < p_off:
+                status[name] = f"offset {off} < primary's {p_off}"
+            elif rep.replica_lines and seen and line is None:
+                status[name] = f"not listed as a replica by {primary}"
+            elif line is not None and (line[0] != "online" or line[1] < p_off):
+                status[name] = (
+                    f"{primary} sees it {line[0]} with acknowledged offset {line[1]} < {p_off}"
+                )
+            else:
+                status[name] = ""
+        return t0, status
+
+    def _wait_synced(self, timeout_s: float) -> tuple[int, dict[str, str]]:
+        deadline = time.monotonic() + timeout_s
+        rounds = 0
+        while True:
+            # Every few rounds, ask replicas to acknowledge now rather than on their timer.
+            t0, status = self._sync_round(solicit=rounds % 4 == 3)
+            if not any(status.values()) or time.monotonic() > deadline:
+                return t0, status
+            rounds += 1
+            time.sleep(_POLL_S)
+
+    def wait_recovered(self, timeout: float | None = None) -> list[Effect]:
+        """Wait until every node is up and every replica follows the primary, caught up.
+
+        Records a nemesis ``recover`` op whose effects say which replicas were ``synced``
+        (offset ≥ the primary's, read just before); the completion's time is when the
+        primary's offset was read. Raises :class:`ClusterError` (completion ``info``) if a
+        node is down or the cluster does not recover within ``timeout`` seconds (default:
+        the target's recovery allowance).
+        """
+        timeout_s = self.target.recovery_s if timeout is None else timeout
+        with self._lock:
+            self._check_open()
+            self.history.record(
+                process=NEMESIS, type="invoke", f="recover", value={"timeout_s": timeout_s}
+            )
+            effects: list[Effect] = []
+            try:
+                down = [n for n, node in self._nodes.items() if node.status != "up"]
+                if down:
+                    raise ClusterError(
+                        f"cannot recover while {', '.join(down)} is down or paused; apply heal first"
+                    )
+                self._converge(effects)
+                t0, status = self._wait_synced(timeout_s)
+                effects.extend({"synced": n} for n, why in status.items() if not why)
+                lagging = {n: why for n, why in status.items() if why}
+                if lagging:
+                    detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
+                    raise ClusterError(
+                        f"the cluster did not recover within {timeout_s:g} s ({detail}); "
+                        "see the node logs under " + str(self.run_dir / "nodes")
+                    )
+            except BaseException as exc:
+                self.history.record(
+                    process=NEMESIS,
+                    type="info",
+                    f="recover",
+                    value={"timeout_s": timeout_s, "effects": effects},
+                    error=str(exc),
+                )
+                raise
+            self.history.record(
+                process=NEMESIS,
+                type="ok",
+                f="recover",
+                time_ns=t0,
+                value={"timeout_s": timeout_s, "effects": effects},
+            )
+            return effects
+
+    def offsets(self) -> dict[str, int]:
+        """Replication offsets of every node the controller can read now."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for name, node in self._nodes.items():
+                if node.status != "up":
+                    continue
+                with contextlib.suppress(ClientError):
+                    off = self._offset(self._info(name))
+                    if off is not None:
+                        out[name] = off
+        return out
+
+    def observe_offsets(self) -> dict[str, int]:
+        """:meth:`offsets`, recorded as an observer ``offsets`` op."""
+        self.history.record(process=OBSERVER, type="invoke", f="offsets")
+        value = self.offsets()
+        self.history.record(process=OBSERVER, type="ok", f="offsets", value=value)
+        return value
+
+    def lag(self, node: str | None = None) -> int | None:
+        """The durability lag (ms) ``node`` (default: primary) reports, or None if unknown."""
+        spec = self.target.lag
+        name = self.primary if node is None else node
+        if spec is None or self._nodes[name].status != "up":
+            return None
+        try:
+            raw = _parse_info(self._cmd(name, *spec.command)).get(spec.field)
+            if raw is None:
+                return None
+            value = float(raw)
+        except (ClientError, ValueError):
+            return None
+        return round(value * 1000) if spec.unit == "s" else round(value)
+
+    def observe_lag(self, node: str | None = None) -> int | None:
+        """:meth:`lag`, recorded as an observer ``lag`` op (nothing if the target has no lag)."""
+        if self.target.lag is None:
+            return None
+        name = self.primary if node is None else node
+        self.history.record(process=OBSERVER, type="invoke", f="lag", node=name)
+        value = self.lag(name)
+        if value is None:
+            self.history.record(
+                process=OBSERVER, type="fail", f="lag", node=name, error="no lag reading"
+            )
+        else:
+            self.history.record(process=OBSERVER, type="ok", f="lag", node=name, value=value)
+        return value
+
+    # ------------------------------------------------------------------ configuration
+    def configure(self, mode: str, params: ModeParams | Mapping[str, Any] | None = None) -> None:
+        """Switch every running node to ``mode`` with ``params`` (live, through setup commands).
+
+        Down and paused nodes get the setup when they come back.
+        """
+        self.target.mode(mode)
+        new_params = self.target.effective_params(ModeParams.of(_plain(params)))
+        with self._lock:
+            self._check_open()
+            self.mode, self.params = mode, new_params
+            for name, node in self._nodes.items():
+                if node.status == "up":
+                    self._setup(name)
+
+    def reset(
+        self,
+        *,
+        history: HistoryWriter | None = None,
+        mode: str | None = None,
+        params: ModeParams | Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """Back to the initial state between examples; nothing is recorded.
+
+        Heals every link, resumes and restarts nodes, makes the initial primary the primary
+        again with every other node replicating from it, empties the data, and re-applies
+        the mode (``mode``/``params`` switch it; ``history`` starts recording into a new
+        writer).
+        """
+        with self._lock:
+            self._check_open()
+            if history is not None:
+                self.history = history
+            if mode is not None or params is not None:
+                self.target.mode(mode or self.mode)
+                self.mode = mode or self.mode
+                if params is not None:
+                    self.params = self.target.effective_params(ModeParams.of(_plain(params)))
+            if self._net and self._external:
+                assert isinstance(self.backend, ExternalBackend)
+                if self.backend.has_hook("heal"):
+                    self.backend.run_hook("heal", None, {})
+            self._net.clear()
+            self._apply_net()
+            for node in self._nodes.values():
+                if node.status == "paused":
+                    assert isinstance(self.backend, Pausable)
+                    self.backend.resume(node.spec)
+                    node.status = "up"
+            down = [n for n, node in self._nodes.items() if node.status == "down"]
+            for name in down:
+                self.backend.start(self._nodes[name].spec)
+                self._admins.pop(name, None)
+            self._wait_ready(down)
+            for name in down:
+                node = self._nodes[name]
+                node.status = "up"
+                if not self._external:
+                    node.role, node.upstream = "primary", None
+            quiet = "none" if "none" in self.target.modes else self.mode
+            saved = self.mode
+            self.mode = quiet
+            try:
+                for name in self._nodes:
+                    self._setup(name)
+                if self.primary != self.initial_primary:
+                    if self._external:
+                        self._external_promote(self.initial_primary)
+                    else:
+                        self._promote(self.initial_primary)
+                    self.primary = self.initial_primary
+                self._converge(None)
+                for command in self.target.flush:
+                    self._cmd_checked(self.primary, command, "empty the data")
+                _t0, status = self._wait_synced(timeout)
+                lagging = {n: why for n, why in status.items() if why}
+                if lagging:
+                    detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
+                    raise ClusterError(
+                        f"reset: replicas did not catch up within {timeout:g} s ({detail})"
+                    )
+            finally:
+                self.mode = saved
+            for name in self._nodes:
+                self._setup(name)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _boot(self) -> None:
+        """Start every node, wait for PING, build the replication topology, apply the mode."""
+        names = list(self._nodes)
+        if not self._external:
+            for name in names:
+                self.backend.start(self._nodes[name].spec)
+        self._wait_ready(names)
+        for name in names:
+            self._nodes[name].status = "up"
+        if self._external:
+            for name, node in self._nodes.items():
+                node.role, node.upstream = (
+                    ("primary", None) if name == self.primary else ("replica", self.primary)
+                )
+        else:
+            for name in names:
+                self._nodes[name].role, self._nodes[name].upstream = "primary", None
+            self._converge(None)
+        for name in names:
+            self._setup(name)
+        start = self.target.start
+        _t0, status = self._wait_synced(start.ready_timeout_s if start else 30.0)
+        lagging = {n: why for n, why in status.items() if why}
+        if lagging:
+            detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
+            raise self._start_error(next(iter(lagging)), f"did not start replicating ({detail})")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClusterError("this cluster is closed; start a new one")
+
+    def close(self) -> None:
+        """Stop every node, remove containers, free every port. Idempotent; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        for client in self._admins.values():
+            with contextlib.suppress(Exception):
+                client.close()
+        self._admins.clear()
+        with contextlib.suppress(Exception):
+            self.backend.close()
+        with contextlib.suppress(Exception):
+            self.proxy.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{n.name}@{n.az}:{n.role}:{n.status}" for n in self.nodes)
+        return f"<Cluster {self.target.name} {self.backend.name} {self.mode} [{nodes}]>"
+
+
+def _free_ports(count: int) -> list[int]:
+    import socket
+
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((_HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def start_cluster(
+    target: Target | str,
+    *,
+    backend: str = "local",
+    nodes: int | None = None,
+    azs: int | None = None,
+    mode: str,
+    params: ModeParams | Mapping[str, Any] | None = None,
+    run_dir: str | os.PathLike[str],
+    history: HistoryWriter,
+    bug: str | None = None,
+    image: str | None = None,
+    auto_failover: bool = False,
+) -> Cluster:
+    """Start a cluster of ``target`` and return it, ready: replicas online, mode applied.
+
+    ``nodes`` (default 3) are placed round-robin in ``azs`` AZs (default: as many as nodes,
+    at most 3); ``n1`` is the primary. Every node gets ``run_dir/nodes/<name>/`` with its data
+    and log. Use the cluster as a context manager: it always tears down, on errors and Ctrl-C
+    too. An external target brings its own nodes; ``backend``, ``nodes`` and ``azs`` do not
+    apply to it.
+    """
+    tgt = load_target(target) if isinstance(target, str) else target
+    tgt.mode(mode)
+    mode_params = tgt.effective_params(ModeParams.of(_plain(params)))
+    root = Path(run_dir)
+    if backend not in BACKENDS:
+        raise ClusterError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
+
+    specs: list[NodeSpec]
+    be: Backend
+    if tgt.external is not None:
+        if backend != "local" or nodes is not None or azs is not None or image is not None or bug:
+            raise ClusterError(
+                f"target {tgt.name!r} is external: its nodes are in its file; drop --backend, "
+                "nodes, azs, image and bug"
+            )
+        specs = [
+            NodeSpec(
+                name=n.name, index=i, az=n.az, host=n.host, port=n.port, dir=root / "nodes" / n.name
+            )
+            for i, n in enumerate(tgt.external.nodes)
+        ]
+        primary = tgt.external.primary
+        be = ExternalBackend(tgt.external, tgt.name)
+    else:
+        n_nodes = 3 if nodes is None else nodes
+        topo = topology(n_nodes, min(n_nodes, 3) if azs is None else azs)
+        ports = _free_ports(n_nodes)
+        specs = [
+            NodeSpec(
+                name=n["name"],
+                index=i,
+                az=n["az"],
+                host=_HOST,
+                port=ports[i],
+                dir=root / "nodes" / n["name"],
+            )
+            for i, n in enumerate(topo["nodes"])
+        ]
+        primary = topo["primary"]
+        be = _make_backend(tgt, backend, bug, image, root)
+    for spec in specs:
+        spec.dir.mkdir(parents=True, exist_ok=True)
+
+    proxy: FaultProxy | None = None
+    cluster: Cluster | None = None
+    try:
+        proxy = FaultProxy(_HOST)
+        cluster = Cluster(
+            target=tgt,
+            backend=be,
+            specs=specs,
+            primary=primary,
+            mode=mode,
+            params=mode_params,
+            run_dir=root,
+            history=history,
+            proxy=proxy,
+            auto_failover=auto_failover,
+        )
+        cluster._boot()
+        return cluster
+    except BaseException:
+        if cluster is not None:
+            cluster.close()
+        else:
+            with contextlib.suppress(Exception):
+                be.close()
+            if proxy is not None:
+                proxy.close()
+        raise
+
+
+def _make_backend(
+    tgt: Target, backend: str, bug: str | None, image: str | None, root: Path
+) -> Backend:
+    if backend == "local":
+        from harness.cluster._local import LocalBackend
+
+        if tgt.start is None:
+            raise TargetError(
+                f"target {tgt.name!r} ({tgt.source}) has no [start] table for the local backend"
+            )
+        binary = tgt.locate_binary()
+
+        def local_command(spec: NodeSpec) -> list[str]:
+            return tgt.start_command(
+                binary=binary,
+                name=spec.name,
+                index=spec.index,
+                az=spec.az,
+                host=spec.host,
+                port=spec.port,
+                dir=str(spec.data_dir),
+                bug=bug,
+            )
+
+        return LocalBackend(local_command)
+    from harness.cluster._docker import DockerBackend
+
+    if tgt.docker is None:
+        raise TargetError(
+            f"target {tgt.name!r} ({tgt.source}) has no [docker] table; add image, command "
+            "and data_dir to run it on the docker backend"
+        )
+    tgt.docker_command(name="n1", index=0, az="az1", host=_HOST, port=1, bug=bug)  # validate early
+
+    def docker_command(spec: NodeSpec) -> list[str]:
+        return tgt.docker_command(
+            name=spec.name, index=spec.index, az=spec.az, host=spec.host, port=spec.port, bug=bug
+        )
+
+    run_id = f"{os.getpid()}-{secrets.token_hex(3)}"
+    return DockerBackend(image or tgt.docker.image, docker_command, tgt.docker.data_dir, run_id)

@@ -1,0 +1,220 @@
+"""The docker backend: the same cluster as containers, through the Docker SDK.
+
+Each node is a container named ``ackbound-<run>-<node>`` on the *host* network (never a bridge),
+listening on a loopback port the harness chose, with its data in a named volume
+``ackbound-<run>-<node>``. kill = ``docker kill`` (SIGKILL), restart = ``docker start`` (same
+container and volume: disk kept), pause/resume = ``docker pause``/``unpause`` (cgroup freezer),
+wipe = remove the container and its volume.
+
+No strays: :meth:`DockerBackend.close` removes every container and volume of the run, and the
+cluster calls it on every exit path. Containers and volumes carry the labels
+``ackbound.run`` and ``ackbound.owner-pid``; a new backend first removes those whose owner
+process no longer exists (a harness that was SIGKILLed could not clean up after itself).
+
+The engine is found the way the docker CLI finds it (``DOCKER_HOST``, else the default socket).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+from harness.cluster._backend import ClusterError, NodeSpec
+
+__all__ = ["LABEL_OWNER", "LABEL_RUN", "DockerBackend", "docker_client", "reap_orphans"]
+
+LABEL_RUN: Final = "ackbound.run"
+LABEL_OWNER: Final = "ackbound.owner-pid"
+
+
+def docker_client() -> Any:
+    """A Docker SDK client for the engine at ``DOCKER_HOST``; ClusterError if none answers."""
+    try:
+        import docker
+    except ImportError:
+        raise ClusterError(
+            "the docker backend needs the Docker SDK; pip install 'ackbound[docker]'"
+        ) from None
+    where = os.environ.get("DOCKER_HOST", "the default socket (unix:///var/run/docker.sock)")
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:
+        raise ClusterError(
+            f"no Docker engine answers at {where} ({exc.__class__.__name__}); start dockerd "
+            "or point DOCKER_HOST at its socket"
+        ) from None
+    return client
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(client: Any) -> int:
+    """Remove containers and volumes of ackbound runs whose harness process is gone."""
+    removed = 0
+    for c in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
+        owner = c.labels.get(LABEL_OWNER, "")
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+                removed += 1
+    for v in client.volumes.list(filters={"label": LABEL_OWNER}):
+        owner = (v.attrs.get("Labels") or {}).get(LABEL_OWNER, "")
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            with contextlib.suppress(Exception):
+                v.remove(force=True)
+    return removed
+
+
+class DockerBackend:
+    """Runs each node as a container on the host network."""
+
+    name = "docker"
+
+    def __init__(
+        self, image: str, commands: Callable[[NodeSpec], list[str]], data_dir: str, run_id: str
+    ) -> None:
+        self.client = docker_client()
+        reap_orphans(self.client)
+        self.image = image
+        self._commands = commands
+        self._data_dir = data_dir
+        self.run_id = run_id
+        self._containers: dict[str, Any] = {}
+        self._specs: dict[str, NodeSpec] = {}
+        self._ensure_image()
+
+    def _ensure_image(self) -> None:
+        import docker.errors
+
+        try:
+            self.client.images.get(self.image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            self.client.images.pull(self.image)
+        except Exception as exc:
+            raise ClusterError(
+                f"docker image {self.image!r} is not present and could not be pulled "
+                f"({exc.__class__.__name__}); docker pull or docker import it, or pass another image"
+            ) from None
+
+    def _labels(self, node: NodeSpec) -> dict[str, str]:
+        return {LABEL_RUN: self.run_id, LABEL_OWNER: str(os.getpid()), "ackbound.node": node.name}
+
+    def _name(self, node: NodeSpec) -> str:
+        return f"ackbound-{self.run_id}-{node.name}"
+
+    def start(self, node: NodeSpec) -> None:
+        node.dir.mkdir(parents=True, exist_ok=True)
+        self._specs[node.name] = node
+        container = self._containers.get(node.name)
+        try:
+            if container is not None:
+                container.start()
+                return
+            volume = self.client.volumes.create(name=self._name(node), labels=self._labels(node))
+            self._containers[node.name] = self.client.containers.run(
+                self.image,
+                self._commands(node),
+                name=self._name(node),
+                detach=True,
+                network_mode="host",
+                labels=self._labels(node),
+                volumes={volume.name: {"bind": self._data_dir, "mode": "rw"}},
+                working_dir=self._data_dir,
+            )
+        except Exception as exc:
+            raise ClusterError(
+                f"node {node.name}: docker could not start a container of {self.image!r} "
+                f"({exc}); check the image and the target's [docker].command"
+            ) from None
+
+    def _reload(self, node: NodeSpec) -> Any | None:
+        container = self._containers.get(node.name)
+        if container is None:
+            return None
+        with contextlib.suppress(Exception):
+            container.reload()
+        return container
+
+    def running(self, node: NodeSpec) -> bool:
+        container = self._reload(node)
+        return container is not None and container.status in ("running", "paused")
+
+    def log_tail(self, node: NodeSpec, lines: int = 15) -> str:
+        container = self._containers.get(node.name)
+        if container is None:
+            return ""
+        try:
+            return str(container.logs(tail=lines).decode("utf-8", "replace"))
+        except Exception:
+            return ""
+
+    def _save_log(self, node: NodeSpec) -> None:
+        container = self._containers.get(node.name)
+        if container is None:
+            return
+        with contextlib.suppress(Exception):
+            data = container.logs()
+            with node.log.open("ab") as fh:
+                fh.write(f"--- ackbound: log of container {container.name}\n".encode())
+                fh.write(data)
+
+    def kill(self, node: NodeSpec) -> None:
+        container = self._reload(node)
+        if container is None:
+            return
+        if container.status == "paused":
+            container.unpause()
+        with contextlib.suppress(Exception):
+            container.kill()
+        container.wait(timeout=30)
+
+    def pause(self, node: NodeSpec) -> None:
+        container = self._containers.get(node.name)
+        if container is None:
+            raise ClusterError(f"node {node.name} has no container; restart it first")
+        container.pause()
+
+    def resume(self, node: NodeSpec) -> None:
+        container = self._containers.get(node.name)
+        if container is None:
+            raise ClusterError(f"node {node.name} has no container; restart it first")
+        container.unpause()
+
+    def wipe(self, node: NodeSpec) -> None:
+        if self.running(node):
+            raise ClusterError(f"node {node.name} is running; kill it before wiping its data")
+        self._save_log(node)
+        container = self._containers.pop(node.name, None)
+        if container is not None:
+            container.remove(force=True)
+        with contextlib.suppress(Exception):
+            self.client.volumes.get(self._name(node)).remove(force=True)
+
+    def close(self) -> None:
+        for spec in self._specs.values():
+            self._save_log(spec)
+        with contextlib.suppress(Exception):
+            for c in self.client.containers.list(
+                all=True, filters={"label": f"{LABEL_RUN}={self.run_id}"}
+            ):
+                with contextlib.suppress(Exception):
+                    c.remove(force=True)
+        with contextlib.suppress(Exception):
+            for v in self.client.volumes.list(filters={"label": f"{LABEL_RUN}={self.run_id}"}):
+                with contextlib.suppress(Exception):
+                    v.remove(force=True)
+        self._containers.clear()

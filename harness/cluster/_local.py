@@ -1,0 +1,178 @@
+"""The local backend: nodes as subprocesses, each with its own dir and log under the run dir.
+
+No stray processes, whatever happens to the harness:
+
+- teardown (:meth:`LocalBackend.close`) SIGKILLs every node and reaps it; the cluster calls it
+  from ``__exit__``, so exceptions and Ctrl-C (KeyboardInterrupt) tear down too;
+- each node is started with ``PR_SET_PDEATHSIG = SIGKILL`` by one long-lived spawner thread, so
+  if the harness itself is killed (SIGKILL, a crash) the kernel kills the nodes. The signal
+  fires when the *thread* that forked dies, hence the dedicated thread that lives as long as
+  the process;
+- nodes run in their own session, so a Ctrl-C in the terminal reaches the harness only, and
+  the harness decides the order of teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import IO, Any, Final
+
+from harness.cluster._backend import ClusterError, NodeSpec
+
+__all__ = ["LocalBackend"]
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _Spawner:
+    """One daemon thread that runs every Popen, so PDEATHSIG means 'when the harness dies'."""
+
+    _instance: _Spawner | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
+        threading.Thread(target=self._loop, name="ackbound-spawner", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _Spawner:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = _Spawner()
+            return cls._instance
+
+    def _loop(self) -> None:
+        while True:
+            fn, fut = self._jobs.get()
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+    def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        fut: Future[subprocess.Popen[bytes]] = Future()
+        self._jobs.put((lambda: subprocess.Popen(argv, **kwargs), fut))
+        return fut.result()
+
+
+class LocalBackend:
+    """Runs each node as a subprocess of the harness."""
+
+    name = "local"
+
+    def __init__(self, commands: Callable[[NodeSpec], list[str]]) -> None:
+        self._commands = commands
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+        self._paused: set[str] = set()
+
+    def start(self, node: NodeSpec) -> None:
+        old = self._procs.get(node.name)
+        if old is not None and old.poll() is None:
+            raise ClusterError(
+                f"node {node.name} is already running (pid {old.pid}); kill it first"
+            )
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = self._commands(node)
+        log = self._logs.get(node.name)
+        if log is None:
+            log = node.log.open("ab")
+            self._logs[node.name] = log
+        log.write(f"--- ackbound: starting {node.name}: {' '.join(argv)}\n".encode())
+        log.flush()
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        try:
+            proc = _Spawner.get().popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=node.data_dir,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        except OSError as exc:
+            raise ClusterError(
+                f"node {node.name}: cannot run {argv[0]!r} ({exc.strerror}); check the target's "
+                "[start].command and that the binary is installed"
+            ) from None
+        self._procs[node.name] = proc
+        self._paused.discard(node.name)
+
+    def running(self, node: NodeSpec) -> bool:
+        proc = self._procs.get(node.name)
+        return proc is not None and proc.poll() is None
+
+    def pid(self, node: NodeSpec) -> int | None:
+        proc = self._procs.get(node.name)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def exit_status(self, node: NodeSpec) -> int | None:
+        proc = self._procs.get(node.name)
+        return None if proc is None else proc.poll()
+
+    def log_tail(self, node: NodeSpec, lines: int = 15) -> str:
+        try:
+            text = node.log.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self, node: NodeSpec) -> None:
+        proc = self._procs.get(node.name)
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+        self._paused.discard(node.name)
+
+    def pause(self, node: NodeSpec) -> None:
+        self._signal(node, signal.SIGSTOP)
+        self._paused.add(node.name)
+
+    def resume(self, node: NodeSpec) -> None:
+        self._signal(node, signal.SIGCONT)
+        self._paused.discard(node.name)
+
+    def _signal(self, node: NodeSpec, sig: int) -> None:
+        proc = self._procs.get(node.name)
+        if proc is None or proc.poll() is not None:
+            raise ClusterError(f"node {node.name} is not running; restart it first")
+        os.kill(proc.pid, sig)
+
+    def wipe(self, node: NodeSpec) -> None:
+        if self.running(node):
+            raise ClusterError(f"node {node.name} is running; kill it before wiping its data")
+        shutil.rmtree(node.data_dir, ignore_errors=True)
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        for proc in self._procs.values():
+            with contextlib.suppress(ProcessLookupError, OSError):
+                proc.kill()
+        for proc in self._procs.values():
+            with contextlib.suppress(Exception):
+                proc.wait(10)
+        self._procs.clear()
+        for log in self._logs.values():
+            with contextlib.suppress(OSError):
+                log.close()
+        self._logs.clear()
