@@ -87,7 +87,7 @@ class History:
 class Backlog:
     """The last ``size`` bytes of the stream, so a reconnecting replica can catch up."""
 
-    __slots__ = ("_buf", "end", "size", "start")
+    __slots__ = ("_buf", "aligned", "end", "size", "start")
 
     def __init__(self, size: int, offset: int) -> None:
         self._buf = bytearray()
@@ -95,6 +95,8 @@ class Backlog:
         self.start = offset
         """Offset of the byte before the first one held (the buffer holds start+1 .. end)."""
         self.end = offset
+        self.aligned = True
+        """The buffer starts at a command boundary (it has never been trimmed)."""
 
     def append(self, data: bytes) -> None:
         self._buf += data
@@ -103,10 +105,28 @@ class Backlog:
         if excess > self.size // 2 or (excess > 0 and len(self._buf) > 2 * self.size):
             del self._buf[:excess]
             self.start += excess
+            self.aligned = False
 
     def reset(self, offset: int) -> None:
         self._buf = bytearray()
         self.start = self.end = offset
+        self.aligned = True
+
+    def from_boundary(self, next_offset: int) -> bytes | None:
+        """Bytes from the first command boundary at or after ``next_offset`` (used only by
+        the rejoin-keeps-divergent-writes bug, which resumes at an offset of another
+        history), or None if the boundaries are unknown."""
+        if not self.aligned or next_offset > self.end + 1:
+            return None
+        parser = RequestParser(max_bulk_len=2**40)
+        parser.feed(bytes(self._buf))
+        position = 0
+        while position < next_offset - 1 - self.start:
+            argv = parser.next_command()
+            if argv is None:
+                return None
+            position += len(encode_command(*argv))
+        return bytes(self._buf[position:])
 
     def since(self, next_offset: int) -> bytes | None:
         """Bytes from ``next_offset`` (1-based, as in PSYNC) to the end, or None if the
@@ -205,6 +225,8 @@ class ReplicaLink:
                 raise
             except (OSError, TimeoutError, ProtocolError, _LinkError) as exc:
                 srv.log("notice", f"Replication link to {self.host}:{self.port} down: {exc}")
+            except Exception as exc:  # a bad stream must not kill the link for good
+                srv.log("warning", f"Replication link error: {exc!r}; reconnecting")
             finally:
                 self.sync_in_progress = False
                 if writer is not None:

@@ -466,12 +466,10 @@ class Server:
         self.flush_replication()
         h = self.history
         data: bytes | None = None
-        continues = replid == h.replid or (
-            replid == h.replid2
-            and (next_offset <= h.second_offset or self.bug("rejoin-keeps-divergent-writes"))
-        )
-        if continues:
+        if replid == h.replid or (replid == h.replid2 and next_offset <= h.second_offset):
             data = self.backlog.since(next_offset)
+        elif replid == h.replid2 and self.bug("rejoin-keeps-divergent-writes"):
+            data = self.backlog.from_boundary(next_offset)
         ip = c.addr[0]
         peer = ReplicaPeer(client=c, ip=ip, port=c.listening_port, az=c.replica_az or "default")
         c.peer = peer
