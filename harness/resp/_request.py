@@ -161,14 +161,14 @@ class RequestParser:
             while remaining:
                 if pos >= n:
                     return None
-                if buf[pos] != _DOLLAR:
-                    got = chr(buf[pos])
-                    raise ProtocolError(f"Protocol error: expected '$', got '{got}'")
                 nl = buf.find(b"\r\n", pos)
                 if nl < 0:
                     if n - pos > INLINE_MAX_SIZE:
                         raise ProtocolError("Protocol error: too big bulk count string")
                     return None
+                if buf[pos] != _DOLLAR:
+                    got = chr(buf[pos])
+                    raise ProtocolError(f"Protocol error: expected '$', got '{got}'")
                 size = _length(buf[pos + 1 : nl])
                 if size is None or size < 0 or size > max_bulk:
                     if self.authenticated or size is None or size < 0:

@@ -1,0 +1,156 @@
+"""Input limits, authentication, protected mode, and a raw-bytes fuzz test."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.resp import ErrorReply, SimpleString
+
+from .conftest import Conn, Node, ServerFactory
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Node:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import free_port
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("fuzz") / "server.log"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.server", "--port", str(port),
+                             "--proto-max-bulk-len", "1mb"],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=os.environ)
+    deadline = time.monotonic() + 10
+    while b"Ready to accept" not in log.read_bytes():
+        assert time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.02)
+    node = Node(port, proc, log)
+    yield node
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
+        (b"*1\r\n$2000000\r\n", "Protocol error: invalid bulk length"),
+        (b"*1\r\n$-5\r\n", "Protocol error: invalid bulk length"),
+        (b"*2\r\n$3\r\nGET\r\n:1\r\n", "Protocol error: expected '$', got ':'"),
+        (b"*1\r\n" + b"1" * 70000, "Protocol error: too big bulk count string"),
+        (b"*" + b"1" * 70000, "Protocol error: too big mbulk count string"),
+        (b"GET " + b"x" * 70000, "Protocol error: too big inline request"),
+        (b'GET "abc\r\n', "Protocol error: unbalanced quotes in request"),
+    ],
+)
+def test_protocol_errors_close_the_connection(shared: Node, payload: bytes, message: str) -> None:
+    c = Conn(shared.port)
+    c.send_raw(payload)
+    assert c.read() == ErrorReply(f"ERR {message}")
+    assert c.closed_by_server()
+    assert Conn(shared.port)("PING") == SimpleString(b"PONG")
+
+
+def test_declared_length_is_not_preallocated(shared: Node) -> None:
+    c = Conn(shared.port)
+    c.send_raw(b"*1000000\r\n$1000000\r\nabc")  # declares ~1 TB of arguments, sends 3 bytes
+    before = shared.info("server")
+    assert Conn(shared.port)("PING") == SimpleString(b"PONG")
+    assert before["process_id"]
+    rss_kb = int(open(f"/proc/{shared.proc.pid}/status").read().split("VmRSS:")[1].split()[0])
+    assert rss_kb < 200_000
+
+
+def test_idle_and_slow_clients_do_not_block_others(shared: Node) -> None:
+    idle = socket.create_connection(("127.0.0.1", shared.port))
+    slow = socket.create_connection(("127.0.0.1", shared.port))
+    slow.sendall(b"*2\r\n$3\r\nGET\r\n$10\r\nabc")  # half a command, never finished
+    assert Conn(shared.port)("PING") == SimpleString(b"PONG")
+    idle.close()
+    slow.close()
+
+
+def test_authentication(start_server: ServerFactory) -> None:
+    node = start_server("--requirepass", "s3cret")
+    c = node.conn()
+    assert c("GET", "k") == ErrorReply("NOAUTH Authentication required.")
+    assert c("AUTH", "wrong") == ErrorReply(
+        "WRONGPASS invalid username-password pair or user is disabled.")
+    c.send_raw(b"*11\r\n")
+    assert c.read() == ErrorReply("ERR Protocol error: unauthenticated multibulk length")
+    c2 = node.conn()
+    c2.send_raw(b"*2\r\n$4\r\nAUTH\r\n$20000\r\n")
+    assert c2.read() == ErrorReply("ERR Protocol error: unauthenticated bulk length")
+    c3 = node.conn()
+    assert c3("AUTH", "default", "s3cret") == b"OK"
+    assert c3("SET", "k", "v") == b"OK"
+    c4 = node.conn()
+    hello = c4("HELLO", "3", "AUTH", "default", "s3cret")
+    assert isinstance(hello, dict) and hello[b"proto"] == 3
+    assert c4("GET", "k") == b"v"
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_password_from_env_or_file(start_server: ServerFactory, tmp_path, source: str) -> None:  # type: ignore[no-untyped-def]
+    if source == "env":
+        node = start_server(env={"ACKBOUND_SERVER_PASSWORD": "pw1"})
+    else:
+        (tmp_path / "pw").write_text("pw1\n")
+        node = start_server("--requirepass-file", str(tmp_path / "pw"))
+    c = node.conn()
+    assert c("PING") == ErrorReply("NOAUTH Authentication required.")
+    assert c("AUTH", "pw1") == b"OK"
+
+
+def test_protected_mode_refuses_non_loopback(start_server: ServerFactory) -> None:
+    # 127.0.0.2 is loopback; binding the wildcard and connecting through a non-loopback
+    # address needs one on this machine: use the primary interface's address if there is one.
+    node = start_server("--bind", "0.0.0.0")
+    try:
+        addr = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        addr = "127.0.0.1"
+    if addr.startswith("127."):
+        from harness.server._server import _loopback
+
+        assert not _loopback("10.1.2.3") and _loopback("127.0.0.5") and _loopback("::1")
+        return
+    sock = socket.create_connection((addr, node.port))
+    data = sock.recv(4096)
+    assert data.startswith(b"-DENIED ")
+
+
+def test_proto_max_bulk_len_is_configurable(start_server: ServerFactory) -> None:
+    node = start_server()
+    c = node.conn()
+    assert c("CONFIG", "SET", "proto-max-bulk-len", "100") == b"OK"
+    c.send_raw(b"*2\r\n$4\r\nECHO\r\n$101\r\n")
+    assert c.read() == ErrorReply("ERR Protocol error: invalid bulk length")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(
+    st.binary(max_size=64),
+    st.sampled_from([b"*", b"$", b"\r\n", b"*2\r\n$3\r\nGET\r\n", b"$-1\r\n", b"*-1\r\n",
+                     b"PING\r\n", b'"', b"\n", b"*1\r\n$4\r\nPING\r\n", b"MULTI\r\n",
+                     b"HELLO 3\r\n", b"SET k v\r\n", b"*3\r\n$3\r\nSET\r\n"]),
+), max_size=12))
+def test_fuzz_raw_bytes(shared: Node, chunks: list[bytes]) -> None:
+    sock = socket.create_connection(("127.0.0.1", shared.port), timeout=5)
+    try:
+        for chunk in chunks:
+            try:
+                sock.sendall(chunk)
+            except OSError:
+                break
+    finally:
+        sock.close()
+    assert Conn(shared.port, timeout=5)("PING") == SimpleString(b"PONG")
+    assert shared.proc.poll() is None
