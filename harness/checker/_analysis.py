@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history import History, HistoryError, Op, pair_ops
+from harness.history import History, HistoryError, Op
 from models import (
     Holders,
     Knowledge,
@@ -112,6 +112,7 @@ class Analysis:
     by_value: dict[tuple[str, Any], Write]
     pow2_keys: set[str]
     errors: list[str] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)  # shared intermediate results
 
     def seconds(self, t: int | None) -> float | None:
         return None if t is None else round((t - self.t0) / SECOND, 6)
@@ -136,8 +137,6 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     """Build the :class:`Analysis` of ``history``; raises ``HistoryError`` on malformed ops."""
     ops = history.ops
     t0 = ops[0].time if ops else 0
-    pairs = pair_ops(ops, source)
-
     writes: list[Write] = []
     reads: list[Read] = []
     lag_obs: list[tuple[int, int, int, str | None, int]] = []
@@ -146,75 +145,112 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     by_value: dict[tuple[str, Any], Write] = {}
     deltas: dict[str, list[int]] = defaultdict(list)
 
-    for pr in pairs:
-        inv = pr.invoke
-        c = pr.complete
-        f = inv.f
-        if type(inv.process) is int:
-            if f == "write":
-                if inv.workload is None or inv.key is None:
-                    raise HistoryError(
-                        f"{source}: op {inv.index}: a write needs 'workload' and 'key'"
-                    )
-                node = c.node if c is not None else inv.node
-                w = Write(
-                    index=inv.index,
-                    complete_index=None if c is None else c.index,
-                    process=inv.process,
-                    workload=inv.workload,
-                    key=inv.key,
-                    value=inv.value,
-                    inv=inv.time,
-                    comp=None if c is None else c.time,
-                    type="info" if c is None else c.type,
-                    error=None if c is None else c.error,
-                    node=node,
+    # One pass pairs each invocation with the next op of its process (docs/history.md) and
+    # builds the write, read, observation or fault it belongs to.
+    open_ops: dict[Any, tuple[Op, Any]] = {}
+    for op in ops:
+        p = op.process
+        if op.type == "invoke":
+            if p in open_ops:
+                prev = open_ops[p][0]
+                raise HistoryError(
+                    f"{source}: op {op.index}: process {p!r} invokes again while op "
+                    f"{prev.index} is still open; complete it (ok/fail/info) first or use a "
+                    "new process id"
                 )
-                ident = (inv.key, inv.value)
-                if ident in by_value:
-                    raise HistoryError(
-                        f"{source}: op {inv.index}: value {inv.value!r} was already written to "
-                        f"{inv.key!r} by op {by_value[ident].index}; every write needs a unique value"
-                    )
-                by_value[ident] = w
-                writes.append(w)
-                if inv.workload == "counter":
-                    if type(inv.value) is not int:
+            f = op.f
+            rec: Any = None
+            if type(p) is int:
+                if f == "write" or f == "read":
+                    if op.workload is None or op.key is None:
                         raise HistoryError(
-                            f"{source}: op {inv.index}: a counter write's value is an int delta"
+                            f"{source}: op {op.index}: a {f} needs 'workload' and 'key'"
                         )
-                    deltas[inv.key].append(inv.value)
-                if node:
-                    seen_nodes.add(node)
-            elif f == "read":
-                if inv.workload is None or inv.key is None:
-                    raise HistoryError(
-                        f"{source}: op {inv.index}: a read needs 'workload' and 'key'"
-                    )
-                node = c.node if c is not None else inv.node
-                reads.append(
-                    Read(
-                        index=inv.index,
-                        complete_index=None if c is None else c.index,
-                        process=inv.process,
-                        workload=inv.workload,
-                        key=inv.key,
-                        value=None if c is None else c.value,
-                        inv=inv.time,
-                        comp=None if c is None else c.time,
-                        type="info" if c is None else c.type,
-                        node=node,
-                        final=inv.final or (c is not None and c.final),
-                    )
-                )
-                if node:
-                    seen_nodes.add(node)
-        elif inv.process == "observer":
-            if f == "lag" and c is not None and c.type == "ok" and type(c.value) is int:
-                node = c.node or inv.node
-                lag_obs.append((inv.time, c.time, c.value, node, inv.index))
-        elif inv.process == "nemesis":
-            nemesis.append((inv, c))
+                    if f == "write":
+                        rec = Write(
+                            op.index,
+                            None,
+                            p,
+                            op.workload,
+                            op.key,
+                            op.value,
+                            op.time,
+                            None,
+                            "info",
+                            None,
+                            op.node,
+                        )
+                        ident = (op.key, op.value)
+                        if ident in by_value:
+                            raise HistoryError(
+                                f"{source}: op {op.index}: value {op.value!r} was already "
+                                f"written to {op.key!r} by op {by_value[ident].index}; every "
+                                "write needs a unique value"
+                            )
+                        by_value[ident] = rec
+                        writes.append(rec)
+                        if op.workload == "counter":
+                            if type(op.value) is not int:
+                                raise HistoryError(
+                                    f"{source}: op {op.index}: a counter write's value is an "
+                                    "int delta"
+                                )
+                            deltas[op.key].append(op.value)
+                    else:
+                        rec = Read(
+                            op.index,
+                            None,
+                            p,
+                            op.workload,
+                            op.key,
+                            None,
+                            op.time,
+                            None,
+                            "info",
+                            op.node,
+                            op.final,
+                        )
+                        reads.append(rec)
+            elif p == "nemesis":
+                rec = len(nemesis)
+                nemesis.append((op, None))
+            open_ops[p] = (op, rec)
+            continue
+        entry = open_ops.pop(p, None)
+        if entry is None:
+            raise HistoryError(
+                f"{source}: op {op.index}: {op.type} completion by process {p!r} has no "
+                "invocation before it; add the invoke line"
+            )
+        inv, rec = entry
+        if inv.f != op.f:
+            raise HistoryError(
+                f"{source}: op {op.index}: completion f={op.f!r} does not match its "
+                f"invocation (op {inv.index}, f={inv.f!r})"
+            )
+        if rec is None:
+            if p == "observer" and op.f == "lag" and op.type == "ok" and type(op.value) is int:
+                lag_obs.append((inv.time, op.time, op.value, op.node or inv.node, inv.index))
+            continue
+        if type(rec) is int:
+            nemesis[rec] = (inv, op)
+            continue
+        rec.complete_index = op.index
+        rec.comp = op.time
+        rec.type = op.type
+        if op.node is not None:
+            rec.node = op.node
+        if type(rec) is Write:
+            rec.error = op.error
+        else:
+            rec.value = op.value
+            rec.final = rec.final or op.final
+    for w in writes:
+        if w.node is not None:
+            seen_nodes.add(w.node)
+    for r in reads:
+        if r.node is not None:
+            seen_nodes.add(r.node)
 
     pow2_keys = {
         k

@@ -24,7 +24,7 @@ from harness.checker._properties import (
     simple_loss_windows,
 )
 from harness.checker._render import explain
-from harness.history import History
+from harness.history import History, gc_paused
 
 __all__ = ["RESULT_SCHEMA", "check", "merge", "stats"]
 
@@ -113,6 +113,11 @@ def _params_json(p: Params) -> dict[str, Any]:
 
 def check(history: History, params: Params, source: str = "<history>") -> dict[str, Any]:
     """Judge ``history`` under ``params``; returns the result data (see the module doc)."""
+    with gc_paused():
+        return _check(history, params, source)
+
+
+def _check(history: History, params: Params, source: str) -> dict[str, Any]:
     a = analyse(history, params, source)
     props: dict[str, Any] = {}
     for prop in applicable(params.mode):

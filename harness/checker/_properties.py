@@ -8,6 +8,7 @@ with nothing to judge is ``"unknown"``, never ``True``: absence of evidence is n
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +74,12 @@ def _wref(a: Analysis, w: Write) -> dict[str, Any]:
 
 
 def _ok_writes(a: Analysis) -> list[Write]:
-    return [w for w in a.writes if w.type == "ok" and w.comp is not None]
+    cached = a.cache.get("ok_writes")
+    if cached is None:
+        cached = a.cache["ok_writes"] = [
+            w for w in a.writes if w.type == "ok" and w.comp is not None
+        ]
+    return cached  # type: ignore[no-any-return]
 
 
 def _must_survive(a: Analysis, prop: Propagator, w: Write) -> bool:
@@ -132,59 +138,77 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
     Returns, for every write invocation covered by an isolation that lasted until the write
     completed, the earliest write ``w0`` acknowledged inside the same isolation before it
     (so ``lag >= inv - comp(w0)``); and for each lag observation (by position in
-    ``a.lag_obs``) the same bound as ``(bound_ns, w0 index)``.
+    ``a.lag_obs``) covered the same way, the bound in nanoseconds.
     """
-    # Events: (time, order, kind, payload). Completions before invocations at equal times.
+    cached = a.cache.get("isolation")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    ks = a.knowledge
+    # Per knowledge snapshot: the isolation in force, as (epoch, start), or None.
+    iso_of: list[tuple[int, int] | None] = []
+    for k in ks:
+        st = k.isolation_start()
+        iso_of.append(None if st is None else (k.epoch, st))
+    primary_of = [k.primary for k in ks]
+    starts = a.effect_starts
+    # Events: (time, order, kind, i). Completions sort before invocations at equal times.
     events: list[tuple[int, int, int, int]] = []
-    for i, w in enumerate(a.writes):
+    writes = a.writes
+    for i, w in enumerate(writes):
         events.append((w.inv, 1, 0, i))
         if w.type == "ok" and w.comp is not None:
             events.append((w.comp, 0, 1, i))
-    for j, (inv, _comp, _ms, _node, _idx) in enumerate(a.lag_obs):
-        events.append((inv, 1, 2, j))
+    for j, obs in enumerate(a.lag_obs):
+        events.append((obs[0], 1, 2, j))
     events.sort()
-    # The isolation in force at time t is read off the knowledge at t; an isolation "id"
-    # is (epoch, isolation start). w0 = earliest ok completion with inv >= start.
     first_ack: dict[tuple[int, int], Write] = {}
-    at_invoke: dict[int, tuple[tuple[int, int], Write]] = {}
-    obs_bound: dict[int, tuple[tuple[int, int], Write]] = {}
+    at_invoke: list[tuple[int, tuple[int, int], Write]] = []
+    at_obs: list[tuple[int, tuple[int, int], Write]] = []
+    snap = 0
+    n_eff = len(starts)
     for t, _o, kind, i in events:
-        k = a.knowledge_at(t)
-        start = k.isolation_start()
-        if start is None:
+        while snap < n_eff and starts[snap] <= t:
+            snap += 1
+        iso = iso_of[snap]
+        if iso is None:
             continue
-        iso = (k.epoch, start)
         if kind == 1:
-            w = a.writes[i]
-            if w.inv >= start and w.primary == k.primary and w.epoch == k.epoch:
-                first_ack.setdefault(iso, w)
+            w = writes[i]
+            if (
+                w.inv >= iso[1]
+                and w.epoch == iso[0]
+                and w.primary == primary_of[snap]
+                and iso not in first_ack
+            ):
+                first_ack[iso] = w
         elif kind == 0:
             w0 = first_ack.get(iso)
             if w0 is not None:
-                at_invoke[i] = (iso, w0)
+                at_invoke.append((i, iso, w0))
         else:
             w0 = first_ack.get(iso)
             node = a.lag_obs[i][3]
-            if w0 is not None and (node is None or node == k.primary):
-                obs_bound[i] = (iso, w0)
+            if w0 is not None and (node is None or node == primary_of[snap]):
+                at_obs.append((i, iso, w0))
 
     def still_isolated(iso: tuple[int, int], until: int) -> bool:
-        k = a.knowledge_at(until)
-        return k.epoch == iso[0] and k.isolation_start() == iso[1]
+        return iso_of[bisect.bisect_right(starts, until)] == iso
 
     writes_out: dict[int, tuple[Write, int]] = {}
-    for i, (iso, w0) in at_invoke.items():
-        w = a.writes[i]
+    for i, iso, w0 in at_invoke:
+        w = writes[i]
         if w.comp is not None and still_isolated(iso, w.comp):
             assert w0.comp is not None
             writes_out[i] = (w0, w.inv - w0.comp)
     obs_out: list[tuple[int, int]] = []
-    for j, (iso, w0) in obs_bound.items():
+    for j, iso, w0 in at_obs:
         inv, comp, _ms, _node, _idx = a.lag_obs[j]
         if still_isolated(iso, comp):
             assert w0.comp is not None
             obs_out.append((j, inv - w0.comp))
-    return writes_out, obs_out
+    result = (writes_out, obs_out)
+    a.cache["isolation"] = result
+    return result
 
 
 # -- loss-window-bounded ----------------------------------------------------------------------
@@ -206,8 +230,12 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
     A write the promoted node surely kept was lost later, in another failure (or not at
     the failover at all); it is not counted in its own epoch's window.
     """
+    cached = a.cache.get("lost_in_failures")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     endings = _epoch_endings(a)
     out: dict[int, list[Write]] = defaultdict(list)
+    a.cache["lost_in_failures"] = out
     for w in _ok_writes(a):
         if w.present is not False or w.epoch is None or w.epoch not in endings:
             continue

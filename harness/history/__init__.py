@@ -10,6 +10,7 @@ from harness.history._io import (
     HistoryError,
     HistoryWriter,
     dump_history,
+    gc_paused,
     load_history,
     parse_lines,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "Pair",
     "Process",
     "dump_history",
+    "gc_paused",
     "load_history",
     "pair_ops",
     "parse_lines",

@@ -8,6 +8,8 @@ flushes every line) so that an interrupted run keeps everything recorded so far.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import threading
@@ -32,9 +34,26 @@ __all__ = [
     "HistoryError",
     "HistoryWriter",
     "dump_history",
+    "gc_paused",
     "load_history",
     "parse_lines",
 ]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of acyclic objects.
+
+    Ops and their values never form cycles, but each allocation burst would trigger a
+    full collection over every object built so far, making a long load quadratic.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class HistoryError(AckboundError):
@@ -164,19 +183,20 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
             raise _bad(f"{source}:{lineno}", f"unknown field(s) {unknown}; see docs/history.md")
         last_index = index
         last_time = t
+        get = obj.get
         append(
             Op(
-                index=index,
-                time=t,
-                process=process,
-                type=typ,
-                f=f,
-                workload=obj.get("workload"),
-                key=obj.get("key"),
-                value=obj.get("value"),
-                error=obj.get("error"),
-                node=obj.get("node"),
-                final=obj.get("final", False) is True,
+                index,
+                t,
+                process,
+                typ,
+                f,
+                get("workload"),
+                get("key"),
+                get("value"),
+                get("error"),
+                get("node"),
+                get("final", False) is True,
             )
         )
     return History(header=header, ops=tuple(ops))
@@ -186,7 +206,7 @@ def load_history(path: str | os.PathLike[str]) -> History:
     """Load ``history.ndjson``; every problem is a one-line :class:`HistoryError`."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
+        with p.open("rb") as fh, gc_paused():
             return parse_lines(fh, source=str(p))
     except FileNotFoundError:
         raise HistoryError(f"{p}: no such file; pass the path of a history.ndjson") from None

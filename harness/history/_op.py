@@ -8,7 +8,7 @@ not happen) or ``info`` (may or may not have happened). See docs/history.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 __all__ = [
     "COMPLETIONS",
@@ -37,9 +37,12 @@ OBSERVER: Final = "observer"
 Process = int | str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Op:
-    """One recorded event. ``time`` is nanoseconds on the harness's monotonic clock."""
+class Op(NamedTuple):
+    """One recorded event. ``time`` is nanoseconds on the harness's monotonic clock.
+
+    A named tuple rather than a dataclass: immutable, and cheap enough to build a million
+    of when loading a long history.
+    """
 
     index: int
     time: int
