@@ -79,7 +79,7 @@ def _ok_writes(a: Analysis) -> list[Write]:
         cached = a.cache["ok_writes"] = [
             w for w in a.writes if w.type == "ok" and w.comp is not None
         ]
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _must_survive(a: Analysis, prop: Propagator, w: Write) -> bool:

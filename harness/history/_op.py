@@ -44,7 +44,7 @@ class Op(NamedTuple):
     of when loading a long history.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
     time: int
     process: Process
     type: str
