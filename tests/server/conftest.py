@@ -115,8 +115,9 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     """``start_server(*flags, port=None, env=None)`` starts ``python -m harness.server``."""
     started: list[Node] = []
 
-    def start(*flags: str, port: int | None = None, env: dict[str, str] | None = None,
-              wait: bool = True) -> Node:
+    def start(
+        *flags: str, port: int | None = None, env: dict[str, str] | None = None, wait: bool = True
+    ) -> Node:
         port = port or free_port()
         log = tmp_path / f"server-{port}-{len(started)}.log"
         full_env = {**os.environ, **(env or {})}
@@ -129,10 +130,12 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
         node = Node(port, proc, log)
         started.append(node)
         if wait:
+
             def ready() -> bool:
                 if proc.poll() is not None:
                     pytest.fail(f"server exited with {proc.returncode}: {log.read_text()}")
                 return b"Ready to accept connections" in log.read_bytes()
+
             poll(ready, f"server on port {port} to log its readiness line")
         return node
 
@@ -146,8 +149,14 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
 
 def wait_online(primary: Node, replicas: int) -> None:
     poll(
-        lambda: sum("state=online" in v for k, v in primary.info("replication").items()
-                    if k.startswith("slave")) >= replicas,
+        lambda: (
+            sum(
+                "state=online" in v
+                for k, v in primary.info("replication").items()
+                if k.startswith("slave")
+            )
+            >= replicas
+        ),
         f"{replicas} replica(s) online at the primary",
     )
 
@@ -156,6 +165,7 @@ def wait_offset_match(primary: Node, *replicas: Node) -> None:
     def match() -> bool:
         target = int(primary.info("replication")["master_repl_offset"])
         return all(int(r.info("replication")["slave_repl_offset"]) >= target for r in replicas)
+
     poll(match, "replicas to reach the primary's master_repl_offset")
 
 
@@ -164,14 +174,18 @@ def cluster(start_server: ServerFactory) -> Callable[..., tuple[Node, list[Node]
     """``cluster(n_replicas, primary_flags=(), replica_flags=(), azs=None)``: a primary in
     az-a with replicas in az-b, az-c, ... (or the given AZs), all online."""
 
-    def make(replicas: int = 1, primary_flags: tuple[str, ...] = (),
-             replica_flags: tuple[str, ...] = (), azs: list[str] | None = None
-             ) -> tuple[Node, list[Node]]:
+    def make(
+        replicas: int = 1,
+        primary_flags: tuple[str, ...] = (),
+        replica_flags: tuple[str, ...] = (),
+        azs: list[str] | None = None,
+    ) -> tuple[Node, list[Node]]:
         zones = azs or ["az-a", *(f"az-{chr(ord('b') + i)}" for i in range(replicas))]
         primary = start_server("--az", zones[0], *primary_flags)
         nodes = [
-            start_server("--az", zones[i + 1], "--replicaof", "127.0.0.1", str(primary.port),
-                         *replica_flags)
+            start_server(
+                "--az", zones[i + 1], "--replicaof", "127.0.0.1", str(primary.port), *replica_flags
+            )
             for i in range(replicas)
         ]
         wait_online(primary, replicas)

@@ -29,8 +29,12 @@ EXPECTED = {
 
 
 def test_list_bugs_json() -> None:
-    out = subprocess.run([sys.executable, "-m", "harness.server", "--list-bugs"],
-                         capture_output=True, check=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.server", "--list-bugs"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
     bugs = json.loads(out)
     assert {b["name"]: b["breaks"] for b in bugs} == EXPECTED
     for b in bugs:
@@ -42,14 +46,16 @@ def test_list_bugs_json() -> None:
 
 
 def test_unknown_bug_is_refused() -> None:
-    proc = subprocess.run([sys.executable, "-m", "harness.server", "--bug", "nope"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.server", "--bug", "nope"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "--list-bugs" in proc.stderr
 
 
 def test_sync_ack_before_replication(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1, primary_flags=("--durability", "sync",
-                                                   "--bug", "sync-ack-before-replication"))
+    primary, [replica] = cluster(
+        1, primary_flags=("--durability", "sync", "--bug", "sync-ack-before-replication")
+    )
     replica.proc.send_signal(19)
     try:
         assert primary.conn()("SET", "k", "v") == b"OK"  # acked with the replica frozen
@@ -64,8 +70,9 @@ def test_sync_counts_same_az_replica(cluster) -> None:  # type: ignore[no-untype
 
 
 def _frozen_async(cluster, bug: str):  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1, primary_flags=("--durability", "async", "--lag-limit-ms",
-                                                   "200", "--bug", bug))
+    primary, [replica] = cluster(
+        1, primary_flags=("--durability", "async", "--lag-limit-ms", "200", "--bug", bug)
+    )
     return primary, replica
 
 
@@ -128,8 +135,11 @@ def test_replica_skips_writes(cluster) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_replica_acks_before_apply(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1, primary_flags=("--durability", "sync"),
-                                 replica_flags=("--bug", "replica-acks-before-apply"))
+    primary, [replica] = cluster(
+        1,
+        primary_flags=("--durability", "sync"),
+        replica_flags=("--bug", "replica-acks-before-apply"),
+    )
     c = primary.conn()
     assert c("SET", "k", "v") == b"OK"  # acked by the replica ...
     r = replica.conn()
@@ -148,14 +158,18 @@ def test_rejected_write_applied(start_server) -> None:  # type: ignore[no-untype
 
 
 def test_offset_overreported(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1, primary_flags=("--durability", "sync"),
-                                 replica_flags=("--bug", "offset-overreported"))
+    primary, [replica] = cluster(
+        1, primary_flags=("--durability", "sync"), replica_flags=("--bug", "offset-overreported")
+    )
     c = primary.conn()
     assert c("SET", "a", "1") == b"OK"
     assert c("SET", "b", "2") == b"OK"
     r = replica.conn()
     info = replica.info("replication")
-    assert int(info["slave_repl_offset"]) >= int(primary.info("replication")["master_repl_offset"]) - 14
+    assert (
+        int(info["slave_repl_offset"])
+        >= int(primary.info("replication")["master_repl_offset"]) - 14
+    )
     assert r("GET", "b") is None  # claimed, not applied
 
 

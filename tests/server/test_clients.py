@@ -33,9 +33,7 @@ def test_valkey_py(start_server: ServerFactory, parser: str, server_parser: str)
     assert client.config_get("durability") == {"durability": "none"}
     info = client.info("server")
     assert info["hiredis_parser"] == ("yes" if server_parser == "hiredis" else "no")
-    r3 = valkey.Valkey(
-        connection_pool=valkey.ConnectionPool(port=node.port, protocol=3, **kwargs3)
-    )
+    r3 = valkey.Valkey(connection_pool=valkey.ConnectionPool(port=node.port, protocol=3, **kwargs3))
     assert r3.get("k") == b"v" and r3.get("nope") is None
     client.close()
     r3.close()
@@ -48,6 +46,9 @@ def test_redis_benchmark_works(start_server: ServerFactory) -> None:
     node = start_server()
     out = subprocess.run(
         [binary, "-p", str(node.port), "-t", "set,get", "-n", "2000", "-c", "10", "-q"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert "SET:" in out and "GET:" in out and "requests per second" in out

@@ -6,7 +6,7 @@ import pytest
 
 from harness.resp import ErrorReply, SimpleString, Verbatim
 
-from .conftest import Conn, Node, ServerFactory
+from .conftest import Node, ServerFactory
 
 
 @pytest.fixture
@@ -89,7 +89,9 @@ def test_keyspace_commands(node: Node) -> None:
 
 def test_unknown_and_arity(node: Node) -> None:
     c = node.conn()
-    assert c("NOPE", "a", "b") == err("ERR unknown command 'NOPE', with args beginning with: 'a' 'b'")
+    assert c("NOPE", "a", "b") == err(
+        "ERR unknown command 'NOPE', with args beginning with: 'a' 'b'"
+    )
     assert c("GET") == err("ERR wrong number of arguments for 'get' command")
     assert c("GET", "a", "b") == err("ERR wrong number of arguments for 'get' command")
 
@@ -154,8 +156,11 @@ def test_info_and_config(node: Node) -> None:
     dur = node.info("durability")
     assert dur["durability_mode"] == "none"
     assert set(dur) >= {
-        "durability_mode", "durability_lag_ms", "durability_lag_limit_ms",
-        "durability_sync_replicas", "durability_buffer_exceeded_error_count",
+        "durability_mode",
+        "durability_lag_ms",
+        "durability_lag_limit_ms",
+        "durability_sync_replicas",
+        "durability_buffer_exceeded_error_count",
         "durability_sync_timeouts",
     }
     assert c("CONFIG", "GET", "durability") == [b"durability", b"none"]
@@ -169,8 +174,16 @@ def test_info_and_config(node: Node) -> None:
         "ERR Unknown option or number of arguments for CONFIG SET - 'port'"
     )
     assert c("CONFIG", "GET", "save") == [b"save", b""]
-    for name in ("sync-replicas", "sync-timeout-ms", "appendonly", "appendfsync",
-                 "proto-max-bulk-len", "requirepass", "repl-timeout-ms", "az"):
+    for name in (
+        "sync-replicas",
+        "sync-timeout-ms",
+        "appendonly",
+        "appendfsync",
+        "proto-max-bulk-len",
+        "requirepass",
+        "repl-timeout-ms",
+        "az",
+    ):
         value = c("CONFIG", "GET", name)
         assert isinstance(value, list) and value[0] == name.encode()
     assert c("ROLE") == [b"master", 0 if False else c("ROLE")[1], []]  # type: ignore[index]

@@ -38,8 +38,9 @@ def test_sync_same_az_replica_does_not_count(cluster) -> None:  # type: ignore[n
 
 
 def test_sync_timeout_is_indeterminate_and_write_stays(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1, primary_flags=("--durability", "sync",
-                                                   "--sync-timeout-ms", "300"))
+    primary, [replica] = cluster(
+        1, primary_flags=("--durability", "sync", "--sync-timeout-ms", "300")
+    )
     replica.proc.send_signal(19)  # SIGSTOP: connected but silent
     try:
         c = primary.conn()
@@ -54,31 +55,37 @@ def test_sync_timeout_is_indeterminate_and_write_stays(cluster) -> None:  # type
         assert c("GET", "k") == b"v"
         assert primary.info("durability")["durability_sync_timeouts"] == "1"
         # The silent replica is dropped after repl-timeout-ms, and writes are then rejected.
-        poll(lambda: primary.info("replication")["connected_slaves"] == "0",
-             "the silent replica to be dropped")
+        poll(
+            lambda: primary.info("replication")["connected_slaves"] == "0",
+            "the silent replica to be dropped",
+        )
         assert c("SET", "k2", "v") == NOSYNC
     finally:
         replica.proc.send_signal(18)  # SIGCONT
 
 
 def test_async_rejects_over_lag_and_resumes(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1, primary_flags=("--durability", "async",
-                                                   "--lag-limit-ms", "300"))
+    primary, [replica] = cluster(
+        1, primary_flags=("--durability", "async", "--lag-limit-ms", "300")
+    )
     c = primary.conn()
     assert c("SET", "a", "1") == b"OK"
     replica.proc.send_signal(19)
     try:
         assert c("SET", "b", "2") == b"OK"  # lag starts here
+
         def rejected() -> bool:
             reply = c("SET", "probe", "x")
             return isinstance(reply, ErrorReply) and reply.prefix == "CLUSTERDOWN"
+
         poll(rejected, "writes to be rejected with CLUSTERDOWN")
         assert c("GET", "c") is None and c("GET", "b") == b"2"  # reads keep working
         reply = c("SET", "c", "3")
         assert isinstance(reply, ErrorReply)
         assert reply.message.startswith("CLUSTERDOWN Write rejected: durability lag ")
         assert reply.message.endswith(
-            " ms exceeds the limit of 300 ms; retry when replication catches up.")
+            " ms exceeds the limit of 300 ms; retry when replication catches up."
+        )
         info = primary.info("durability")
         assert int(info["durability_lag_ms"]) > 300
         assert int(info["durability_buffer_exceeded_error_count"]) >= 2

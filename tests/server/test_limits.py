@@ -24,9 +24,20 @@ def shared(tmp_path_factory) -> Node:  # type: ignore[no-untyped-def]
 
     port = free_port()
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.server", "--port", str(port),
-                             "--proto-max-bulk-len", "1mb"],
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=os.environ)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.server",
+            "--port",
+            str(port),
+            "--proto-max-bulk-len",
+            "1mb",
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=os.environ,
+    )
     deadline = time.monotonic() + 10
     while b"Ready to accept" not in log.read_bytes():
         assert time.monotonic() < deadline, "server did not become ready"
@@ -82,7 +93,8 @@ def test_authentication(start_server: ServerFactory) -> None:
     c = node.conn()
     assert c("GET", "k") == ErrorReply("NOAUTH Authentication required.")
     assert c("AUTH", "wrong") == ErrorReply(
-        "WRONGPASS invalid username-password pair or user is disabled.")
+        "WRONGPASS invalid username-password pair or user is disabled."
+    )
     c.send_raw(b"*11\r\n")
     assert c.read() == ErrorReply("ERR Protocol error: unauthenticated multibulk length")
     c2 = node.conn()
@@ -136,12 +148,32 @@ def test_proto_max_bulk_len_is_configurable(start_server: ServerFactory) -> None
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.one_of(
-    st.binary(max_size=64),
-    st.sampled_from([b"*", b"$", b"\r\n", b"*2\r\n$3\r\nGET\r\n", b"$-1\r\n", b"*-1\r\n",
-                     b"PING\r\n", b'"', b"\n", b"*1\r\n$4\r\nPING\r\n", b"MULTI\r\n",
-                     b"HELLO 3\r\n", b"SET k v\r\n", b"*3\r\n$3\r\nSET\r\n"]),
-), max_size=12))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=64),
+            st.sampled_from(
+                [
+                    b"*",
+                    b"$",
+                    b"\r\n",
+                    b"*2\r\n$3\r\nGET\r\n",
+                    b"$-1\r\n",
+                    b"*-1\r\n",
+                    b"PING\r\n",
+                    b'"',
+                    b"\n",
+                    b"*1\r\n$4\r\nPING\r\n",
+                    b"MULTI\r\n",
+                    b"HELLO 3\r\n",
+                    b"SET k v\r\n",
+                    b"*3\r\n$3\r\nSET\r\n",
+                ]
+            ),
+        ),
+        max_size=12,
+    )
+)
 def test_fuzz_raw_bytes(shared: Node, chunks: list[bytes]) -> None:
     sock = socket.create_connection(("127.0.0.1", shared.port), timeout=5)
     try:

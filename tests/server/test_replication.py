@@ -66,8 +66,10 @@ def test_partial_resync_after_reconnect(cluster) -> None:  # type: ignore[no-unt
     wait_offset_match(primary, replica)
     replica.proc.send_signal(19)  # SIGSTOP until the primary drops it
     try:
-        poll(lambda: primary.info("replication")["connected_slaves"] == "0",
-             "the primary to drop the silent replica")
+        poll(
+            lambda: primary.info("replication")["connected_slaves"] == "0",
+            "the primary to drop the silent replica",
+        )
         c("SET", "during", "2")
     finally:
         replica.proc.send_signal(18)
@@ -140,8 +142,9 @@ def test_two_replicas_consistent_under_100k_writes(cluster) -> None:  # type: ig
     batch = 1000
     for start in range(0, 100_000, batch):
         payload = b"".join(
-            encode_command("SET", f"k{i % 5000}", f"v{i}") if i % 3 else
-            encode_command("RPUSH", f"l{i % 100}", f"{i}")
+            encode_command("SET", f"k{i % 5000}", f"v{i}")
+            if i % 3
+            else encode_command("RPUSH", f"l{i % 100}", f"{i}")
             for i in range(start, start + batch)
         )
         sock.sendall(payload)

@@ -23,7 +23,9 @@ from harness.resp import (
 PARSERS = [RequestParser, HiredisRequestParser] if HAVE_HIREDIS else [RequestParser]
 
 
-def run(parser_cls: type, chunks: list[bytes], **kw: object) -> tuple[list[list[bytes]], str | None]:
+def run(
+    parser_cls: type, chunks: list[bytes], **kw: object
+) -> tuple[list[list[bytes]], str | None]:
     p = parser_cls(**kw)
     out: list[list[bytes]] = []
     try:
@@ -54,7 +56,11 @@ def test_commands_split_anywhere(cls: type) -> None:
         (b"*1\r\n$03\r\nabc\r\n", {}, "Protocol error: invalid bulk length"),
         (b"*1\r\n$11\r\n", {"max_bulk_len": 10}, "Protocol error: invalid bulk length"),
         (b"*11\r\n", {"authenticated": False}, "Protocol error: unauthenticated multibulk length"),
-        (b"*1\r\n$16385\r\n", {"authenticated": False}, "Protocol error: unauthenticated bulk length"),
+        (
+            b"*1\r\n$16385\r\n",
+            {"authenticated": False},
+            "Protocol error: unauthenticated bulk length",
+        ),
         (b"*1\r\n+OK\r\n", {}, "Protocol error: expected '$', got '+'"),
         (b"x" * 65537, {}, "Protocol error: too big inline request"),
         (b"'a\r\n", {}, "Protocol error: unbalanced quotes in request"),
@@ -65,19 +71,41 @@ def test_limits_and_wording(cls: type, data: bytes, kw: dict[str, object], messa
 
 
 def test_inline_quoting() -> None:
-    assert split_inline(b'set "a\\x41\\n" \'b\\\'c\'  d') == [b"set", b"aA\n", b"b'c", b"d"]
+    assert split_inline(b"set \"a\\x41\\n\" 'b\\'c'  d") == [b"set", b"aA\n", b"b'c", b"d"]
     assert split_inline(b'"a"b') is None
     assert split_inline(b"   ") == []
 
 
 @pytest.mark.skipif(not HAVE_HIREDIS, reason="the hiredis parser needs hiredis")
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(
-    st.binary(max_size=20),
-    st.sampled_from([b"*", b"$", b"\r\n", b"*2\r\n", b"$3\r\nGET\r\n", b"$1\r\nk\r\n", b"+x\r\n",
-                     b":1\r\n", b"*-1\r\n", b"$-1\r\n", b"PING\r\n", b"*0\r\n"]),
-    st.lists(st.binary(max_size=8), min_size=1, max_size=4).map(lambda a: encode_command(*a)),
-), max_size=10), st.integers(min_value=1, max_value=40))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=20),
+            st.sampled_from(
+                [
+                    b"*",
+                    b"$",
+                    b"\r\n",
+                    b"*2\r\n",
+                    b"$3\r\nGET\r\n",
+                    b"$1\r\nk\r\n",
+                    b"+x\r\n",
+                    b":1\r\n",
+                    b"*-1\r\n",
+                    b"$-1\r\n",
+                    b"PING\r\n",
+                    b"*0\r\n",
+                ]
+            ),
+            st.lists(st.binary(max_size=8), min_size=1, max_size=4).map(
+                lambda a: encode_command(*a)
+            ),
+        ),
+        max_size=10,
+    ),
+    st.integers(min_value=1, max_value=40),
+)
 def test_hiredis_parser_agrees_with_pure(parts: list[bytes], step: int) -> None:
     data = b"".join(parts)
     chunks = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
@@ -86,10 +114,16 @@ def test_hiredis_parser_agrees_with_pure(parts: list[bytes], step: int) -> None:
 
 
 values = st.recursive(
-    st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.binary(max_size=20),
-              st.booleans(), st.builds(SimpleString, st.binary(max_size=10).filter(
-                  lambda b: b"\r" not in b and b"\n" not in b)),
-              st.builds(ErrorReply, st.text("abcXYZ ", min_size=1, max_size=10))),
+    st.one_of(
+        st.none(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.binary(max_size=20),
+        st.booleans(),
+        st.builds(
+            SimpleString, st.binary(max_size=10).filter(lambda b: b"\r" not in b and b"\n" not in b)
+        ),
+        st.builds(ErrorReply, st.text("abcXYZ ", min_size=1, max_size=10)),
+    ),
     lambda inner: st.lists(inner, max_size=4),
     max_leaves=10,
 )

