@@ -168,7 +168,7 @@ class ReplyParser:
         buf = self._buf
         if pos >= len(buf):
             raise _INCOMPLETE
-        kind = buf[pos : pos + 1]
+        kind = bytes(buf[pos : pos + 1])
         line, pos = self._line(pos + 1)
         if kind == b"+":
             return SimpleString(line), pos

@@ -49,7 +49,7 @@ def cmd_auth(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     if not _check_password(srv, user, argv[-1]):
         return E_WRONGPASS
     c.authenticated = True
-    c.parser.authenticated = True  # type: ignore[attr-defined]
+    c.parser.authenticated = True
     return OK
 
 
@@ -86,7 +86,7 @@ def cmd_hello(srv: Server, c: Client, argv: list[bytes]) -> bytes:
             "and select the RESP protocol version at the same time"
         )
     c.authenticated = True
-    c.parser.authenticated = True  # type: ignore[attr-defined]
+    c.parser.authenticated = True
     c.protocol = protocol
     c.name = name
     role = b"master" if srv.role == "master" else b"replica"
@@ -380,7 +380,7 @@ def apply_config(srv: Server, changes: dict[str, object]) -> None:
         setattr(cfg, attr, value)
     if "proto_max_bulk_len" in changes:
         for client in srv.clients.values():
-            client.parser.max_bulk_len = cfg.proto_max_bulk_len  # type: ignore[attr-defined]
+            client.parser.max_bulk_len = cfg.proto_max_bulk_len
     if "repl_backlog_size" in changes:
         srv.backlog.size = cfg.repl_backlog_size
     if "appendonly" in changes:

@@ -437,7 +437,7 @@ def cmd_flushall(srv: Server, c: Client, argv: list[bytes]) -> bytes:
 
 
 @command("FLUSHDB", -1, write=True)
-def cmd_flushdb(srv: Server, c: Client, argv: list[bytes]) -> bytes:
+def cmd_flushdb(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
     return cmd_flushall(srv, c, argv)
 
 

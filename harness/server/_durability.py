@@ -149,7 +149,8 @@ class Durability:
         if count >= needed or needed <= 0:
             return integer(count)
         waiter = Waiter(client=client, offset=offset, needed=needed, kind="wait", reply=b"")
-        return self._block(waiter, timeout_ms)
+        self._block(waiter, timeout_ms)
+        return None
 
     def _hold(
         self, client: Client, offset: int, needed: int, kind: str, reply: bytes
@@ -157,7 +158,8 @@ class Durability:
         if self._count(offset, kind) >= needed:
             return reply
         waiter = Waiter(client=client, offset=offset, needed=needed, kind=kind, reply=reply)
-        return self._block(waiter, self.server.config.sync_timeout_ms)
+        self._block(waiter, self.server.config.sync_timeout_ms)
+        return None
 
     def _block(self, waiter: Waiter, timeout_ms: int) -> None:
         if timeout_ms > 0:

@@ -159,7 +159,7 @@ class Keyspace:
                     chunk = list(value)[start : start + 512]
                     yield encode_command(b"RPUSH", key, *chunk)
             else:
-                members = sorted(value)  # type: ignore[arg-type]
+                members: list[bytes] = sorted(value)  # type: ignore[arg-type]
                 for start in range(0, len(members), 512):
                     yield encode_command(b"SADD", key, *members[start : start + 512])
             deadline = self.expires.get(key)

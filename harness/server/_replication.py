@@ -213,6 +213,7 @@ class ReplicaLink:
                     asyncio.open_connection(self.host, self.port), timeout
                 )
                 self._writer = writer
+                assert writer is not None
                 self.state = "handshake"
                 parser = ReplyParser(max_bulk_len=2**40)
                 await self._handshake(reader, writer, parser)

@@ -20,10 +20,11 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
 from harness.resp import (
     QUEUED,
+    HiredisRequestParser,
     ProtocolError,
     RequestParser,
     encode_command,
@@ -35,7 +36,7 @@ from harness.server._aof import AppendOnlyFile, read_commands
 from harness.server._commands import COMMANDS, Command, wrong_arity
 from harness.server._config import ServerConfig
 from harness.server._durability import Durability
-from harness.server._keyspace import Keyspace
+from harness.server._keyspace import Keyspace, Value
 from harness.server._replication import Backlog, History, ReplicaLink, ReplicaPeer
 
 __all__ = ["VERSION", "Client", "Server"]
@@ -64,7 +65,7 @@ class Client(asyncio.Protocol):
         self.name = b""
         self.protocol = 2
         self.authenticated = not server.config.requirepass
-        self.parser: RequestParser | object = request_parser(
+        self.parser: RequestParser | HiredisRequestParser = request_parser(
             max_bulk_len=server.config.proto_max_bulk_len,
             authenticated=self.authenticated,
             use_hiredis=server.use_hiredis,
@@ -87,13 +88,14 @@ class Client(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        assert self.transport is not None
         peer = transport.get_extra_info("peername")
         if peer:
             self.addr = (str(peer[0]), int(peer[1]))
         srv = self.server
         if srv.config.protected_mode and not srv.config.requirepass and not _loopback(self.addr[0]):
-            transport.write(E_DENIED)
-            transport.close()
+            self.transport.write(E_DENIED)
+            self.transport.close()
             self.closing = True
             return
         srv.clients[self.id] = self
@@ -109,7 +111,7 @@ class Client(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        self.parser.feed(data)  # type: ignore[attr-defined]
+        self.parser.feed(data)
         if not self.blocked:
             self.process()
 
@@ -133,7 +135,7 @@ class Client(asyncio.Protocol):
         out: list[bytes] = []
         try:
             while not self.blocked and not self.closing and not self.paused:
-                argv = parser.next_command()  # type: ignore[attr-defined]
+                argv = parser.next_command()
                 if argv is None:
                     break
                 reply = execute(self, argv)
@@ -621,10 +623,10 @@ class Server:
                         self.aof.every_second()
 
 
-def _copy(value: object) -> object:
+def _copy(value: Value) -> Value:
     if isinstance(value, bytes):
         return value
-    return type(value)(value)  # type: ignore[call-arg]
+    return type(value)(value)
 
 
 class _ReplicationClient:
@@ -634,4 +636,4 @@ class _ReplicationClient:
     woff = 0
 
 
-_REPLICATION_CLIENT: Final = _ReplicationClient()
+_REPLICATION_CLIENT: Final = cast("Client", _ReplicationClient())
