@@ -12,6 +12,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Iterator
+from typing import cast
 
 from harness.resp import encode_command
 
@@ -159,7 +160,7 @@ class Keyspace:
                     chunk = list(value)[start : start + 512]
                     yield encode_command(b"RPUSH", key, *chunk)
             else:
-                members: list[bytes] = sorted(value)  # type: ignore[arg-type]
+                members: list[bytes] = sorted(cast("set[bytes]", value))
                 for start in range(0, len(members), 512):
                     yield encode_command(b"SADD", key, *members[start : start + 512])
             deadline = self.expires.get(key)
@@ -184,7 +185,7 @@ class Keyspace:
                     h.update(b"%d:" % len(item) + item)
             else:
                 h.update(b"\x00e")
-                for member in sorted(value):  # type: ignore[arg-type]
+                for member in sorted(cast("set[bytes]", value)):
                     h.update(b"%d:" % len(member) + member)
             deadline = self.expires.get(key)
             if deadline is not None:
