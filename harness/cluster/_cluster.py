@@ -730,20 +730,16 @@ class Cluster:
         self._converge(effects)
 
     # ------------------------------------------------------------------ recovery, metrics
-    def _sync_round(self, solicit: bool = False) -> tuple[int, dict[str, str]]:
+    def _sync_round(self) -> tuple[int, dict[str, str]]:
         """One look: (time of the primary's offset read, {replica: why not synced or ''}).
 
-        A replica is synced when it reports its link up and an offset ≥ the primary's, and
-        (if the primary lists its replicas) the primary has seen it acknowledge that offset.
-        With ``solicit``, first ask the primary to collect acknowledgements now.
+        A replica is synced when it reports its link up and an offset ≥ the primary's, and,
+        if the primary lists its replicas, the primary streams to it: it lists it online
+        and has had an acknowledgement on this connection (Valkey holds the stream after a
+        diskless full sync until the replica's first acknowledgement, up to a second).
         """
         primary = self.primary
         rep = self.target.replication
-        if solicit and rep.ack is not None:
-            replicas = sum(1 for n in self._nodes if n != primary)
-            command = [part.replace("{replicas}", str(replicas)) for part in rep.ack]
-            with contextlib.suppress(ClientError):
-                self._cmd(primary, *command)
         t0 = self.history.now()
         try:
             pinfo = self._info(primary)
@@ -773,9 +769,9 @@ class Cluster:
                 status[name] = f"offset {off} < primary's {p_off}"
             elif rep.replica_lines and seen and line is None:
                 status[name] = f"not listed as a replica by {primary}"
-            elif line is not None and (line[0] != "online" or line[1] < p_off):
+            elif line is not None and (line[0] != "online" or (line[1] <= 0 < p_off)):
                 status[name] = (
-                    f"{primary} sees it {line[0]} with acknowledged offset {line[1]} < {p_off}"
+                    f"{primary} does not stream to it yet ({line[0]}, no acknowledgement)"
                 )
             else:
                 status[name] = ""
@@ -783,13 +779,10 @@ class Cluster:
 
     def _wait_synced(self, timeout_s: float) -> tuple[int, dict[str, str]]:
         deadline = time.monotonic() + timeout_s
-        rounds = 0
         while True:
-            # Every few rounds, ask replicas to acknowledge now rather than on their timer.
-            t0, status = self._sync_round(solicit=rounds % 4 == 3)
+            t0, status = self._sync_round()
             if not any(status.values()) or time.monotonic() > deadline:
                 return t0, status
-            rounds += 1
             time.sleep(_POLL_S)
 
     def wait_recovered(self, timeout: float | None = None) -> list[Effect]:

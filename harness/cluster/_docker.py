@@ -17,6 +17,7 @@ The engine is found the way the docker CLI finds it (``DOCKER_HOST``, else the d
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from collections.abc import Callable
 from typing import Any, Final
@@ -32,7 +33,7 @@ LABEL_OWNER: Final = "ackbound.owner-pid"
 def docker_client() -> Any:
     """A Docker SDK client for the engine at ``DOCKER_HOST``; ClusterError if none answers."""
     try:
-        import docker
+        docker: Any = importlib.import_module("docker")
     except ImportError:
         raise ClusterError(
             "the docker backend needs the Docker SDK; pip install 'ackbound[docker]'"
@@ -95,12 +96,11 @@ class DockerBackend:
         self._ensure_image()
 
     def _ensure_image(self) -> None:
-        import docker.errors
-
+        errors: Any = importlib.import_module("docker.errors")
         try:
             self.client.images.get(self.image)
             return
-        except docker.errors.ImageNotFound:
+        except errors.ImageNotFound:
             pass
         try:
             self.client.images.pull(self.image)

@@ -438,12 +438,7 @@ def _replication(top: _Table) -> ReplicationSpec:
         True,
         what="whether the primary's info lists replicas as slaveN:ip=..,port=..,state=..,offset=..",
     )
-    ack = t.command(
-        "ack",
-        ("replicas",),
-        what='a command that makes replicas acknowledge now, e.g. ["WAIT", "{replicas}", "100"]',
-    )
-    spec = replace(spec, replica_lines=replica_lines, ack=ack)
+    spec = replace(spec, replica_lines=replica_lines)
     for key in ("offset_field", "role_field", "primary_role", "link_field", "link_up"):
         value = t.get(key, str, None, what="a field name or value in the info reply")
         if value is not None:

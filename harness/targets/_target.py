@@ -151,12 +151,9 @@ class ReplicationSpec:
     link_field: str = "master_link_status"
     link_up: str = "up"
     # The primary's info lists its replicas as ``slaveN:ip=..,port=..,state=..,offset=..``
-    # (Valkey's format); recovery then also requires the primary to have seen each replica's
-    # acknowledgement of its offset, i.e. replication is streaming.
+    # (Valkey's format); recovery then also requires the primary to list each replica online
+    # with an acknowledgement received, i.e. replication is streaming.
     replica_lines: bool = True
-    # Optional command sent to the primary to make replicas acknowledge now (e.g. WAIT),
-    # so that recovery does not wait for their periodic acknowledgement.
-    ack: Command | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
