@@ -311,13 +311,22 @@ def loss_window_bounded(a: Analysis) -> PropertyResult:
                     "latest_lost": _wref(a, last),
                 }
             )
+    # A write its holders say must survive, lost although a failure came after it: its
+    # loss was not bounded by the lag. (Writes after the last failure are the business of
+    # no-loss-without-failure.)
     prop = Propagator(a)
+    last_failure = max((t for t, _ep in a.knowledge[-1].failures), default=None)
     judged = 0
     for w in _ok_writes(a):
         if w.present is None:
             continue
         judged += 1
-        if w.present is False and _must_survive(a, prop, w):
+        if (
+            w.present is False
+            and last_failure is not None
+            and w.inv <= last_failure
+            and _must_survive(a, prop, w)
+        ):
             violations += 1
             res.witness({"kind": "replicated-write-lost", "write": _wref(a, w)})
     res.evidence = {

@@ -40,8 +40,8 @@ def describe_witness(w: dict[str, Any]) -> str:
     if kind == "replicated-write-lost":
         wr = w["write"]
         return (
-            f"{_w(wr)} was acknowledged and then seen replicated, yet it is missing from the "
-            "final reads: its loss is not bounded by the lag"
+            f"{_w(wr)} was acknowledged and held by nodes that survived the failures that "
+            "followed, yet it is missing from the final reads: its loss is not bounded by the lag"
         )
     if kind == "acked-while-lag-exceeded":
         wr, w0 = w["write"], w["unreplicated_since"]

@@ -1,0 +1,59 @@
+"""``ackbound replay RUN_DIR``: run a failed run's shrunk example again."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness._errors import EXIT_UNKNOWN, EXIT_VALID, EXIT_VIOLATED, AckboundError
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=Path, help="the directory of a run (it holds results.json)")
+    p.add_argument("--mode", default=None, help="replay this mode's failure (default: each)")
+    p.add_argument("--times", type=int, default=1, metavar="N",
+                   help="replay N times and report how often it failed (default 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.report import print_check_result
+    from harness.run._replay import load_failures, replay_program, replay_steps
+
+    failures = load_failures(args.run_dir)
+    if args.mode is not None:
+        if args.mode not in failures:
+            raise AckboundError(
+                f"{args.run_dir}: mode {args.mode!r} has no failing example; "
+                f"modes with one: {', '.join(failures) or 'none'}"
+            )
+        failures = {args.mode: failures[args.mode]}
+    if not failures:
+        print(f"{args.run_dir}: no mode failed; nothing to replay")
+        return EXIT_VALID
+    if args.times < 1:
+        raise AckboundError("--times must be at least 1")
+    worst = EXIT_VALID
+    for mode, info in failures.items():
+        f = info["failure"]
+        opts = dict(f.get("options") or {})
+        target = info["target"]
+        failed = 0
+        for i in range(args.times):
+            state = replay_program(
+                target=target.get("file") or target["name"],
+                mode=mode,
+                bug=target.get("bug"),
+                run_dir=str(args.run_dir),
+                **{k: v for k, v in opts.items() if k in {
+                    "backend", "lag_limit_ms", "sync_timeout_ms", "sync_replicas", "nodes", "azs"
+                }},
+            )
+            result = replay_steps(state, f["steps"])
+            print(f"replay {i + 1}/{args.times} of {mode} ({len(f['steps'])} steps):")
+            print_check_result(result, source=str(state.record.history))
+            if result["valid"] is False:
+                failed += 1
+        print(f"{mode}: failed {failed} of {args.times} replays")
+        code = EXIT_VIOLATED if failed else (EXIT_VALID if args.times else EXIT_UNKNOWN)
+        worst = max(worst, code)
+    return worst

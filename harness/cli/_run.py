@@ -1,0 +1,148 @@
+"""``ackbound run``: the conformance run (the main job)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness._errors import AckboundError
+from harness.cli._check import _positive_int, _seconds
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        default="bundled",
+        help="bundled, valkey, redis, a plugin name, or a TOML target file (default bundled)",
+    )
+    p.add_argument("--backend", default="local", choices=("local", "docker"))
+    p.add_argument(
+        "--mode",
+        default=None,
+        help="none, sync, async, all or a comma-separated list (default all; with --bug, "
+        "the mode where the bug shows)",
+    )
+    p.add_argument(
+        "--faults",
+        default="default",
+        help="comma-separated faults to use, 'none' or 'default' (every fault)",
+    )
+    p.add_argument("--budget", type=_seconds, default=60.0, metavar="SECONDS",
+                   help="time to explore, shared by the modes (default 60)")
+    p.add_argument("--examples", type=_positive_int, default=None, metavar="N",
+                   help="stop each mode after N examples (default: as many as the budget allows)")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="Hypothesis seed")
+    p.add_argument("--lag-limit", type=_seconds, default=None, metavar="S",
+                   help="async lag limit L in seconds (default 0.5, rounded to the target's "
+                   "granularity)")
+    p.add_argument("--sync-timeout-ms", type=_positive_int, default=None, metavar="MS")
+    p.add_argument("--sync-replicas", type=_positive_int, default=1, metavar="K")
+    p.add_argument("--nodes", type=_positive_int, default=None, metavar="N")
+    p.add_argument("--azs", type=_positive_int, default=None, metavar="N")
+    p.add_argument("--image", default=None, help="container image for --backend docker")
+    p.add_argument("--steps", type=_positive_int, default=10, metavar="N",
+                   help="most steps in one example (default 10)")
+    p.add_argument("--shrink-budget", type=_seconds, default=None, metavar="SECONDS",
+                   help="time allowed to shrink a failing example (default max(60, budget/modes))")
+    p.add_argument("--report-dir", type=Path, default=None, metavar="DIR",
+                   help="where to write the run (default ./ackbound-runs/<time>-<target>)")
+    p.add_argument("--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML here")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write results.json here")
+    p.add_argument("--bug", default=None, metavar="NAME",
+                   help="run the bundled server with a seeded bug (to validate the harness)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, Any]:
+    """Validate the flags into a RunConfig and load the target (raises AckboundError)."""
+    from harness.run import RunConfig, bundled_bugs, parse_faults, parse_modes
+    from harness.targets import load_target
+
+    target = load_target(args.target)
+    modes: tuple[str, ...] | None = parse_modes(args.mode) if args.mode else None
+    nodes, azs = args.nodes, args.azs
+    if args.bug is not None:
+        if target.name != "bundled" and "harness.server" not in " ".join(
+            (target.start.command if target.start else ())
+        ):
+            raise AckboundError(
+                f"--bug {args.bug!r} seeds a bug into the bundled server; use --target bundled"
+            )
+        bugs = {b["name"]: b for b in bundled_bugs()}
+        if args.bug not in bugs:
+            raise AckboundError(
+                f"--bug {args.bug!r} is not a seeded bug; use one of {', '.join(sorted(bugs))}"
+            )
+        hint = bugs[args.bug]
+        if modes is None and hint.get("mode") in ("none", "sync", "async"):
+            modes = (hint["mode"],)
+        topo = hint.get("topology") or {}
+        if nodes is None and azs is None and topo:
+            nodes, azs = topo.get("nodes"), topo.get("azs")
+    if modes is None:
+        modes = parse_modes("all")
+    unsupported = [m for m in modes if m not in target.supported_modes]
+    if unsupported:
+        raise AckboundError(
+            f"target {target.name!r} does not support mode(s) {', '.join(unsupported)}; "
+            f"use --mode {','.join(target.supported_modes)}"
+        )
+    if args.backend == "docker" and target.docker is None:
+        raise AckboundError(
+            f"target {target.name!r} has no [docker] section; use --backend local or add one"
+        )
+    config = RunConfig(
+        target=args.target,
+        backend=args.backend,
+        modes=modes,
+        faults=parse_faults(args.faults),
+        budget_s=args.budget,
+        examples=args.examples,
+        seed=args.seed,
+        lag_limit_s=args.lag_limit,
+        sync_timeout_ms=args.sync_timeout_ms,
+        sync_replicas=args.sync_replicas,
+        nodes=nodes,
+        azs=azs,
+        report_dir=args.report_dir,
+        junit=args.junit,
+        json=args.json,
+        bug=args.bug,
+        image=args.image,
+        steps=args.steps,
+        shrink_budget_s=args.shrink_budget,
+        command=tuple(argv),
+    )
+    return config, target
+
+
+def default_run_dir(config: Any) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    name = config.target if "/" not in config.target else Path(config.target).stem
+    suffix = f"-{config.bug}" if config.bug else ""
+    return Path("ackbound-runs") / f"{stamp}-{name}{suffix}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.report import RunProgress, print_run_result
+    from harness.run import run_conformance
+
+    config, target = config_from_args(args, sys.argv[2:])
+    run_dir = config.report_dir or default_run_dir(config)
+    progress = RunProgress(
+        modes=list(config.modes), budget_s=config.budget_s, enabled=not args.quiet
+    )
+    progress.start()
+    try:
+        result = run_conformance(config, progress=progress, run_dir=run_dir, target=target)
+    except KeyboardInterrupt:
+        progress.stop()
+        print(f"ackbound: interrupted; partial reports in {run_dir}", file=sys.stderr)
+        return 130
+    finally:
+        progress.stop()
+    print_run_result(result, run_dir=run_dir)
+    return int(result.exit_code)

@@ -1,0 +1,86 @@
+"""``ackbound selftest``: every seeded bug must be caught by the property it breaks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from harness.cli._check import _seconds
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=_seconds, default=60.0, metavar="S",
+                   help="time allowed to detect each bug (default 60)")
+    p.add_argument("--shrink-budget", type=_seconds, default=45.0, metavar="S",
+                   help="time allowed to shrink each bug's failing example (default 45)")
+    p.add_argument("--bug", action="append", default=None, metavar="NAME",
+                   help="only this bug (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--report-dir", type=Path, default=None, metavar="DIR")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="write the table as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness._errors import AckboundError
+    from harness.run import bundled_bugs
+    from harness.run._selftest import BugOutcome, run_selftest
+
+    known = {b["name"] for b in bundled_bugs()}
+    for b in args.bug or ():
+        if b not in known:
+            raise AckboundError(f"--bug {b!r} is not a seeded bug; use one of {', '.join(sorted(known))}")
+    root = args.report_dir or Path("ackbound-runs") / time.strftime(
+        "selftest-%Y%m%d-%H%M%S", time.gmtime()
+    )
+    con = Console(file=sys.stdout, highlight=False)
+
+    def show(o: BugOutcome) -> None:
+        mark = "[green]caught[/]" if o.caught else "[bold red]MISSED[/]"
+        con.print(
+            f"{o.bug:32} {mark} by {', '.join(o.caught_by) or '–'} "
+            f"in {o.detect_s if o.detect_s is not None else '–'} s, "
+            f"shrunk to {o.shrunk_steps if o.shrunk_steps is not None else '–'} steps"
+            + (f" ({o.error})" if o.error else "")
+        )
+
+    result = run_selftest(
+        root=root,
+        detect_budget_s=args.budget,
+        shrink_budget_s=args.shrink_budget,
+        bugs=args.bug,
+        seed=args.seed,
+        on_outcome=show,
+    )
+    t = Table(title="ackbound selftest: every seeded bug must be caught", title_justify="left")
+    for col in ("bug", "mode", "breaks", "caught by", "time to detect (s)", "shrunk steps"):
+        t.add_column(col)
+    for o in result.outcomes:
+        t.add_row(
+            o.bug,
+            o.mode,
+            o.breaks,
+            ("[green]" if o.caught else "[bold red]") + (", ".join(o.caught_by) or "missed") + "[/]",
+            "–" if o.detect_s is None else f"{o.detect_s:.1f}",
+            "–" if o.shrunk_steps is None else str(o.shrunk_steps),
+        )
+    con.print(t)
+    fig = result.figures()
+    con.print(
+        f"caught {fig['caught']}/{fig['bugs']}; time to detect median {fig['detect_median_s']} s, "
+        f"max {fig['detect_max_s']} s; shrunk steps median {fig['shrunk_median_steps']}, "
+        f"max {fig['shrunk_max_steps']}; runs in {root}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps({"figures": fig, "bugs": [o.to_json() for o in result.outcomes]}, indent=2)
+            + "\n",
+            encoding="utf-8",
+        )
+    return 0 if result.all_caught else 1

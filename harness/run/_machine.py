@@ -1,0 +1,256 @@
+"""The Hypothesis state machine of a conformance run.
+
+Rules are client steps (writes, reads, bursts of background writes, waits) and faults, each
+with its parameters. Nodes are named by role — ``primary``, ``replica-1``, ``replica-2`` —
+and resolved when the step runs, so a step means the same thing before and after a failover
+and the *choice* of steps never depends on what the servers did (Hypothesis needs that to
+replay and shrink). A step that does not apply at that moment (resume with nothing paused)
+does nothing.
+
+After every step the history so far is judged (the model is the oracle: an outcome it does
+not allow, such as a sync write acknowledged while no eligible replica could have it, stops
+the example at once); teardown heals, waits, reads everything and judges the whole history.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from harness.run._example import WORKLOADS, Example, ExampleRecord
+
+if TYPE_CHECKING:
+    from harness.run._runner import ModeRun
+
+__all__ = ["DurabilityViolation", "StopRun", "make_machine"]
+
+
+class StopRun(BaseException):  # noqa: N818 - a control-flow signal, not an error
+    """Raised to end the Hypothesis run when the time budget is spent.
+
+    A BaseException, so that Hypothesis does not take it for a failing example.
+    """
+
+
+class DurabilityViolation(AssertionError):
+    """An example broke a durability property; the message names them."""
+
+
+def _roles(n_nodes: int) -> list[str]:
+    return ["primary"] + [f"replica-{i}" for i in range(1, n_nodes)]
+
+
+def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
+    """A state machine class bound to one mode of one run."""
+    setup = run.setup
+    lag_ms = setup.lag_limit_ms
+    roles = st.sampled_from(_roles(len(run.cluster.nodes)))
+    waits = st.sampled_from(sorted({max(20, round(lag_ms * f)) for f in (0.1, 0.3, 1.2, 2.5)}))
+    bursts = st.sampled_from([round(lag_ms * f / 1000, 3) for f in (0.5, 1.5, 3.0)])
+    workloads = st.sampled_from(WORKLOADS)
+    keys = st.integers(0, 2)
+
+    class DurabilityMachine(RuleBasedStateMachine):
+        """Writes, reads, load, time and faults against one cluster (see the module doc)."""
+
+        def __init__(self) -> None:
+            run.before_example()
+            super().__init__()
+            self.ex: Example = run.new_example()
+            self.record = ExampleRecord(
+                id=self.ex.id, steps=self.ex.steps, history=self.ex.dir / "history.ndjson"
+            )
+            self.failed = False
+
+        # -- plumbing ----------------------------------------------------------------------
+        def _step(self, name: str, **args: Any) -> None:
+            self.ex.steps.append({"rule": name, "args": args})
+            run.progress_step()
+
+        def _after(self) -> None:
+            """Judge the history so far: stop at once on an outcome the model forbids."""
+            result = self.ex.judge()
+            if result["valid"] is False:
+                self.failed = True
+                self.record.result = result
+                self.record.early = True
+                self._finish_record()
+                raise DurabilityViolation(_summary(result, early=True))
+
+        def _finish_record(self) -> None:
+            self.record.duration_s = round(time.monotonic() - self.ex.started, 3)
+            self.record.faults_fired = dict(self.ex.faults_fired)
+            run.record(self.record)
+
+        def _node(self, role: str) -> str:
+            c = run.cluster
+            primary = c.primary
+            if role == "primary":
+                return primary
+            replicas = [n.name for n in c.nodes if n.name != primary]
+            k = int(role.rsplit("-", 1)[1])
+            return replicas[min(k, len(replicas)) - 1]
+
+        def _up(self) -> list[str]:
+            return [n.name for n in run.cluster.nodes if n.status == "up"]
+
+        def _fault(self, name: str, **params: Any) -> None:
+            self.ex.fault(name, **params)
+            run.progress_fault(name)
+
+        # -- client steps ------------------------------------------------------------------
+        @rule(workload=workloads, key=keys)
+        def write(self, workload: str, key: int) -> None:
+            self._step("write", workload=workload, key=key)
+            self.ex.write(workload, key)
+            self._after()
+
+        @rule(workload=workloads, key=keys, count=st.integers(2, 6))
+        def writes(self, workload: str, key: int, count: int) -> None:
+            self._step("writes", workload=workload, key=key, count=count)
+            for _ in range(count):
+                self.ex.write(workload, key)
+            self._after()
+
+        @rule(workload=workloads, key=keys)
+        def read(self, workload: str, key: int) -> None:
+            self._step("read", workload=workload, key=key)
+            self.ex.read(workload, key)
+            self._after()
+
+        @rule(seconds=bursts)
+        def burst(self, seconds: float) -> None:
+            self._step("burst", seconds=seconds)
+            self.ex.burst(seconds)
+            self._after()
+
+        @rule(ms=waits)
+        def wait(self, ms: int) -> None:
+            self._step("wait", ms=ms)
+            self.ex.wait(ms)
+            self._after()
+
+        # -- faults ------------------------------------------------------------------------
+        @rule(node=roles)
+        def kill(self, node: str) -> None:
+            self._step("kill", node=node)
+            name = self._node(node)
+            if len(self._up()) > 1:
+                self._fault("kill", node=name)
+            self._after()
+
+        @rule()
+        def restart(self) -> None:
+            self._step("restart")
+            down = sorted(n.name for n in run.cluster.nodes if n.status == "down")
+            if down:
+                self._fault("restart", node=down[0])
+            self._after()
+
+        @rule(node=roles)
+        def wipe_restart(self, node: str) -> None:
+            self._step("wipe_restart", node=node)
+            self._fault("wipe-restart", node=self._node(node))
+            self._after()
+
+        @rule(node=roles)
+        def pause(self, node: str) -> None:
+            self._step("pause", node=node)
+            name = self._node(node)
+            if len(self._up()) > 1:
+                self._fault("pause", node=name)
+            self._after()
+
+        @rule()
+        def resume(self) -> None:
+            self._step("resume")
+            paused = sorted(n.name for n in run.cluster.nodes if n.status == "paused")
+            if paused:
+                self._fault("resume", node=paused[0])
+            self._after()
+
+        @rule(node=roles, direction=st.sampled_from(["both", "in", "out"]))
+        def partition(self, node: str, direction: str) -> None:
+            self._step("partition", node=node, direction=direction)
+            self._fault("partition", node=self._node(node), direction=direction)
+            self._after()
+
+        @rule(
+            node=roles,
+            bandwidth=st.sampled_from([2_000, 20_000, 200_000]),
+            latency_ms=st.sampled_from([0, 50, 250]),
+        )
+        def slow_link(self, node: str, bandwidth: int, latency_ms: int) -> None:
+            self._step("slow_link", node=node, bandwidth=bandwidth, latency_ms=latency_ms)
+            params: dict[str, Any] = {"node": self._node(node), "bandwidth": bandwidth}
+            if latency_ms:
+                params["latency_ms"] = latency_ms
+            self._fault("slow-link", **params)
+            self._after()
+
+        @rule()
+        def failover(self) -> None:
+            self._step("failover")
+            self._fault("failover")
+            self._after()
+
+        @rule(node=roles)
+        def az_outage(self, node: str) -> None:
+            """Lose the AZ of ``node`` (unless that would leave no node at all)."""
+            self._step("az_outage", node=node)
+            c = run.cluster
+            az = c.node(self._node(node)).az
+            survivors = [n for n in c.nodes if n.az != az and n.status == "up"]
+            if survivors:
+                self._fault("az-outage", az=az)
+            self._after()
+
+        @rule()
+        def heal(self) -> None:
+            self._step("heal")
+            self._fault("heal")
+            self._after()
+
+        # -- the end -----------------------------------------------------------------------
+        def teardown(self) -> None:
+            try:
+                if not self.failed:
+                    try:
+                        self.record.result = self.ex.finish()
+                    except Exception as exc:
+                        self.record.error = f"{type(exc).__name__}: {exc}"
+                    self._finish_record()
+            finally:
+                self.ex.close()
+            if not self.failed and self.record.result and self.record.result["valid"] is False:
+                raise DurabilityViolation(_summary(self.record.result, early=False))
+
+    enabled = {name.replace("-", "_") for name in run.config.faults}
+    for fault_rule in (
+        "kill", "restart", "wipe_restart", "pause", "resume", "partition",
+        "slow_link", "failover", "az_outage", "heal",
+    ):
+        if fault_rule not in enabled:
+            setattr(DurabilityMachine, fault_rule, _disabled(fault_rule))
+    DurabilityMachine.__name__ = DurabilityMachine.__qualname__ = (
+        f"Durability_{run.cluster.target.name}_{setup.mode}".replace("-", "_")
+    )
+    return DurabilityMachine
+
+
+def _disabled(name: str) -> Callable[..., None]:
+    def step(self: Any, **_: Any) -> None:
+        raise RuntimeError(f"fault rule {name!r} is not enabled in this run (--faults)")
+
+    return step
+
+
+def _summary(result: dict[str, Any], *, early: bool) -> str:
+    names = [n for n, p in result["properties"].items() if p["valid"] is False]
+    when = "during the steps" if early else "in the final reads"
+    first = next(p for p in result["properties"].values() if p["valid"] is False)
+    return f"{', '.join(names)} violated {when}: {first['explanation']}"

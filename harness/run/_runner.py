@@ -1,0 +1,347 @@
+"""The conformance run: one cluster, one Hypothesis run per mode, reports at the end.
+
+For each mode the cluster is reconfigured live, Hypothesis explores step sequences within
+the mode's share of the time budget, and every example is recorded (steps, history,
+verdict). When an example fails, Hypothesis shrinks it — each replay is recorded too — and
+the run reports the smallest example that failed, marking it flaky when its final replay
+passed. Reports are written at the end, and on Ctrl-C with what was gathered so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness._errors import AckboundError
+from harness.run._config import RunConfig
+from harness.run._example import Example, ExampleRecord, ModeSetup
+
+if TYPE_CHECKING:
+    from harness.cluster import Cluster
+    from harness.report import RunResult
+    from harness.targets import Target
+
+__all__ = [
+    "ModeRun",
+    "Progress",
+    "bundled_bugs",
+    "mode_setup",
+    "run_conformance",
+    "start_run_cluster",
+]
+
+
+class Progress(Protocol):
+    def update(self, **figures: Any) -> None: ...
+
+
+class _NoProgress:
+    def update(self, **figures: Any) -> None:
+        pass
+
+
+def bundled_bugs() -> list[dict[str, Any]]:
+    """The bundled server's seeded bugs, as it lists them (``--list-bugs``)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "harness.server", "--list-bugs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise AckboundError(
+            f"the bundled server could not list its bugs: {out.stderr.strip()[:200]}; "
+            "reinstall ackbound (pip install -e .)"
+        )
+    bugs: list[dict[str, Any]] = json.loads(out.stdout)
+    return bugs
+
+
+def mode_setup(target: Target, mode: str, config: RunConfig) -> ModeSetup:
+    """The timing a run uses in ``mode``: a small lag limit, so a run takes seconds."""
+    if config.lag_limit_s is not None:
+        wanted_ms = round(config.lag_limit_s * 1000)
+    else:
+        wanted_ms = 500
+    lag_ms = target.lag_limit_ms(max(1, wanted_ms))
+    sync_timeout_ms = config.sync_timeout_ms or max(500, lag_ms)
+    return ModeSetup(
+        mode=mode,
+        sync_replicas=config.sync_replicas,
+        sync_timeout_ms=sync_timeout_ms,
+        lag_limit_ms=lag_ms,
+        tolerance_ms=round(target.tolerance_s * 1000),
+        recovery_ms=round(target.recovery_s * 1000),
+    )
+
+
+@dataclass
+class ModeRun:
+    """One mode of a run: the shared cluster, the budget, and every example recorded."""
+
+    config: RunConfig
+    cluster: Cluster
+    setup: ModeSetup
+    directory: Path
+    deadline: float
+    shrink_deadline: float
+    progress: Progress = field(default_factory=_NoProgress)
+    examples: list[ExampleRecord] = field(default_factory=list)
+    steps: int = 0
+    faults: int = 0
+    _count: int = 0
+
+    def before_example(self) -> None:
+        """Called as each example starts: stop the run once its budget is spent."""
+        from harness.run._machine import StopRun
+
+        now = time.monotonic()
+        failing = any(r.valid is False for r in self.examples)
+        if failing:
+            if now > self.shrink_deadline:
+                raise StopRun("shrink budget spent")
+            return
+        if now > self.deadline:
+            raise StopRun("budget spent")
+        if self.config.examples is not None and len(self.examples) >= self.config.examples:
+            raise StopRun("examples done")
+
+    def new_example(self) -> Example:
+        self._count += 1
+        eid = f"{self.setup.mode}-{self._count:04d}"
+        return Example(
+            cluster=self.cluster,
+            setup=self.setup,
+            directory=self.directory / "examples" / eid,
+            example_id=eid,
+            workers=self.config.workers,
+        )
+
+    def record(self, rec: ExampleRecord) -> None:
+        self.examples.append(rec)
+        self.progress.update(
+            mode=self.setup.mode,
+            examples=len(self.examples),
+            violations=sum(1 for r in self.examples if r.valid is False),
+        )
+
+    def progress_step(self) -> None:
+        self.steps += 1
+        self.progress.update(mode=self.setup.mode, steps=self.steps)
+
+    def progress_fault(self, name: str) -> None:
+        self.faults += 1
+        self.progress.update(mode=self.setup.mode, faults=self.faults)
+
+
+def start_run_cluster(target: Target, config: RunConfig, run_dir: Path, first_mode: str) -> Cluster:
+    from harness.cluster import start_cluster
+    from harness.history import Header, HistoryWriter
+
+    setup = mode_setup(target, first_mode, config)
+    boot = HistoryWriter(None, Header())
+    return start_cluster(
+        target,
+        backend=config.backend,
+        nodes=config.nodes,
+        azs=config.azs,
+        mode=first_mode,
+        params=setup.mode_params(),
+        run_dir=run_dir,
+        history=boot,
+        bug=config.bug,
+        image=config.image,
+        auto_failover=True,
+    )
+
+
+def _hypothesis_settings(config: RunConfig, database_dir: Path) -> Any:
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    return settings(
+        max_examples=config.examples if config.examples is not None else 100_000,
+        stateful_step_count=config.steps,
+        deadline=None,
+        database=DirectoryBasedExampleDatabase(str(database_dir)),
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+
+
+def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, bool]:
+    """Explore one mode with Hypothesis; returns (the error Hypothesis ended with, flaky)."""
+    import hypothesis
+    from hypothesis.errors import Flaky
+    from hypothesis.stateful import get_state_machine_test
+
+    from harness.run._machine import DurabilityViolation, StopRun, make_machine
+
+    machine = make_machine(run)
+    test = get_state_machine_test(machine, settings=_hypothesis_settings(run.config, database_dir))
+    test = hypothesis.seed(seed)(test)
+    try:
+        test()
+    except StopRun:
+        return None, False
+    except Flaky as exc:
+        return f"{type(exc).__name__}: {exc}".splitlines()[0], True
+    except DurabilityViolation as exc:
+        return str(exc).splitlines()[0], False
+    except AckboundError:
+        raise
+    except Exception as exc:  # the run itself broke; report it with what we have
+        return f"{type(exc).__name__}: {exc}".splitlines()[0], False
+    return None, False
+
+
+def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:
+    failing = [r for r in examples if r.valid is False]
+    if not failing:
+        return None
+    return min(failing, key=lambda r: (len(r.steps), examples.index(r)))
+
+
+def run_conformance(
+    config: RunConfig,
+    *,
+    progress: Progress | None = None,
+    run_dir: Path,
+    target: Target,
+) -> RunResult:
+    """Run every mode of ``config`` against ``target``; the result is also written to
+    ``run_dir`` (results.json, junit.xml, program.txt, report.html, histories)."""
+    from harness.report import RunResult, TargetInfo, Topology, write_reports
+
+    prog: Progress = progress or _NoProgress()
+    seed = config.seed if config.seed is not None else random.randrange(1 << 32)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result = RunResult.begin(
+        argv=["ackbound", *config.command],
+        target=TargetInfo(
+            name=target.name,
+            backend=config.backend,
+            file=config.target if target.source not in ("builtin",) else None,
+            bug=config.bug,
+            client=target.client,
+        ),
+        seed=seed,
+        budget_s=config.budget_s,
+    )
+    error: str | None = None
+    interrupted = False
+    cluster: Cluster | None = None
+    try:
+        cluster = start_run_cluster(target, config, run_dir, config.modes[0])
+        result.topology = Topology.of(
+            [(n.name, n.az) for n in cluster.nodes], primary=cluster.initial_primary
+        )
+        share = config.budget_s / len(config.modes)
+        for i, mode in enumerate(config.modes):
+            setup = mode_setup(target, mode, config)
+            start = time.monotonic()
+            shrink = config.shrink_budget_s
+            if shrink is None:
+                shrink = max(60.0, share)
+            run = ModeRun(
+                config=config,
+                cluster=cluster,
+                setup=setup,
+                directory=run_dir / mode,
+                deadline=start + share,
+                shrink_deadline=start + share + shrink,
+                progress=prog,
+            )
+            prog.update(mode=mode, mode_index=i, examples=0, steps=0, faults=0, violations=0)
+            db = run_dir.parent / ".ackbound-db" / f"{target.name}-{mode}-{config.bug or 'none'}"
+            try:
+                hyp_error, flaky = run_mode(run, seed, db)
+            finally:
+                _fold_mode(result, run, run_dir, seed, config)
+            failure = _pick_failure(run.examples)
+            if failure is not None:
+                last = run.examples[-1]
+                result.record_failure(
+                    mode,
+                    example=failure.id,
+                    steps=failure.steps,
+                    check=failure.result,
+                    shrunk=sum(1 for r in run.examples if r.valid is False) > 1,
+                    flaky=flaky or last.valid is not False,
+                    history=str(failure.history.relative_to(run_dir)),
+                    run_dir=str(run_dir),
+                    replay_options=_replay_options(config, setup),
+                )
+                _copy_history(failure.history, run_dir / mode / "history.ndjson")
+            elif run.examples:
+                _copy_history(run.examples[-1].history, run_dir / mode / "history.ndjson")
+            if hyp_error and failure is None:
+                error = f"mode {mode}: {hyp_error}"
+    except KeyboardInterrupt:
+        interrupted = True
+        error = "interrupted (Ctrl-C); the reports hold what was gathered so far"
+    finally:
+        if cluster is not None:
+            cluster.close()
+        top = next(
+            (run_dir / m / "history.ndjson" for m in config.modes if result.modes.get(m) and result.modes[m].failure),
+            None,
+        ) or next((run_dir / m / "history.ndjson" for m in config.modes if (run_dir / m / "history.ndjson").exists()), None)
+        if top is not None and top.exists():
+            _copy_history(top, run_dir / "history.ndjson")
+        result.finish(complete=not interrupted and error is None, error=error)
+        write_reports(run_dir, result, json_path=config.json, junit_path=config.junit)
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
+
+
+def _replay_options(config: RunConfig, setup: ModeSetup) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "backend": config.backend,
+        "lag_limit_ms": setup.lag_limit_ms,
+        "sync_timeout_ms": setup.sync_timeout_ms,
+        "sync_replicas": setup.sync_replicas,
+    }
+    if config.nodes is not None:
+        opts["nodes"] = config.nodes
+    if config.azs is not None:
+        opts["azs"] = config.azs
+    return opts
+
+
+def _fold_mode(result: RunResult, run: ModeRun, run_dir: Path, seed: int, config: RunConfig) -> None:
+    from harness.history import load_history
+
+    m = result.mode(run.setup.mode)
+    for rec in run.examples:
+        history = None
+        with contextlib.suppress(Exception):
+            history = load_history(rec.history)
+        m.add_example(
+            rec.id,
+            rec.result,
+            steps=rec.steps,
+            duration_s=rec.duration_s,
+            history=history,
+            history_path=str(rec.history.relative_to(run_dir)),
+            error=rec.error,
+        )
+
+
+def _copy_history(src: Path, dst: Path) -> None:
+    if src.exists() and src != dst:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
