@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness._errors import AckboundError
-from harness.history._op import FORMAT, OP_TYPES, VERSION, Header, Op, Process
+from harness.history._op import FORMAT, OP_TYPES, VERSION, WORKLOADS, Header, Op, Process
 
 try:  # orjson parses ndjson about three times faster; the stdlib path always works.
     import orjson as _orjson
@@ -72,9 +73,28 @@ class History:
 
 
 _OP_TYPES = frozenset(OP_TYPES)
-_KNOWN_FIELDS = frozenset(
-    ("index", "time", "process", "type", "f", "workload", "key", "value", "error", "node", "final")
+_FIELDS = (
+    "index",
+    "time",
+    "process",
+    "type",
+    "f",
+    "workload",
+    "key",
+    "value",
+    "error",
+    "node",
+    "final",
 )
+_KNOWN_FIELDS = frozenset(_FIELDS)
+_WORKLOADS = frozenset(WORKLOADS)
+# The parsers' "line 1 column 25 (char 24)" counts within the one line being parsed.
+_JSON_POSITION = re.compile(r":? line \d+ column (\d+) \(char \d+\)")
+
+
+def _json_problem(exc: ValueError) -> str:
+    """The JSON parser's complaint, with its position given as a column of this line."""
+    return _JSON_POSITION.sub(r" at column \1", str(exc))
 
 
 def _header_from(obj: dict[str, Any], where: str) -> Header:
@@ -135,7 +155,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
             where = f"{source}:{lineno}"
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             hint = "the file is truncated" if not text.endswith("\n") else "fix or remove the line"
-            raise _bad(where, f"not valid JSON ({exc}); {hint}") from None
+            raise _bad(where, f"not valid JSON ({_json_problem(exc)}); {hint}") from None
         if type(obj) is not dict:
             raise _bad(f"{source}:{lineno}", "each line must be a JSON object")
         if "format" in obj:
@@ -158,10 +178,14 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
                 f"op is missing the field {exc.args[0]!r}; every op needs index, time, process, type and f",
             ) from None
         if type(index) is not int or index <= last_index:
-            raise _bad(
-                f"{source}:{lineno}",
-                f"'index' must be an integer greater than the previous op's ({last_index}); got {index!r}",
-            )
+            if type(index) is not int:
+                problem = f"'index' must be an integer; got {index!r}"
+            else:
+                problem = (
+                    f"'index' {index} does not follow the previous op's {last_index}; "
+                    "indices increase line by line"
+                )
+            raise _bad(f"{source}:{lineno}", problem)
         if type(t) is not int:
             raise _bad(f"{source}:{lineno}", f"'time' must be integer nanoseconds; got {t!r}")
         if t < last_time:
@@ -179,26 +203,39 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
         if type(f) is not str:
             raise _bad(f"{source}:{lineno}", "'f' must be a string")
         if not _KNOWN_FIELDS.issuperset(obj):
-            unknown = sorted(set(obj) - _KNOWN_FIELDS)
-            raise _bad(f"{source}:{lineno}", f"unknown field(s) {unknown}; see docs/history.md")
+            unknown = ", ".join(repr(k) for k in sorted(set(obj) - _KNOWN_FIELDS))
+            raise _bad(
+                f"{source}:{lineno}",
+                f"unknown field {unknown}; an op's fields are {', '.join(_FIELDS)} "
+                "(docs/history.md)",
+            )
+        get = obj.get
+        workload = get("workload")
+        key = get("key")
+        error = get("error")
+        node = get("node")
+        final = get("final", False)
+        if workload is not None and workload not in _WORKLOADS:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"'workload' must be one of {', '.join(WORKLOADS)}; got {workload!r}",
+            )
+        if (
+            (key is not None and type(key) is not str)
+            or (error is not None and type(error) is not str)
+            or (node is not None and type(node) is not str)
+        ):
+            name, bad = next(
+                (n, v)
+                for n, v in (("key", key), ("error", error), ("node", node))
+                if v is not None and type(v) is not str
+            )
+            raise _bad(f"{source}:{lineno}", f"{name!r} must be a string; got {bad!r}")
+        if final is not True and final is not False:
+            raise _bad(f"{source}:{lineno}", f"'final' must be true or false; got {final!r}")
         last_index = index
         last_time = t
-        get = obj.get
-        append(
-            Op(
-                index,
-                t,
-                process,
-                typ,
-                f,
-                get("workload"),
-                get("key"),
-                get("value"),
-                get("error"),
-                get("node"),
-                get("final", False) is True,
-            )
-        )
+        append(Op(index, t, process, typ, f, workload, key, get("value"), error, node, final))
     return History(header=header, ops=tuple(ops))
 
 

@@ -71,7 +71,7 @@ def pair_ops(ops: Iterable[Op], source: str = "<history>") -> list[Pair]:
         if inv.f != op.f:
             raise HistoryError(
                 f"{source}: op {op.index}: completion f={op.f!r} does not match its invocation "
-                f"(op {inv.index}, f={inv.f!r})"
+                f"(op {inv.index}, f={inv.f!r}); a completion repeats its invocation's f"
             )
         pairs[slot] = Pair(inv, op)
     return [pr if pr is not None else Pair(invokes[i], None) for i, pr in enumerate(pairs)]

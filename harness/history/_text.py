@@ -8,7 +8,8 @@ One operation per line; ``#`` starts a comment. Directives first::
     primary n1
     durable-restart no             # does a restart keep every write? (default no)
 
-Then operations, ``TIME PROCESS ACTION ARGS... [-> OUTCOME] [@NODE] [final]``:
+Then operations, ``TIME PROCESS ACTION ARGS... [-> OUTCOME] [@NODE] [final]``, in order of
+invocation time (directives may not follow the first operation):
 
 - ``TIME`` is milliseconds: ``5`` (invoked and completed at 5) or ``5..9`` (invoked at 5,
   completed at 9); fractions are fine (``2.5``).
@@ -18,13 +19,16 @@ Then operations, ``TIME PROCESS ACTION ARGS... [-> OUTCOME] [@NODE] [final]``:
   ``count KEY``; a read's value follows ``ok``: ``-> ok [w1 w2]``, ``-> ok {w1 w2}``,
   ``-> ok w3``, ``-> ok nil``, ``-> ok 12``.
 - ``OUTCOME``: ``ok`` (the default), ``fail [ERROR TEXT]``, ``info [ERROR TEXT]`` or
-  ``pending`` (never completed).
+  ``pending`` (never completed); quote error text that holds an apostrophe
+  (``-> fail "READONLY You can't write against a read only replica."``). A client process
+  runs one operation at a time: its next line may not start before its last one completed.
 - Faults (the effects are derived as the fault layer records them; see docs/history.md):
   ``kill N``, ``pause N``, ``resume N``, ``restart N``, ``wipe-restart N``, ``partition N``
   (cut N from every node and from the clients, both ways), ``cut A B``, ``heal-link A B``,
   ``slow-link A B``, ``failover N`` (promote N, the most up-to-date replica),
   ``failover-to N`` (promote N by name), ``az-outage AZ``, ``rejoin N``, ``synced N``, ``heal``.
 - Observations: ``observer lag N MS`` (node N reported a lag of MS milliseconds).
+  Fault and observer lines always succeed: they take no ``-> OUTCOME`` and no ``@NODE``.
 
 Example — a sync write acknowledged, then a failover to a replica that lacks it::
 
@@ -49,6 +53,11 @@ __all__ = ["parse_text"]
 
 _WRITES = {"set": "register", "append": "list", "add": "set", "incr": "counter"}
 _READS = {"get": "register", "lrange": "list", "smembers": "set", "count": "counter"}
+_FAULTS = (
+    "kill, pause, resume, restart, wipe-restart, partition, cut, heal-link, slow-link, "
+    "failover, failover-to, az-outage, rejoin, synced, heal"
+)
+_DIRECTIVES = ("mode", "params", "nodes", "primary", "durable-restart")
 _TIME = re.compile(r"^(\d+(?:\.\d+)?)(?:\.\.(\d+(?:\.\d+)?))?$")
 _PARAM_KEYS = {
     "K": ("sync_replicas", 1),
@@ -96,6 +105,9 @@ class _Parser:
         self.killed: set[str] = set()
         self.cuts: set[tuple[str, str]] = set()
         self.slow: set[tuple[str, str]] = set()
+        # Client process -> (completion time of its last op, None if pending; its line).
+        self.busy: dict[int, tuple[int | None, str]] = {}
+        self.seen_op = False
 
     # -- helpers -------------------------------------------------------------------------
     def emit(self, t: int, process: int | str, typ: str, f: str, **fields: Any) -> None:
@@ -120,6 +132,10 @@ class _Parser:
     # -- directives ----------------------------------------------------------------------
     def directive(self, words: list[str], where: str) -> bool:
         head = words[0]
+        if head in _DIRECTIVES and self.seen_op:
+            raise HistoryError(
+                f"{where}: '{head}' is a directive; move it above the first operation"
+            )
         if head == "mode":
             if len(words) != 2 or words[1] not in ("none", "sync", "async"):
                 raise HistoryError(f"{where}: write 'mode none', 'mode sync' or 'mode async'")
@@ -127,13 +143,17 @@ class _Parser:
         elif head == "params":
             for w in words[1:]:
                 k, _, v = w.partition("=")
-                if k not in _PARAM_KEYS or not re.fullmatch(r"\d+(\.\d+)?", v):
+                pattern = r"[1-9]\d*" if k == "K" else r"\d+(\.\d+)?"
+                if k not in _PARAM_KEYS or not re.fullmatch(pattern, v):
                     raise HistoryError(
-                        f"{where}: bad param {w!r}; use K=, L=, timeout=, tolerance=, recovery="
+                        f"{where}: bad param {w!r}; use K=<whole number ≥ 1> and L=, timeout=, "
+                        "tolerance=, recovery= in ms"
                     )
                 name, _unit = _PARAM_KEYS[k]
                 self.params[name] = int(v) if k == "K" else float(v)
         elif head == "nodes":
+            if len(words) < 2:
+                raise HistoryError(f"{where}: write nodes as name@az, e.g. 'nodes n1@a n2@b'")
             for w in words[1:]:
                 name, sep, az = w.partition("@")
                 if not sep or not name or not az:
@@ -142,8 +162,12 @@ class _Parser:
             if self.primary is None and self.nodes:
                 self.primary = self.nodes[0]["name"]
         elif head == "primary":
+            if len(words) != 2:
+                raise HistoryError(f"{where}: write 'primary NODE', e.g. 'primary n1'")
             self.primary = self.check_node(words[1], where)
         elif head == "durable-restart":
+            if words[1:] not in (["yes"], ["no"]):
+                raise HistoryError(f"{where}: write 'durable-restart yes' or 'durable-restart no'")
             self.durable_restart = words[1:] == ["yes"]
         else:
             return False
@@ -188,6 +212,9 @@ class _Parser:
                         eff.append({"cut": list(pair)})
         elif f in ("cut", "heal-link", "slow-link"):
             need(2)
+            for n in args:
+                if n != "client":
+                    self.check_node(n, where)
             pair = (args[0], args[1])
             key = {"cut": "cut", "heal-link": "heal-link", "slow-link": "slow"}[f]
             (self.cuts.add if f == "cut" else self.cuts.discard)(pair)
@@ -230,7 +257,7 @@ class _Parser:
             self.down.clear()
             self.killed.clear()
         else:
-            raise HistoryError(f"{where}: unknown fault {f!r}; see harness.history.parse_text")
+            raise HistoryError(f"{where}: unknown fault {f!r}; the faults are {_FAULTS}")
         return eff
 
     # -- one op line ---------------------------------------------------------------------
@@ -248,6 +275,7 @@ class _Parser:
                 "write lines in order of invocation time"
             )
         self.last_invoke = t0
+        self.seen_op = True
         if self.initial_primary is None:
             self.initial_primary = self.primary
         if len(words) < 3:
@@ -265,6 +293,17 @@ class _Parser:
         if "->" in rest:
             i = rest.index("->")
             rest, outcome = rest[:i], rest[i + 1 :]
+        misplaced = [w for w in rest if w == "final" or w.startswith("@")]
+        if misplaced and outcome:
+            raise HistoryError(
+                f"{where}: {misplaced[0]!r} comes after the outcome: "
+                "TIME PROCESS ACTION ARGS -> OUTCOME @NODE final"
+            )
+        if proc_word in ("nemesis", "observer") and (outcome or node is not None or final):
+            raise HistoryError(
+                f"{where}: {proc_word} lines take no '-> OUTCOME', '@NODE' or 'final'; "
+                "write only the action and its arguments"
+            )
         if proc_word == "nemesis":
             eff = self.fault_effects(action, rest, where)
             value: dict[str, Any] = {}
@@ -274,11 +313,13 @@ class _Parser:
             self.emit(t1, "nemesis", "ok", action, value={**value, "effects": eff})
             return
         if proc_word == "observer":
-            if action != "lag" or len(rest) != 2:
-                raise HistoryError(f"{where}: write 'observer lag NODE MS'")
+            if action != "lag" or len(rest) != 2 or not re.fullmatch(r"\d+", rest[1]):
+                raise HistoryError(
+                    f"{where}: write 'observer lag NODE MS' with MS a whole number of ms"
+                )
             n = self.check_node(rest[0], where)
             self.emit(t0, "observer", "invoke", "lag", node=n)
-            self.emit(t1, "observer", "ok", "lag", node=n, value=int(float(rest[1])))
+            self.emit(t1, "observer", "ok", "lag", node=n, value=int(rest[1]))
             return
         pm = re.fullmatch(r"p(\d+)", proc_word)
         if pm is None:
@@ -287,6 +328,19 @@ class _Parser:
         typ = outcome[0] if outcome else "ok"
         if typ not in ("ok", "fail", "info", "pending"):
             raise HistoryError(f"{where}: outcome is ok, fail, info or pending; got {typ!r}")
+        if action not in _WRITES and action not in _READS:
+            raise HistoryError(
+                f"{where}: unknown action {action!r}; clients write with set, append, add, incr "
+                "and read with get, lrange, smembers, count"
+            )
+        busy = self.busy.get(proc)
+        if busy is not None and (busy[0] is None or t0 < busy[0]):
+            until = "never completes" if busy[0] is None else f"runs until {busy[0] / 1e6:g} ms"
+            raise HistoryError(
+                f"{where}: {proc_word} is still busy: its operation at {busy[1]} {until}; "
+                "a process runs one operation at a time, so use another process"
+            )
+        self.busy[proc] = (None if typ == "pending" else t1, where)
         err = " ".join(outcome[1:]) or None if typ in ("fail", "info") else None
         if action in _WRITES:
             workload = _WRITES[action]
@@ -337,7 +391,7 @@ class _Parser:
                 final=final,
             )
             return
-        raise HistoryError(f"{where}: unknown action {action!r}")
+        raise AssertionError(f"{where}: unreachable: {action!r}")  # pragma: no cover
 
 
 def parse_text(text: str, source: str = "<text>") -> History:
@@ -351,7 +405,9 @@ def parse_text(text: str, source: str = "<text>") -> History:
         try:
             words = shlex.split(line)
         except ValueError as exc:
-            raise HistoryError(f"{where}: {exc}") from None
+            raise HistoryError(
+                f"{where}: {exc}; put text holding an apostrophe in double quotes"
+            ) from None
         if p.directive(words, where):
             continue
         p.op_line(words, where)
