@@ -89,7 +89,7 @@ _FIELDS = (
 _KNOWN_FIELDS = frozenset(_FIELDS)
 _WORKLOADS = frozenset(WORKLOADS)
 # The parsers' "line 1 column 25 (char 24)" counts within the one line being parsed.
-_JSON_POSITION = re.compile(r":? line \d+ column (\d+) \(char \d+\)")
+_JSON_POSITION = re.compile(r"(?: at)?:? line \d+ column (\d+) \(char \d+\)")
 
 
 def _json_problem(exc: ValueError) -> str:

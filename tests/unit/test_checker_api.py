@@ -1,0 +1,201 @@
+"""The checker's API: verdict merging, crash isolation, applicability, the result's shape."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+import harness.checker._properties as _properties
+from harness.checker import (
+    PROPERTIES,
+    RESULT_SCHEMA,
+    Params,
+    applicable,
+    check,
+    describe_witness,
+    merge,
+)
+from harness.history import HistoryError, parse_lines, parse_text
+from models import Mode
+
+SYNC_LOSS = """
+mode sync
+nodes n1@a n2@b n3@c
+0..2    p0 append l w1
+3..5    p1 append l w2
+10      nemesis kill n1
+20..22  nemesis failover n2
+30..31  p0 lrange l -> ok [w1] final
+"""
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "merged"),
+    [
+        ([], "unknown"),
+        ([True], True),
+        ([True, True], True),
+        (["unknown"], "unknown"),
+        ([True, "unknown"], "unknown"),
+        (["unknown", True], "unknown"),
+        ([True, False], False),
+        (["unknown", False, True], False),
+        ([False, "unknown"], False),
+    ],
+)
+def test_merge_is_false_over_unknown_over_true(verdicts: list[Any], merged: Any) -> None:
+    assert merge(verdicts) == merged
+
+
+def test_applicable_properties_per_mode() -> None:
+    common = [
+        "no-holes",
+        "no-phantom-writes",
+        "rejected-writes-not-applied",
+        "no-loss-without-failure",
+        "writes-resume-after-heal",
+    ]
+    assert [p.name for p in applicable(Mode.NONE)] == common
+    assert [p.name for p in applicable(Mode.SYNC)] == ["acked-writes-survive", *common]
+    assert [p.name for p in applicable(Mode.ASYNC)] == [
+        "loss-window-bounded",
+        "lag-metric-not-underreported",
+        *common,
+    ]
+    assert len({p.name for p in PROPERTIES}) == len(PROPERTIES) == 8
+
+
+def test_a_crashing_property_is_unknown_with_its_error_and_hides_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(a: object) -> Any:
+        raise RuntimeError("boom")
+
+    crashing = tuple(
+        dataclasses.replace(p, check=boom) if p.name == "no-holes" else p for p in PROPERTIES
+    )
+    monkeypatch.setattr(_properties, "PROPERTIES", crashing)
+    result = check(parse_text(SYNC_LOSS), Params(mode=Mode.SYNC))
+    holes = result["properties"]["no-holes"]
+    assert holes["valid"] == "unknown"
+    assert holes["error"] == "RuntimeError: boom"
+    assert holes["explanation"] == "no-holes: unknown — the check failed: RuntimeError: boom"
+    # The other properties are still judged, and the violation still wins the merge.
+    assert result["properties"]["acked-writes-survive"]["valid"] is False
+    assert result["valid"] is False
+
+
+def test_a_crash_alone_makes_the_verdict_unknown_never_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "mode none\nnodes n1@a n2@b\n0..1 p0 append l w1\n2..3 p0 lrange l -> ok [w1] final\n"
+    assert (
+        check(parse_text(text), Params(mode=Mode.NONE))["properties"]["no-holes"]["valid"] is True
+    )
+
+    def boom(a: object) -> Any:
+        raise ValueError("bad")
+
+    monkeypatch.setattr(
+        _properties,
+        "PROPERTIES",
+        tuple(dataclasses.replace(p, check=boom) for p in PROPERTIES),
+    )
+    result = check(parse_text(text), Params(mode=Mode.NONE))
+    assert {n: p["valid"] for n, p in result["properties"].items()} == {
+        p.name: "unknown" for p in applicable(Mode.NONE)
+    }
+    assert result["valid"] == "unknown"
+
+
+def test_result_shape() -> None:
+    params = Params(mode=Mode.SYNC, sync_replicas=2, sync_timeout=500_000_000)
+    result = check(parse_text(SYNC_LOSS), params)
+    json.dumps(result)  # plain data
+    assert result["schema"] == RESULT_SCHEMA
+    assert result["mode"] == "sync"
+    assert result["params"] == {
+        "sync_replicas": 2,
+        "sync_timeout_s": 0.5,
+        "lag_limit_s": 10.0,
+        "tolerance_s": 0.25,
+        "recovery_s": 10.0,
+    }
+    assert list(result["properties"]) == [p.name for p in applicable(Mode.SYNC)]
+    for p in result["properties"].values():
+        assert {"valid", "summary", "witnesses", "witness_count", "evidence", "explanation"} <= set(
+            p
+        )
+    stats = result["stats"]
+    assert {
+        "attempted", "acknowledged", "rejected", "indeterminate", "lost", "acknowledged_judged",
+        "loss_window_s", "max_lag_ms", "write_latency_ms", "failovers", "faults",
+    } <= set(stats)  # fmt: skip
+    assert stats["write_latency_ms"] == {"p50": 2.0, "p99": 2.0, "max": 2.0}
+    assert stats["faults"] == {"failover": 1, "kill": 1}
+    assert stats["failovers"] == 1
+
+
+def test_witnesses_render_as_sentences() -> None:
+    result = check(parse_text(SYNC_LOSS), Params(mode=Mode.SYNC))
+    aws = result["properties"]["acked-writes-survive"]
+    (w,) = aws["witnesses"]
+    assert describe_witness(w) == (
+        "write 'w2' to 'l' (ops 2→3) was acknowledged at 0.005 s and held by nodes that "
+        "survived every failure, yet it is missing from the final reads"
+    )
+    assert aws["explanation"].splitlines() == [
+        "acked-writes-survive: VIOLATED — 1 witness(es) (acknowledged judged 2, unprotected "
+        "acks 0, lost 1).",
+        "  - " + describe_witness(w),
+    ]
+
+
+def _ops(*objs: dict[str, Any]) -> list[str]:
+    return [json.dumps({"index": i, "time": i, **o}) + "\n" for i, o in enumerate(objs)]
+
+
+W1 = {"process": 0, "f": "write", "workload": "list", "key": "l", "value": "w1"}
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            _ops({**W1, "type": "invoke"}, {**W1, "type": "ok"}, {**W1, "type": "invoke"}),
+            "h: op 2: value 'w1' was already written to 'l' by op 0; every write needs a unique "
+            "value",
+        ),
+        (
+            _ops({"process": 0, "type": "invoke", "f": "write", "value": "w1"}),
+            "h: op 0: a write needs 'workload' and 'key'",
+        ),
+        (
+            _ops({**W1, "workload": "counter", "type": "invoke", "value": "x"}),
+            "h: op 0: a counter write's value is an int delta",
+        ),
+        (
+            _ops({**W1, "type": "ok"}),
+            "h: op 0: ok completion by process 0 has no invocation before it; add the invoke line",
+        ),
+        (
+            _ops(
+                {"process": "nemesis", "type": "invoke", "f": "kill"},
+                {
+                    "process": "nemesis",
+                    "type": "ok",
+                    "f": "kill",
+                    "value": {"effects": [{"boom": "n1"}]},
+                },
+            ),
+            "h: op 1: unknown effect 'boom'; see docs/history.md",
+        ),
+    ],
+)
+def test_malformed_histories_are_history_errors(lines: list[str], message: str) -> None:
+    with pytest.raises(HistoryError) as info:
+        check(parse_lines(lines), Params(mode=Mode.NONE), source="h")
+    assert str(info.value) == message

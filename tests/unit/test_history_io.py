@@ -1,0 +1,379 @@
+"""history.ndjson: the strict reader's errors, the header, and writer round trips."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.history._io as _io
+from harness.history import (
+    FORMAT,
+    VERSION,
+    Header,
+    History,
+    HistoryError,
+    HistoryWriter,
+    Op,
+    dump_history,
+    load_history,
+    parse_lines,
+)
+
+HEADER = {"format": FORMAT, "version": VERSION, "mode": "sync"}
+
+
+def line(obj: object) -> str:
+    return json.dumps(obj) + "\n"
+
+
+def op(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "index": 0,
+        "time": 0,
+        "process": 0,
+        "type": "invoke",
+        "f": "write",
+        "workload": "list",
+        "key": "l",
+        "value": "w1",
+    }
+    base.update(fields)
+    return base
+
+
+def error_of(lines: list[str], source: str = "h.ndjson") -> str:
+    with pytest.raises(HistoryError) as info:
+        parse_lines(lines, source)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# -- the reader's errors: each one line naming the file, the line and the fix ----------------
+
+FIELD_ERRORS = [
+    (
+        [line([1, 2])],
+        "h.ndjson:1: each line must be a JSON object",
+    ),
+    (
+        [line({"index": 0, "time": 0, "type": "invoke", "f": "write"})],
+        "h.ndjson:1: op is missing the field 'process'; every op needs index, time, process, "
+        "type and f",
+    ),
+    (
+        [line(op(colour="red"))],
+        "h.ndjson:1: unknown field 'colour'; an op's fields are index, time, process, type, f, "
+        "workload, key, value, error, node, final (docs/history.md)",
+    ),
+    (
+        [line(op()), line(op(time=5))],
+        "h.ndjson:2: 'index' 0 does not follow the previous op's 0; indices increase line by line",
+    ),
+    (
+        [line(op(index="0"))],
+        "h.ndjson:1: 'index' must be an integer; got '0'",
+    ),
+    (
+        [line(op(index=True))],
+        "h.ndjson:1: 'index' must be an integer; got True",
+    ),
+    (
+        [line(op(time=10)), line(op(index=1, time=5))],
+        "h.ndjson:2: 'time' goes backwards (5 < 10); ops must be in recorded order",
+    ),
+    (
+        [line(op(time=1.5))],
+        "h.ndjson:1: 'time' must be integer nanoseconds; got 1.5",
+    ),
+    (
+        [line(op(type="done"))],
+        "h.ndjson:1: 'type' must be one of invoke, ok, fail, info; got 'done'",
+    ),
+    (
+        [line(op(process=[1]))],
+        "h.ndjson:1: 'process' must be an integer client id or a string",
+    ),
+    (
+        [line(op(f=3))],
+        "h.ndjson:1: 'f' must be a string",
+    ),
+    (
+        [line(op(workload="lists"))],
+        "h.ndjson:1: 'workload' must be one of register, list, set, counter; got 'lists'",
+    ),
+    (
+        [line(op(key=7))],
+        "h.ndjson:1: 'key' must be a string; got 7",
+    ),
+    (
+        [line(op(node=["n1"]))],
+        "h.ndjson:1: 'node' must be a string; got ['n1']",
+    ),
+    (
+        [line(op(type="fail", error={"code": 1}))],
+        "h.ndjson:1: 'error' must be a string; got {'code': 1}",
+    ),
+    (
+        [line(op(final="yes"))],
+        "h.ndjson:1: 'final' must be true or false; got 'yes'",
+    ),
+    (
+        [line({"format": FORMAT, "version": VERSION + 1})],
+        f"h.ndjson:1: history format version {VERSION + 1} is newer than this ackbound reads "
+        f"({VERSION}); upgrade ackbound",
+    ),
+    (
+        [line({"format": FORMAT})],
+        f"h.ndjson:1: header has no integer 'version'; write {VERSION}",
+    ),
+    (
+        [line({"format": "other", "version": 1})],
+        f'h.ndjson:1: a header line must come first and have "format": "{FORMAT}"',
+    ),
+    (
+        [line(op()), line(HEADER)],
+        f'h.ndjson:2: a header line must come first and have "format": "{FORMAT}"',
+    ),
+    (
+        [line({**HEADER, "mode": 3})],
+        "h.ndjson:1: header 'mode' must be a string such as \"sync\"",
+    ),
+    (
+        [line({**HEADER, "params": [1]})],
+        "h.ndjson:1: header 'params' must be an object",
+    ),
+    (
+        [line({**HEADER, "topology": {"nodes": ["n1"]}})],
+        'h.ndjson:1: header \'topology\' must be {"nodes": [{"name": "n1", "az": "az1"}, ...], '
+        '"primary": "n1"}',
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "message"), FIELD_ERRORS)
+def test_reader_rejects_a_bad_line_with_one_line_naming_it(lines: list[str], message: str) -> None:
+    assert error_of(lines) == message
+
+
+JSON_PARSERS: list[tuple[str, Callable[[Any], Any]]] = [("json", json.loads)]
+try:
+    import orjson
+
+    JSON_PARSERS.append(("orjson", orjson.loads))
+except ImportError:  # orjson is optional; the stdlib parser is always tested
+    pass
+
+# (parser, lines, expected message): the parsers word the problem differently; the
+# position is always a column of the file's line, and the hint depends on the newline.
+JSON_ERRORS = {
+    "json": [
+        (
+            ["{nope\n"],
+            "h.ndjson:1: not valid JSON (Expecting property name enclosed in double quotes at "
+            "column 2); fix or remove the line",
+        ),
+        (
+            [line(op()), '{"index":1,"time":5,"pro'],
+            "h.ndjson:2: not valid JSON (Unterminated string starting at column 21); "
+            "the file is truncated",
+        ),
+    ],
+    "orjson": [
+        (
+            ["{nope\n"],
+            "h.ndjson:1: not valid JSON (unexpected character, expected a string key at "
+            "column 2); fix or remove the line",
+        ),
+        (
+            [line(op()), '{"index":1,"time":5,"pro'],
+            "h.ndjson:2: not valid JSON (unexpected end of data at column 25); "
+            "the file is truncated",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("parser", "lines", "message"),
+    [
+        pytest.param(loads, lines, message, id=f"{name}-{i}")
+        for name, loads in JSON_PARSERS
+        for i, (lines, message) in enumerate(JSON_ERRORS[name])
+    ],
+)
+def test_reader_reports_invalid_json_and_truncation(
+    monkeypatch: pytest.MonkeyPatch, parser: Callable[[Any], Any], lines: list[str], message: str
+) -> None:
+    monkeypatch.setattr(_io, "_loads", parser)
+    assert error_of(lines) == message
+
+
+def test_truncated_file_on_disk_is_reported_as_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "history.ndjson"
+    full = line(HEADER) + line(op()) + line(op(index=1, time=5, type="ok", node="n1"))
+    path.write_bytes(full.encode()[:-20])  # the run died mid-line
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert str(info.value).startswith(f"{path}:3: not valid JSON (")
+    assert str(info.value).endswith("); the file is truncated")
+
+
+def test_missing_file_and_directory_are_named_with_the_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.ndjson"
+    with pytest.raises(HistoryError) as info:
+        load_history(missing)
+    assert str(info.value) == f"{missing}: no such file; pass the path of a history.ndjson"
+    with pytest.raises(HistoryError) as info:
+        load_history(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}: is a directory; pass its history.ndjson (e.g. {tmp_path / 'history.ndjson'})"
+    )
+
+
+# -- what the reader accepts ----------------------------------------------------------------
+
+
+def test_header_is_optional_and_blank_lines_are_skipped() -> None:
+    h = parse_lines(["\n", line(op()), "   \n", line(op(index=3, time=7, type="ok"))])
+    assert h.header == Header()
+    assert [(o.index, o.time, o.type) for o in h.ops] == [(0, 0, "invoke"), (3, 7, "ok")]
+
+
+def test_empty_input_is_an_empty_history() -> None:
+    assert parse_lines([]) == History(header=Header(), ops=())
+
+
+def test_header_fields_are_read_and_unknown_header_keys_kept() -> None:
+    header = {
+        **HEADER,
+        "params": {"sync_replicas": 2, "lag_limit_ms": 1000},
+        "topology": {"nodes": [{"name": "n1", "az": "a"}, {"name": "n2", "az": "b"}]},
+        "target": "bundled",
+        "durable_restart": True,
+        "story": "kept as extra",
+    }
+    h = parse_lines([line(header)])
+    assert h.header == Header(
+        mode="sync",
+        params={"sync_replicas": 2, "lag_limit_ms": 1000},
+        topology={"nodes": [{"name": "n1", "az": "a"}, {"name": "n2", "az": "b"}]},
+        target="bundled",
+        durable_restart=True,
+        extra={"story": "kept as extra"},
+    )
+
+
+def test_bytes_and_text_lines_read_the_same() -> None:
+    text = [line(HEADER), line(op()), line(op(index=1, time=9, type="ok", node="n1"))]
+    assert parse_lines([s.encode() for s in text]) == parse_lines(text)
+
+
+def test_op_fields_are_read_exactly() -> None:
+    obj = op(index=4, time=12, process="nemesis", type="info", f="kill", value={"node": "n1"})
+    del obj["workload"], obj["key"]
+    obj.update(error="timeout", node="n1", final=True)
+    (got,) = parse_lines([line(obj)]).ops
+    assert got == Op(
+        4, 12, "nemesis", "info", "kill", None, None, {"node": "n1"}, "timeout", "n1", True
+    )
+
+
+# -- writing --------------------------------------------------------------------------------
+
+SAMPLE = History(
+    header=Header(
+        mode="async",
+        params={"lag_limit_ms": 1000, "tolerance_ms": 100},
+        topology={"nodes": [{"name": "n1", "az": "a"}, {"name": "n2", "az": "b"}], "primary": "n1"},
+        target="bundled",
+        durable_restart=False,
+        extra={"story": "round trip"},
+    ),
+    ops=(
+        Op(0, 10, 0, "invoke", "write", "list", "l", "w1"),
+        Op(1, 20, 0, "ok", "write", "list", "l", "w1", node="n1"),
+        Op(2, 20, "nemesis", "invoke", "kill", value={"node": "n1"}),
+        Op(3, 25, "nemesis", "ok", "kill", value={"node": "n1", "effects": [{"down": "n1"}]}),
+        Op(4, 30, 1, "invoke", "write", "counter", "c", 4),
+        Op(5, 31, 1, "fail", "write", "counter", "c", 4, error="NOREPLICAS no", node="n1"),
+        Op(6, 40, "observer", "invoke", "lag", node="n1"),
+        Op(7, 41, "observer", "ok", "lag", value=12, node="n1"),
+        Op(8, 50, 0, "invoke", "read", "set", "s", None, final=True),
+        Op(9, 51, 0, "ok", "read", "set", "s", ["w1", "wé"], node="n2", final=True),
+    ),
+)
+
+
+def test_dump_then_parse_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "history.ndjson"
+    with path.open("w", encoding="utf-8") as fh:
+        dump_history(SAMPLE, fh)
+    assert load_history(path) == SAMPLE
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    assert first == {**SAMPLE.header.to_json(), "format": FORMAT, "version": VERSION}
+
+
+def test_to_json_omits_absent_fields_but_keeps_a_read_value_of_null() -> None:
+    assert SAMPLE.ops[2].to_json() == {
+        "index": 2,
+        "time": 20,
+        "process": "nemesis",
+        "type": "invoke",
+        "f": "kill",
+        "value": {"node": "n1"},
+    }
+    assert SAMPLE.ops[8].to_json() == {
+        "index": 8,
+        "time": 50,
+        "process": 0,
+        "type": "invoke",
+        "f": "read",
+        "workload": "set",
+        "key": "s",
+        "value": None,
+        "final": True,
+    }
+
+
+def test_writer_streams_every_line_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "history.ndjson"
+    with HistoryWriter(path, SAMPLE.header) as writer:
+        for o in SAMPLE.ops:
+            fields = {k: v for k, v in o._asdict().items() if k not in ("index", "time")}
+            writer.record(time_ns=o.time, **fields)
+            # Flushed at once: an interrupted run keeps everything recorded so far.
+            assert len(path.read_text(encoding="utf-8").splitlines()) == o.index + 2
+        assert writer.history() == SAMPLE
+    assert load_history(path) == SAMPLE
+
+
+def test_writer_never_lets_time_go_backwards() -> None:
+    writer = HistoryWriter(None, Header())
+    writer.record(process=0, type="invoke", f="write", time_ns=100)
+    late = writer.record(process=0, type="ok", f="write", time_ns=90)
+    assert (late.index, late.time) == (1, 100)
+
+
+def test_writer_is_safe_to_share_between_threads() -> None:
+    writer = HistoryWriter(None, Header())
+    per_thread = 500
+
+    def work(p: int) -> None:
+        for _ in range(per_thread):
+            writer.record(process=p, type="invoke", f="read")
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ops = writer.ops
+    assert [o.index for o in ops] == list(range(4 * per_thread))
+    assert all(a.time <= b.time for a, b in itertools.pairwise(ops))
