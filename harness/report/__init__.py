@@ -14,6 +14,7 @@ On the terminal, :class:`RunProgress` shows the run as it goes and
 verdict of one checked history (``ackbound check``).
 """
 
+from harness.report._junit import junit_xml
 from harness.report._merge import (
     exit_code_for,
     merge_over_examples,
@@ -41,8 +42,15 @@ from harness.report._model import (
     write_latencies_ns,
 )
 from harness.report._program import py_literal, render_program
+from harness.report._progress import RunProgress
 from harness.report._redact import REDACTED, redact_argv, redact_text
-from harness.report._table import print_check_result, verdict_text
+from harness.report._results import dump_results, load_results, results_json, validate_results
+from harness.report._table import (
+    print_check_result,
+    print_run_result,
+    run_verdict_table,
+    verdict_text,
+)
 from harness.report._view import PropertyRow, property_rows
 
 __all__ = [
@@ -58,21 +66,29 @@ __all__ = [
     "Node",
     "PropertyRow",
     "PropertySummary",
+    "RunProgress",
     "RunResult",
     "TargetInfo",
     "Topology",
     "ackbound_version",
+    "dump_results",
     "exit_code_for",
+    "junit_xml",
+    "load_results",
     "merge_over_examples",
     "merge_verdicts",
     "percentile",
     "print_check_result",
+    "print_run_result",
     "property_rows",
     "py_literal",
     "redact_argv",
     "redact_text",
     "render_program",
+    "results_json",
+    "run_verdict_table",
     "utc_now",
+    "validate_results",
     "verdict_from_counts",
     "verdict_name",
     "verdict_text",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["print_check_result", "verdict_text"]
+from harness.report._model import RunResult
+from harness.report._view import key_figure_text, property_rows
+
+__all__ = ["print_check_result", "print_run_result", "run_verdict_table", "verdict_text"]
 
 
 def verdict_text(valid: object) -> str:
@@ -54,3 +62,128 @@ def print_check_result(
             if p["valid"] is not True:
                 con.print(p["explanation"], markup=False)
     con.print(f"verdict: {verdict_text(result['valid'])}")
+
+
+# -- the conformance run's verdict table -----------------------------------------------------
+
+# (column header, key of key_figure_text)
+_RUN_FIGURES = (
+    ("acked", "acknowledged"),
+    ("lost", "lost"),
+    ("loss\nwindow s", "loss window"),
+    ("max lag\nms", "max lag"),
+    ("rejected", "rejected"),
+    ("write\np50 ms", "write p50"),
+    ("write\np99 ms", "write p99"),
+)
+
+
+def run_verdict_table(result: RunResult) -> Table:
+    """One row per (mode, property): verdict, examples judged, and the mode's key figures.
+
+    A mode's figures are shown on its first row; rows of one mode form one section.
+    ``judged`` is "examples with evidence / examples".
+    """
+    title = f"ackbound run — target {result.target.name}"
+    if result.target.bug:
+        title += f" (bug {result.target.bug})"
+    if result.seed is not None:
+        title += f", seed {result.seed}"
+    t = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    t.add_column("mode", no_wrap=True)
+    t.add_column("property", no_wrap=True)
+    t.add_column("verdict", no_wrap=True)
+    t.add_column("judged", justify="right", no_wrap=True)
+    for header, _key in _RUN_FIGURES:
+        t.add_column(header, justify="right", no_wrap=True)
+    for m in result.modes.values():
+        rows = property_rows(m)
+        figures = key_figure_text(m, units=False)
+        if not rows:
+            t.add_row(
+                m.mode,
+                "–",
+                verdict_text("unknown"),
+                f"0/{m.examples}",
+                *(figures[key] for _h, key in _RUN_FIGURES),
+                end_section=True,
+            )
+            continue
+        for i, row in enumerate(rows):
+            first = i == 0
+            t.add_row(
+                m.mode if first else "",
+                row.name,
+                verdict_text(row.valid),
+                f"{row.with_evidence}/{row.examples}",
+                *((figures[key] if first else "") for _h, key in _RUN_FIGURES),
+                end_section=i == len(rows) - 1,
+            )
+    return t
+
+
+def print_run_result(
+    result: RunResult,
+    *,
+    console: Console | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    files: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> None:
+    """The end of a run on the terminal: the verdict table, each violation explained with
+    its replay program, the unknowns, where the report files are, and the verdict line.
+
+    ``files`` and ``errors`` are what ``write_reports`` returned (``ReportFiles.written``
+    and ``.errors``); without ``files``, the report files found in ``run_dir`` are listed.
+    """
+    # Logs (not a terminal) get a width that fits the table instead of rich's default 80.
+    con = console or Console(
+        file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120
+    )
+    con.print(run_verdict_table(result))
+    n_examples = sum(m.examples for m in result.modes.values())
+    con.print(
+        f"{len(result.modes)} mode(s), {n_examples} example(s) in {result.duration_s:g} s",
+        markup=False,
+    )
+    if not result.complete:
+        con.print("[yellow]interrupted:[/] these are the results gathered so far")
+    if result.error:
+        con.print(f"[red]error:[/] {escape(result.error)}")
+    rows = [r for m in result.modes.values() for r in property_rows(m)]
+    programs_shown: set[str] = set()
+    for row in rows:
+        if row.valid is not False:
+            continue
+        where = f" in {row.violated} of {row.examples} example(s)" if row.violated else ""
+        if row.example:
+            where += f"; shown: example {row.example}"
+        con.print(f"\n[bold red]✗ {row.mode} · {row.name}[/] violated{escape(where)}")
+        con.print(row.explanation, markup=False)
+        if row.program and row.mode not in programs_shown:
+            programs_shown.add(row.mode)
+            con.print("replay it (paste into Python, or run the replay command):", markup=False)
+            con.print(row.program.rstrip("\n"), markup=False)
+    unknown = [r for r in rows if r.valid is not True and r.valid is not False]
+    if unknown:
+        con.print("")
+        for row in unknown:
+            con.print(f"[yellow]? {row.mode} ·[/] {escape(row.explanation)}")
+    if files is None and run_dir is not None:
+        d = Path(run_dir)
+        names = ("report.html", "results.json", "junit.xml", "program.txt", "history.ndjson")
+        files = {n: d / n for n in names if (d / n).exists()}
+    if files:
+        con.print("")
+        con.print("reports:", markup=False)
+        for name, path in files.items():
+            con.print(f"  {name}: {path}", markup=False)
+    for name, message in (errors or {}).items():
+        con.print(f"[red]could not write {escape(name)}:[/] {escape(message)}")
+    con.print(f"verdict: {verdict_text(result.valid)} (exit {result.exit_code})")
