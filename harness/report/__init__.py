@@ -14,6 +14,7 @@ On the terminal, :class:`RunProgress` shows the run as it goes and
 verdict of one checked history (``ackbound check``).
 """
 
+from harness.report._html import featured_example, report_html
 from harness.report._junit import junit_xml
 from harness.report._merge import (
     exit_code_for,
@@ -41,6 +42,7 @@ from harness.report._model import (
     utc_now,
     write_latencies_ns,
 )
+from harness.report._plot import HistoryView, history_view
 from harness.report._program import py_literal, render_program
 from harness.report._progress import RunProgress
 from harness.report._redact import REDACTED, redact_argv, redact_text
@@ -52,6 +54,7 @@ from harness.report._table import (
     verdict_text,
 )
 from harness.report._view import PropertyRow, property_rows
+from harness.report._write import ReportFiles, write_reports
 
 __all__ = [
     "MODES",
@@ -60,12 +63,14 @@ __all__ = [
     "ExampleRecord",
     "Failure",
     "FirstViolation",
+    "HistoryView",
     "LatencySamples",
     "ModeResult",
     "ModeStats",
     "Node",
     "PropertyRow",
     "PropertySummary",
+    "ReportFiles",
     "RunProgress",
     "RunResult",
     "TargetInfo",
@@ -73,6 +78,8 @@ __all__ = [
     "ackbound_version",
     "dump_results",
     "exit_code_for",
+    "featured_example",
+    "history_view",
     "junit_xml",
     "load_results",
     "merge_over_examples",
@@ -85,6 +92,7 @@ __all__ = [
     "redact_argv",
     "redact_text",
     "render_program",
+    "report_html",
     "results_json",
     "run_verdict_table",
     "utc_now",
@@ -93,4 +101,5 @@ __all__ = [
     "verdict_name",
     "verdict_text",
     "write_latencies_ns",
+    "write_reports",
 ]
