@@ -1,10 +1,15 @@
-"""``ackbound check HISTORY.ndjson``: judge a recorded history."""
+"""``ackbound check HISTORY.ndjson``: judge a recorded history.
+
+A path ending in ``.txt`` is read as the text language of ``harness.history.parse_text``,
+so a history written by hand (a bug report, a corpus case) can be checked directly.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from harness._errors import (
 )
 
 MODES = ("none", "sync", "async")
+MAX_SECONDS = 1e9  # about 31 years: any larger time would not fit the checker's nanoseconds
 
 
 def _seconds(text: str) -> float:
@@ -25,6 +31,8 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(v) or v < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number of seconds")
+    if v > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large; pass at most {MAX_SECONDS:.0f} s")
     return v
 
 
@@ -39,7 +47,11 @@ def _positive_int(text: str) -> int:
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("history", help="path to a history.ndjson (docs/history.md)")
+    p.add_argument(
+        "history",
+        help="path to a history.ndjson (docs/history.md), or a .txt history in the text "
+        "language (harness.history.parse_text)",
+    )
     p.add_argument(
         "--mode",
         help="durability mode the history was recorded in: none, sync or async "
@@ -65,21 +77,32 @@ def params_from(header_mode: str | None, header_params: dict[str, Any], args: An
     mode_name = args.mode or header_mode
     if mode_name is None:
         raise AckboundError(
-            "the history does not say its durability mode; pass --mode none|sync|async"
+            "the history does not say its durability mode (its header has no 'mode'); "
+            "pass --mode none, sync or async"
         )
     if mode_name not in MODES:
-        raise AckboundError(f"unknown mode {mode_name!r}; use --mode none, sync or async")
+        if args.mode:
+            raise AckboundError(f"unknown mode {mode_name!r}; use --mode none, sync or async")
+        raise AckboundError(
+            f"the history header's mode {mode_name!r} is unknown; fix the header or pass "
+            "--mode none, sync or async"
+        )
 
-    def pick(flag: float | int | None, key: str, default: float, scale: float) -> int:
+    def pick(flag: float | int | None, key: str, option: str, default: float) -> int:
         if flag is not None:
             return round(float(flag) * 1e9)
         if key in header_params:
             v = header_params[key]
-            if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
+            if (
+                not isinstance(v, int | float)
+                or isinstance(v, bool)
+                or not 0 <= v <= MAX_SECONDS * 1000
+            ):
                 raise AckboundError(
-                    f"the history header's params.{key} must be a non-negative number; got {v!r}"
+                    f"the history header's params.{key} must be a non-negative number of ms; "
+                    f"got {v!r}; fix the header or pass {option} S"
                 )
-            return round(float(v) * scale)
+            return round(float(v) * 1e6)
         return round(default * 1e9)
 
     k = (
@@ -87,15 +110,18 @@ def params_from(header_mode: str | None, header_params: dict[str, Any], args: An
         if args.sync_replicas is not None
         else header_params.get("sync_replicas", 1)
     )
-    if not isinstance(k, int) or k < 1:
-        raise AckboundError("sync_replicas must be a whole number ≥ 1; pass --sync-replicas K")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise AckboundError(
+            f"the history header's params.sync_replicas must be a whole number ≥ 1; got {k!r}; "
+            "fix the header or pass --sync-replicas K"
+        )
     return Params(
         mode=Mode(mode_name),
         sync_replicas=k,
-        sync_timeout=pick(args.sync_timeout, "sync_timeout_ms", 1.0, 1e6),
-        lag_limit=pick(args.lag_limit, "lag_limit_ms", 10.0, 1e6),
-        tolerance=pick(args.tolerance, "tolerance_ms", 0.25, 1e6),
-        recovery=pick(args.recovery, "recovery_ms", 10.0, 1e6),
+        sync_timeout=pick(args.sync_timeout, "sync_timeout_ms", "--sync-timeout", 1.0),
+        lag_limit=pick(args.lag_limit, "lag_limit_ms", "--lag-limit", 10.0),
+        tolerance=pick(args.tolerance, "tolerance_ms", "--tolerance", 0.25),
+        recovery=pick(args.recovery, "recovery_ms", "--recovery", 10.0),
     )
 
 
@@ -107,14 +133,50 @@ def verdict_exit(valid: object) -> int:
     return EXIT_UNKNOWN
 
 
+def _check_json_target(out: str) -> None:
+    """Fail before the (possibly long) check when the result could not be written."""
+    if out == "-":
+        return
+    target = Path(out)
+    parent = target.parent
+    if target.is_dir():
+        raise AckboundError(
+            f"--json {out} is a directory; pass a file path such as {target / 'result.json'}"
+        )
+    if not parent.is_dir():
+        raise AckboundError(f"cannot write --json {out}: {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise AckboundError(f"cannot write --json {out}: permission denied; pick a writable path")
+
+
+def _load(path: str) -> Any:
+    from harness.history import HistoryError, load_history, parse_text
+
+    if not path.endswith(".txt"):
+        return load_history(path)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HistoryError(f"{p}: no such file; pass the path of a history") from None
+    except IsADirectoryError:
+        raise HistoryError(f"{p}: is a directory; pass a history file") from None
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{p}: not UTF-8 text ({exc.reason}); is this a history?") from None
+    except PermissionError:
+        raise HistoryError(f"{p}: permission denied; make the file readable") from None
+    return parse_text(text, source=str(p))
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.checker import check
-    from harness.history import load_history
     from harness.report import print_check_result
 
     if args.mode is not None and args.mode not in MODES:
         raise AckboundError(f"unknown mode {args.mode!r}; use --mode none, sync or async")
-    history = load_history(args.history)
+    if args.json:
+        _check_json_target(args.json)
+    history = _load(args.history)
     params = params_from(history.header.mode, history.header.params, args)
     result = check(history, params, source=str(args.history))
     if args.json:

@@ -88,6 +88,8 @@ _FIELDS = (
 )
 _KNOWN_FIELDS = frozenset(_FIELDS)
 _WORKLOADS = frozenset(WORKLOADS)
+# What a write carries, per workload (docs/history.md): a unique string, or a counter's delta.
+_WRITE_VALUE: dict[str, type] = {"register": str, "list": str, "set": str, "counter": int}
 # The parsers' "line 1 column 25 (char 24)" counts within the one line being parsed.
 _JSON_POSITION = re.compile(r"(?: at)?:? line \d+ column (\d+) \(char \d+\)")
 
@@ -123,13 +125,25 @@ def _header_from(obj: dict[str, Any], where: str) -> Header:
                 f"{where}: header 'topology' must be "
                 '{"nodes": [{"name": "n1", "az": "az1"}, ...], "primary": "n1"}'
             )
+        primary = topology.get("primary")
+        names = [n["name"] for n in nodes]
+        if primary is not None and primary not in names:
+            raise HistoryError(
+                f"{where}: header topology's primary {primary!r} is not one of its nodes "
+                f"({', '.join(names) or 'none'}); name one of them"
+            )
+    durable_restart = obj.get("durable_restart", False)
+    if durable_restart is not True and durable_restart is not False:
+        raise HistoryError(
+            f"{where}: header 'durable_restart' must be true or false; got {durable_restart!r}"
+        )
     known = {"format", "version", "mode", "params", "topology", "target", "durable_restart"}
     return Header(
         mode=mode,
         params=params,
         topology=topology,
         target=obj.get("target"),
-        durable_restart=bool(obj.get("durable_restart", False)),
+        durable_restart=durable_restart,
         extra={k: v for k, v in obj.items() if k not in known},
     )
 
@@ -233,9 +247,15 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
             raise _bad(f"{source}:{lineno}", f"{name!r} must be a string; got {bad!r}")
         if final is not True and final is not False:
             raise _bad(f"{source}:{lineno}", f"'final' must be true or false; got {final!r}")
+        value = get("value")
+        if f == "write" and workload is not None and type(value) is not _WRITE_VALUE[workload]:
+            want = "an integer delta" if workload == "counter" else 'a string such as "w17"'
+            raise _bad(
+                f"{source}:{lineno}", f"a {workload} write's value must be {want}; got {value!r}"
+            )
         last_index = index
         last_time = t
-        append(Op(index, t, process, typ, f, workload, key, get("value"), error, node, final))
+        append(Op(index, t, process, typ, f, workload, key, value, error, node, final))
     return History(header=header, ops=tuple(ops))
 
 

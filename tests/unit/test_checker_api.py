@@ -174,8 +174,8 @@ W1 = {"process": 0, "f": "write", "workload": "list", "key": "l", "value": "w1"}
             "h: op 0: a write needs 'workload' and 'key'",
         ),
         (
-            _ops({**W1, "workload": "counter", "type": "invoke", "value": "x"}),
-            "h: op 0: a counter write's value is an int delta",
+            _ops({"process": 0, "type": "invoke", "f": "read", "workload": "list", "value": None}),
+            "h: op 0: a read needs 'workload' and 'key'",
         ),
         (
             _ops({**W1, "type": "ok"}),

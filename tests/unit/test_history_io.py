@@ -150,6 +150,26 @@ FIELD_ERRORS = [
         "h.ndjson:1: header 'params' must be an object",
     ),
     (
+        [line({**HEADER, "topology": {"nodes": [{"name": "n1", "az": "a"}], "primary": "n9"}})],
+        "h.ndjson:1: header topology's primary 'n9' is not one of its nodes (n1); name one of them",
+    ),
+    (
+        [line({**HEADER, "durable_restart": "no"})],
+        "h.ndjson:1: header 'durable_restart' must be true or false; got 'no'",
+    ),
+    (
+        [line(op(workload="register", value=["a"]))],
+        "h.ndjson:1: a register write's value must be a string such as \"w17\"; got ['a']",
+    ),
+    (
+        [line(op(workload="counter", value="4"))],
+        "h.ndjson:1: a counter write's value must be an integer delta; got '4'",
+    ),
+    (
+        [line(op(workload="set", type="ok", value=None))],
+        'h.ndjson:1: a set write\'s value must be a string such as "w17"; got None',
+    ),
+    (
         [line({**HEADER, "topology": {"nodes": ["n1"]}})],
         'h.ndjson:1: header \'topology\' must be {"nodes": [{"name": "n1", "az": "az1"}, ...], '
         '"primary": "n1"}',
