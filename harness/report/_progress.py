@@ -131,7 +131,9 @@ class RunProgress:
         if not self.enabled:
             return
         if self.plain:
-            self.console.print("ackbound run: started", markup=False, highlight=False)
+            self.console.print(
+                "ackbound run: started", markup=False, highlight=False, soft_wrap=True
+            )
             self._last_print = self._started
             return
         self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
@@ -151,7 +153,7 @@ class RunProgress:
             if salient != self._last_salient or due:
                 self._last_salient = salient
                 self._last_print = now
-                self.console.print(self.line(), markup=False, highlight=False)
+                self.console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
         elif self._live is not None:
             self._live.refresh()
 
@@ -161,7 +163,7 @@ class RunProgress:
             self._live.stop()
             self._live = None
         if self._started is not None and self.enabled:
-            self.console.print(self.line(), markup=False, highlight=False)
+            self.console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
         self._started = None
 
     def __enter__(self) -> RunProgress:

@@ -165,11 +165,12 @@ def print_run_result(
         if row.example:
             where += f"; shown: example {row.example}"
         con.print(f"\n[bold red]✗ {row.mode} · {row.name}[/] violated{escape(where)}")
-        con.print(row.explanation, markup=False)
+        con.print(row.explanation, markup=False, soft_wrap=True)
         if row.program and row.mode not in programs_shown:
             programs_shown.add(row.mode)
             con.print("replay it (paste into Python, or run the replay command):", markup=False)
-            con.print(row.program.rstrip("\n"), markup=False)
+            # Never wrapped: the program must stay pasteable.
+            con.print(row.program.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
     unknown = [r for r in rows if r.valid is not True and r.valid is not False]
     if unknown:
         con.print("")

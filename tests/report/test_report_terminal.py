@@ -177,3 +177,21 @@ def test_progress_on_a_terminal_draws_live_and_leaves_the_last_line() -> None:
         "[3.0 s / 30 s] mode async · phase shrinking · examples 3 · steps 7 · violations 1"
         in out.getvalue()
     )
+
+
+def test_long_lines_are_never_wrapped_in_logs(run_dir: Path) -> None:
+    result, _ = build_run(run_dir)
+    fv = result.modes["sync"].failure
+    assert fv is not None
+    fv.program = fv.program.replace("seed=42", "seed=42, " + "x" * 200 + "=1")
+    out = io.StringIO()
+    print_run_result(result, console=Console(file=out, width=80, color_system=None))
+    assert any(line.endswith("=1)") and len(line) > 200 for line in out.getvalue().splitlines())
+    out = io.StringIO()
+    p = RunProgress(Console(file=out, width=40), clock=Clock())
+    p.start()
+    p.update(mode="sync", examples=10, steps=100, faults=20, violations=0)
+    p.stop()
+    assert out.getvalue().splitlines()[1] == (
+        "[0.0 s] mode sync · examples 10 · steps 100 · faults 20 · violations 0"
+    )
