@@ -11,8 +11,13 @@ from harness._errors import EXIT_UNKNOWN, EXIT_VALID, EXIT_VIOLATED, AckboundErr
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="the directory of a run (it holds results.json)")
     p.add_argument("--mode", default=None, help="replay this mode's failure (default: each)")
-    p.add_argument("--times", type=int, default=1, metavar="N",
-                   help="replay N times and report how often it failed (default 1)")
+    p.add_argument(
+        "--times",
+        type=int,
+        default=1,
+        metavar="N",
+        help="replay N times and report how often it failed (default 1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +49,19 @@ def run(args: argparse.Namespace) -> int:
                 mode=mode,
                 bug=target.get("bug"),
                 run_dir=str(args.run_dir),
-                **{k: v for k, v in opts.items() if k in {
-                    "backend", "lag_limit_ms", "sync_timeout_ms", "sync_replicas", "nodes", "azs"
-                }},
+                **{
+                    k: v
+                    for k, v in opts.items()
+                    if k
+                    in {
+                        "backend",
+                        "lag_limit_ms",
+                        "sync_timeout_ms",
+                        "sync_replicas",
+                        "nodes",
+                        "azs",
+                    }
+                },
             )
             result = replay_steps(state, f["steps"])
             print(f"replay {i + 1}/{args.times} of {mode} ({len(f['steps'])} steps):")

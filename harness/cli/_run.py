@@ -30,29 +30,66 @@ def register(p: argparse.ArgumentParser) -> None:
         default="default",
         help="comma-separated faults to use, 'none' or 'default' (every fault)",
     )
-    p.add_argument("--budget", type=_seconds, default=60.0, metavar="SECONDS",
-                   help="time to explore, shared by the modes (default 60)")
-    p.add_argument("--examples", type=_positive_int, default=None, metavar="N",
-                   help="stop each mode after N examples (default: as many as the budget allows)")
+    p.add_argument(
+        "--budget",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="time to explore, shared by the modes (default 60)",
+    )
+    p.add_argument(
+        "--examples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop each mode after N examples (default: as many as the budget allows)",
+    )
     p.add_argument("--seed", type=int, default=None, metavar="N", help="Hypothesis seed")
-    p.add_argument("--lag-limit", type=_seconds, default=None, metavar="S",
-                   help="async lag limit L in seconds (default 0.5, rounded to the target's "
-                   "granularity)")
+    p.add_argument(
+        "--lag-limit",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="async lag limit L in seconds (default 0.5, rounded to the target's granularity)",
+    )
     p.add_argument("--sync-timeout-ms", type=_positive_int, default=None, metavar="MS")
     p.add_argument("--sync-replicas", type=_positive_int, default=1, metavar="K")
     p.add_argument("--nodes", type=_positive_int, default=None, metavar="N")
     p.add_argument("--azs", type=_positive_int, default=None, metavar="N")
     p.add_argument("--image", default=None, help="container image for --backend docker")
-    p.add_argument("--steps", type=_positive_int, default=10, metavar="N",
-                   help="most steps in one example (default 10)")
-    p.add_argument("--shrink-budget", type=_seconds, default=None, metavar="SECONDS",
-                   help="time allowed to shrink a failing example (default max(60, budget/modes))")
-    p.add_argument("--report-dir", type=Path, default=None, metavar="DIR",
-                   help="where to write the run (default ./ackbound-runs/<time>-<target>)")
-    p.add_argument("--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML here")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write results.json here")
-    p.add_argument("--bug", default=None, metavar="NAME",
-                   help="run the bundled server with a seeded bug (to validate the harness)")
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="most steps in one example (default 10)",
+    )
+    p.add_argument(
+        "--shrink-budget",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="time allowed to shrink a failing example (default max(60, budget/modes))",
+    )
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write the run (default ./ackbound-runs/<time>-<target>)",
+    )
+    p.add_argument(
+        "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML here"
+    )
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write results.json here"
+    )
+    p.add_argument(
+        "--bug",
+        default=None,
+        metavar="NAME",
+        help="run the bundled server with a seeded bug (to validate the harness)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -66,7 +103,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
     nodes, azs = args.nodes, args.azs
     if args.bug is not None:
         if target.name != "bundled" and "harness.server" not in " ".join(
-            (target.start.command if target.start else ())
+            target.start.command if target.start else ()
         ):
             raise AckboundError(
                 f"--bug {args.bug!r} seeds a bug into the bundled server; use --target bundled"
@@ -144,5 +181,11 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.stop()
-    print_run_result(result, run_dir=run_dir)
+    files = getattr(result, "report_files", None)
+    print_run_result(
+        result,
+        run_dir=run_dir,
+        files=None if files is None else files.written,
+        errors=None if files is None else files.errors,
+    )
     return int(result.exit_code)

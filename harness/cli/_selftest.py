@@ -12,16 +12,28 @@ from harness.cli._check import _seconds
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=_seconds, default=60.0, metavar="S",
-                   help="time allowed to detect each bug (default 60)")
-    p.add_argument("--shrink-budget", type=_seconds, default=45.0, metavar="S",
-                   help="time allowed to shrink each bug's failing example (default 45)")
-    p.add_argument("--bug", action="append", default=None, metavar="NAME",
-                   help="only this bug (repeatable)")
+    p.add_argument(
+        "--budget",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="time allowed to detect each bug (default 60)",
+    )
+    p.add_argument(
+        "--shrink-budget",
+        type=_seconds,
+        default=45.0,
+        metavar="S",
+        help="time allowed to shrink each bug's failing example (default 45)",
+    )
+    p.add_argument(
+        "--bug", action="append", default=None, metavar="NAME", help="only this bug (repeatable)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report-dir", type=Path, default=None, metavar="DIR")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write the table as JSON")
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="write the table as JSON"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     known = {b["name"] for b in bundled_bugs()}
     for b in args.bug or ():
         if b not in known:
-            raise AckboundError(f"--bug {b!r} is not a seeded bug; use one of {', '.join(sorted(known))}")
+            raise AckboundError(
+                f"--bug {b!r} is not a seeded bug; use one of {', '.join(sorted(known))}"
+            )
     root = args.report_dir or Path("ackbound-runs") / time.strftime(
         "selftest-%Y%m%d-%H%M%S", time.gmtime()
     )
@@ -66,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
             o.bug,
             o.mode,
             o.breaks,
-            ("[green]" if o.caught else "[bold red]") + (", ".join(o.caught_by) or "missed") + "[/]",
+            ("[green]" if o.caught else "[bold red]")
+            + (", ".join(o.caught_by) or "missed")
+            + "[/]",
             "–" if o.detect_s is None else f"{o.detect_s:.1f}",
             "–" if o.shrunk_steps is None else str(o.shrunk_steps),
         )

@@ -26,7 +26,7 @@ from harness.history import HistoryWriter
 if TYPE_CHECKING:
     from harness.cluster import Cluster, RespClient
 
-__all__ = ["Example", "ExampleRecord", "ModeSetup", "WORKLOADS", "checker_params"]
+__all__ = ["WORKLOADS", "Example", "ExampleRecord", "ModeSetup", "checker_params"]
 
 WORKLOADS = ("register", "list", "set", "counter")
 KEYS_PER_WORKLOAD = 3
@@ -93,10 +93,15 @@ class ExampleRecord:
 
 
 class _Values:
-    """Unique write values: ``w1``, ``w2``, … and distinct powers of two per counter key."""
+    """Unique write values and distinct powers of two per counter key.
 
-    def __init__(self) -> None:
+    Values carry the example's tag (``x7w1``, ``x7w2``, …) and counter keys too, so that a
+    value left over from an earlier example can never pass for one of this example's.
+    """
+
+    def __init__(self, tag: str = "") -> None:
         self._lock = threading.Lock()
+        self._tag = tag
         self._n = 0
         self._counter_bits: dict[str, int] = {}
         self._counter_gen: dict[str, int] = {}
@@ -115,7 +120,7 @@ class _Values:
                 self._counter_bits[full] = bit + 1
                 return full, 1 << bit
             self._n += 1
-            return key, f"w{self._n}"
+            return key, f"{self._tag}w{self._n}"
 
 
 class Example:
@@ -151,7 +156,7 @@ class Example:
         self.writer = HistoryWriter(self.dir / "history.ndjson", header)
         self.started = time.monotonic()
         cluster.reset(history=self.writer, mode=setup.mode, params=setup.mode_params())
-        self.values = _Values()
+        self.values = _Values(tag=f"x{example_id.rsplit('-', 1)[-1].lstrip('0') or '0'}")
         self.keys: set[tuple[str, str]] = set()
         self._keys_lock = threading.Lock()
         self._local = threading.local()
@@ -199,8 +204,14 @@ class Example:
         target_node = self.cluster.primary if node is None else node
         w = self.writer
         w.record(
-            process=process, type="invoke", f=f, workload=workload, key=key,
-            value=value if f == "write" else None, node=target_node, final=final,
+            process=process,
+            type="invoke",
+            f=f,
+            workload=workload,
+            key=key,
+            value=value if f == "write" else None,
+            node=target_node,
+            final=final,
         )
         try:
             client = self._client(target_node)
@@ -210,8 +221,15 @@ class Example:
         if typ == "info":
             self._drop_client(target_node)
         w.record(
-            process=process, type=typ, f=f, workload=workload, key=key,
-            value=value if f == "write" else got, error=err, node=target_node, final=final,
+            process=process,
+            type=typ,
+            f=f,
+            workload=workload,
+            key=key,
+            value=value if f == "write" else got,
+            error=err,
+            node=target_node,
+            final=final,
         )
         return typ, got, err
 

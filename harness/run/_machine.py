@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["DurabilityViolation", "StopRun", "make_machine"]
 
 
-class StopRun(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class StopRun(BaseException):
     """Raised to end the Hypothesis run when the time budget is spent.
 
     A BaseException, so that Hypothesis does not take it for a failing example.
@@ -231,8 +231,16 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
 
     enabled = {name.replace("-", "_") for name in run.config.faults}
     for fault_rule in (
-        "kill", "restart", "wipe_restart", "pause", "resume", "partition",
-        "slow_link", "failover", "az_outage", "heal",
+        "kill",
+        "restart",
+        "wipe_restart",
+        "pause",
+        "resume",
+        "partition",
+        "slow_link",
+        "failover",
+        "az_outage",
+        "heal",
     ):
         if fault_rule not in enabled:
             setattr(DurabilityMachine, fault_rule, _disabled(fault_rule))

@@ -15,6 +15,7 @@ whose rule methods can be called directly; ``teardown()`` heals, reads, judges â
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -99,10 +100,8 @@ def replay_steps(state: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
     except DurabilityViolation:
         pass
     finally:
-        try:
+        with contextlib.suppress(DurabilityViolation):
             state.teardown()
-        except DurabilityViolation:
-            pass
     result: dict[str, Any] | None = state.record.result
     if result is None:
         raise AckboundError(

@@ -68,10 +68,7 @@ def bundled_bugs() -> list[dict[str, Any]]:
 
 def mode_setup(target: Target, mode: str, config: RunConfig) -> ModeSetup:
     """The timing a run uses in ``mode``: a small lag limit, so a run takes seconds."""
-    if config.lag_limit_s is not None:
-        wanted_ms = round(config.lag_limit_s * 1000)
-    else:
-        wanted_ms = 500
+    wanted_ms = round(config.lag_limit_s * 1000) if config.lag_limit_s is not None else 500
     lag_ms = target.lag_limit_ms(max(1, wanted_ms))
     sync_timeout_ms = config.sync_timeout_ms or max(500, lag_ms)
     return ModeSetup(
@@ -242,6 +239,7 @@ def run_conformance(
     )
     error: str | None = None
     interrupted = False
+    result_files: list[Any] = []
     cluster: Cluster | None = None
     try:
         cluster = start_run_cluster(target, config, run_dir, config.modes[0])
@@ -296,15 +294,29 @@ def run_conformance(
         if cluster is not None:
             cluster.close()
         top = next(
-            (run_dir / m / "history.ndjson" for m in config.modes if result.modes.get(m) and result.modes[m].failure),
+            (
+                run_dir / m / "history.ndjson"
+                for m in config.modes
+                if result.modes.get(m) and result.modes[m].failure
+            ),
             None,
-        ) or next((run_dir / m / "history.ndjson" for m in config.modes if (run_dir / m / "history.ndjson").exists()), None)
+        ) or next(
+            (
+                run_dir / m / "history.ndjson"
+                for m in config.modes
+                if (run_dir / m / "history.ndjson").exists()
+            ),
+            None,
+        )
         if top is not None and top.exists():
             _copy_history(top, run_dir / "history.ndjson")
         result.finish(complete=not interrupted and error is None, error=error)
-        write_reports(run_dir, result, json_path=config.json, junit_path=config.junit)
+        files = write_reports(run_dir, result, json_path=config.json, junit_path=config.junit)
+        result_files[:] = [files]
     if interrupted:
         raise KeyboardInterrupt
+    if result_files:
+        result.report_files = result_files[0]  # type: ignore[attr-defined]
     return result
 
 
@@ -322,7 +334,9 @@ def _replay_options(config: RunConfig, setup: ModeSetup) -> dict[str, Any]:
     return opts
 
 
-def _fold_mode(result: RunResult, run: ModeRun, run_dir: Path, seed: int, config: RunConfig) -> None:
+def _fold_mode(
+    result: RunResult, run: ModeRun, run_dir: Path, seed: int, config: RunConfig
+) -> None:
     from harness.history import load_history
 
     m = result.mode(run.setup.mode)

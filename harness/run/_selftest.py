@@ -73,6 +73,18 @@ class SelftestResult:
         }
 
 
+class _DetectionClock:
+    """A progress sink that notes when the first violation was recorded."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.detected: list[float] = []
+
+    def update(self, **figures: Any) -> None:
+        if figures.get("violations") and not self.detected:
+            self.detected.append(time.monotonic() - self.start)
+
+
 def run_selftest(
     *,
     root: Path,
@@ -90,7 +102,10 @@ def run_selftest(
     target = load_target("bundled")
     outcomes: list[BugOutcome] = []
     for b in chosen:
-        mode = b.get("mode") if b.get("mode") in ("none", "sync", "async") else "async"
+        hinted = b.get("mode")
+        mode: str = (
+            hinted if isinstance(hinted, str) and hinted in ("none", "sync", "async") else "async"
+        )
         topo = b.get("topology") or {}
         outcome = BugOutcome(bug=b["name"], breaks=b["breaks"], mode=mode)
         run_dir = root / b["name"]
@@ -106,16 +121,10 @@ def run_selftest(
             shrink_budget_s=shrink_budget_s,
             command=("selftest", "--bug", b["name"]),
         )
-        start = time.monotonic()
-        detected: list[float] = []
-
-        class _Clock:
-            def update(self, **figures: Any) -> None:
-                if figures.get("violations") and not detected:
-                    detected.append(time.monotonic() - start)
-
+        clock = _DetectionClock()
+        detected = clock.detected
         try:
-            result = run_conformance(config, run_dir=run_dir, target=target, progress=_Clock())
+            result = run_conformance(config, run_dir=run_dir, target=target, progress=clock)
             m = result.modes.get(mode)
             if m is not None and m.failure is not None:
                 outcome.caught_by = list(m.failure.violated)
