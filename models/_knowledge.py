@@ -42,8 +42,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Final
+
+from models._exact import Mode
 
 __all__ = [
     "CLIENT",
@@ -70,14 +71,6 @@ __all__ = [
 
 CLIENT: Final = "client"
 """The pseudo-node that stands for every client (a link from ``client`` reaches a node)."""
-
-
-class Mode(StrEnum):
-    """A durability mode (see the README's semantics section)."""
-
-    NONE = "none"
-    SYNC = "sync"
-    ASYNC = "async"
 
 
 # -- effects ------------------------------------------------------------------------------
