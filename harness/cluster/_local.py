@@ -80,6 +80,7 @@ class LocalBackend:
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self._paused: set[str] = set()
+        self._standby: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
 
     def start(self, node: NodeSpec) -> None:
         old = self._procs.get(node.name)
@@ -87,18 +88,22 @@ class LocalBackend:
             raise ClusterError(
                 f"node {node.name} is already running (pid {old.pid}); kill it first"
             )
+        self._procs[node.name] = self._spawn(node, "starting")
+        self._paused.discard(node.name)
+
+    def _spawn(self, node: NodeSpec, what: str) -> subprocess.Popen[bytes]:
         node.data_dir.mkdir(parents=True, exist_ok=True)
         argv = self._commands(node)
         log = self._logs.get(node.name)
         if log is None:
             log = node.log.open("ab")
             self._logs[node.name] = log
-        log.write(f"--- ackbound: starting {node.name}: {' '.join(argv)}\n".encode())
+        log.write(f"--- ackbound: {what} {node.name}: {' '.join(argv)}\n".encode())
         log.flush()
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         try:
-            proc = _Spawner.get().popen(
+            return _Spawner.get().popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -113,8 +118,37 @@ class LocalBackend:
                 f"node {node.name}: cannot run {argv[0]!r} ({exc.strerror}); check the target's "
                 "[start].command and that the binary is installed"
             ) from None
+
+    # A standby is a fresh process for a killed node, started in the background on another
+    # port so that a later restart only has to attach it (the proxy hides the port change).
+    # Only for targets whose restart loses the data anyway: then a fresh empty process is
+    # exactly what a restart yields, minus the startup time.
+    def has_standby(self, node: NodeSpec) -> bool:
+        entry = self._standby.get(node.name)
+        return entry is not None and entry[0].poll() is None
+
+    def spawn_standby(self, node: NodeSpec) -> None:
+        self.drop_standby(node)
+        self._standby[node.name] = (self._spawn(node, "standby for"), node.port)
+
+    def take_standby(self, node: NodeSpec) -> int | None:
+        """Make the standby the node's process; return its port (None: there is none)."""
+        entry = self._standby.pop(node.name, None)
+        if entry is None:
+            return None
+        proc, port = entry
+        if proc.poll() is not None:
+            return None
         self._procs[node.name] = proc
         self._paused.discard(node.name)
+        return port
+
+    def drop_standby(self, node: NodeSpec) -> None:
+        entry = self._standby.pop(node.name, None)
+        if entry is not None:
+            with contextlib.suppress(ProcessLookupError):
+                entry[0].kill()
+            entry[0].wait()
 
     def running(self, node: NodeSpec) -> bool:
         proc = self._procs.get(node.name)
@@ -161,17 +195,19 @@ class LocalBackend:
     def wipe(self, node: NodeSpec) -> None:
         if self.running(node):
             raise ClusterError(f"node {node.name} is running; kill it before wiping its data")
+        self.drop_standby(node)
         shutil.rmtree(node.data_dir, ignore_errors=True)
         node.data_dir.mkdir(parents=True, exist_ok=True)
 
     def close(self) -> None:
-        for proc in self._procs.values():
+        for proc in [*self._procs.values(), *(p for p, _ in self._standby.values())]:
             with contextlib.suppress(ProcessLookupError, OSError):
                 proc.kill()
-        for proc in self._procs.values():
+        for proc in [*self._procs.values(), *(p for p, _ in self._standby.values())]:
             with contextlib.suppress(Exception):
                 proc.wait(10)
         self._procs.clear()
+        self._standby.clear()
         for log in self._logs.values():
             with contextlib.suppress(OSError):
                 log.close()

@@ -438,7 +438,13 @@ def _replication(top: _Table) -> ReplicationSpec:
         True,
         what="whether the primary's info lists replicas as slaveN:ip=..,port=..,state=..,offset=..",
     )
-    spec = replace(spec, replica_lines=replica_lines)
+    settle = t.command(
+        "settle",
+        ("replicas", "timeout_ms"),
+        what="a command that returns once replicas acknowledged the flush before it, "
+        'e.g. ["WAIT", "{replicas}", "{timeout_ms}"]',
+    )
+    spec = replace(spec, replica_lines=replica_lines, settle=settle)
     for key in ("offset_field", "role_field", "primary_role", "link_field", "link_up"):
         value = t.get(key, str, None, what="a field name or value in the info reply")
         if value is not None:

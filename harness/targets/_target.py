@@ -154,6 +154,10 @@ class ReplicationSpec:
     # (Valkey's format); recovery then also requires the primary to list each replica online
     # with an acknowledgement received, i.e. replication is streaming.
     replica_lines: bool = True
+    # Optional command sent to the primary right after the flush, on the same connection,
+    # that returns once the replicas acknowledged the flush (e.g. WAIT): it makes setup and
+    # reset wait for the replication stream instead of a replica's periodic acknowledgement.
+    settle: Command | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,78 @@
+"""``ackbound targets`` and ``ackbound faults`` end to end: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.faults import FAULT_NAMES
+
+DATA = Path(__file__).parents[1] / "data" / "targets"
+
+
+def ackbound(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_faults_list_names_every_fault_with_its_parameters() -> None:
+    done = ackbound("faults", "list")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[: len(FAULT_NAMES)]] == list(FAULT_NAMES)
+    assert "partition     node:node [direction:enum=both|in|out]" in lines
+
+
+def test_faults_list_json_is_the_registry() -> None:
+    done = ackbound("faults", "list", "--json")
+    assert done.returncode == 0
+    data = json.loads(done.stdout)
+    assert [f["name"] for f in data] == list(FAULT_NAMES)
+    slow = next(f for f in data if f["name"] == "slow-link")
+    assert [p["name"] for p in slow["params"]] == ["node", "src", "dst", "bandwidth", "latency_ms"]
+    assert slow["needs"] == ["slow-link"] and slow["effects"] == ["slow"]
+
+
+def test_faults_describe() -> None:
+    done = ackbound("faults", "describe", "az-outage")
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[1:] == [
+        "  az (az; required): the AZ, e.g. az1",
+        "  needs:   kill, wipe",
+        "  effects: down, lose-data",
+    ]
+    bad = ackbound("faults", "describe", "meteor")
+    assert bad.returncode == 3 and bad.stdout == ""
+    assert bad.stderr.startswith("ackbound: error: 'meteor' is not a fault; use one of kill,")
+
+
+def test_targets_list_and_show() -> None:
+    done = ackbound("targets")
+    assert done.returncode == 0
+    names = [line.split()[0] for line in done.stdout.splitlines()]
+    assert names[:4] == ["bundled", "valkey", "redis", "external"]
+    shown = ackbound("targets", "show", "valkey", "--json")
+    data = json.loads(shown.stdout)
+    assert data["name"] == "valkey" and data["modes"]["sync"]["write"] == "wait"
+    assert data["lag_limit"] == {"granularity_ms": 1000, "min_ms": 1000}
+    assert data["errors"]["NOREPLICAS"] == "rejected"
+    text = ackbound("targets", "show", str(DATA / "mystore.toml"))
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[0] == "mystore: the bundled server, described by its user"
+
+
+def test_targets_check_reports_a_bad_file_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        (DATA / "mystore.toml").read_text().replace('write = "plain"', 'write = "pln"', 1)
+    )
+    done = ackbound("targets", "check", str(DATA / "mystore.toml"), str(bad))
+    assert done.returncode == 3
+    assert done.stdout.splitlines()[0].startswith("ok: ")
+    assert done.stderr == (
+        f"ackbound: error: {bad}: key 'modes.none.write': 'pln' is not a write protocol; "
+        "use plain or wait\n"
+    )
