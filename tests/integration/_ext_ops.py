@@ -22,7 +22,7 @@ from typing import Any
 
 def command(port: int, *args: str) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-        s.sendall(("*%d\r\n" % len(args) + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)).encode())
+        s.sendall((f"*{len(args)}\r\n" + "".join(f"${len(a)}\r\n{a}\r\n" for a in args)).encode())
         data = b""
         while not data.endswith(b"\r\n") or (data.startswith(b"$") and data.count(b"\r\n") < 2):
             chunk = s.recv(65536)

@@ -50,7 +50,7 @@ def test_no_stray_nodes_when_the_harness_is_interrupted_or_killed(
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.strip() == "READY", proc.stderr.read() if proc.stderr else line
-        assert len(pids_with_cwd_under(tmp_path)) == 3
+        assert len(pids_with_cwd_under(tmp_path)) == 6  # 3 nodes and their 3 standbys
         proc.send_signal(sig)
         proc.wait(30)
     finally:
