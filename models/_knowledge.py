@@ -236,10 +236,14 @@ def effect_from_json(obj: Mapping[str, object]) -> Effect:
 class Knowledge:
     """What is surely true of the cluster after the effects observed so far.
 
-    ``unreachable_since[n]`` is when node ``n`` last became surely unreachable from the
-    current primary (absent: possibly reachable now). ``epoch`` counts lineages: it grows at
-    each promotion and each data loss on the primary, after which the writes of earlier
-    epochs are only as safe as their holders say.
+    A replica acknowledges a write only if the write reached it (the primary → replica
+    direction passed after the write was applied) and its acknowledgement came back
+    (replica → primary passed after that). So each direction is tracked on its own:
+    ``blocked_in[n]`` is since when nothing can have gone from the primary to ``n`` (``n`` or
+    the primary down, or that direction cut), ``blocked_out[n]`` since when nothing can
+    have come back. Absent: that direction may pass now. ``epoch`` counts lineages: it
+    grows at each promotion and each data loss on the primary, after which the writes of
+    earlier epochs are only as safe as their holders say.
     """
 
     azs: Mapping[str, str]
@@ -248,7 +252,8 @@ class Knowledge:
     down: frozenset[str] = frozenset()
     cuts: frozenset[tuple[str, str]] = frozenset()
     slow: frozenset[tuple[str, str]] = frozenset()
-    unreachable_since: Mapping[str, int] = field(default_factory=dict)
+    blocked_in: Mapping[str, int] = field(default_factory=dict)
+    blocked_out: Mapping[str, int] = field(default_factory=dict)
     # When the primary changed or lost its data: (time, epoch) pairs, oldest first.
     failures: tuple[tuple[int, int], ...] = ()
 
@@ -259,54 +264,71 @@ class Knowledge:
         az = self.azs.get(p)
         return tuple(sorted(n for n, a in self.azs.items() if n != p and a != az))
 
-    def link_up(self, a: str, b: str) -> bool:
-        """Whether a and b may currently exchange traffic in both directions."""
-        return (
-            a not in self.down
-            and b not in self.down
-            and (a, b) not in self.cuts
-            and (b, a) not in self.cuts
-        )
+    def passes(self, src: str, dst: str) -> bool:
+        """Whether traffic from ``src`` may reach ``dst`` now (both up, not cut)."""
+        return src not in self.down and dst not in self.down and (src, dst) not in self.cuts
 
-    def possibly_reachable_during(self, node: str, start: int) -> bool:
-        """Whether ``node`` may have been reachable at some time in ``[start, now]``."""
-        since = self.unreachable_since.get(node)
+    def blocked_since(self, node: str) -> int | None:
+        """Since when ``node`` surely cannot acknowledge a write applied from then on.
+
+        Either direction suffices: a write applied after the inbound direction closed never
+        reaches the node; one applied after the outbound direction closed is never
+        acknowledged. ``None``: the node may acknowledge new writes now.
+        """
+        a = self.blocked_in.get(node)
+        b = self.blocked_out.get(node)
+        if a is None:
+            return b
+        if b is None:
+            return a
+        return min(a, b)
+
+    def may_have_acked(self, node: str, start: int) -> bool:
+        """Whether ``node`` may have acknowledged, by now, a write applied at ``start``."""
+        since = self.blocked_since(node)
         return since is None or since > start
 
     def isolation_start(self, primary: str | None = None) -> int | None:
-        """Since when every eligible replica of the primary has been surely unreachable.
+        """Since when no eligible replica of the primary can acknowledge a new write.
 
-        ``None`` when some eligible replica is possibly reachable now. With no eligible
+        ``None`` when some eligible replica may acknowledge writes now. With no eligible
         replica at all the primary is isolated from the start of time (``-1``).
         """
+        if primary is not None and primary != self.primary:
+            return None  # what is blocked is known relative to the current primary only
         latest = -1
         for r in self.eligible(primary):
-            since = self.unreachable_since.get(r)
+            since = self.blocked_since(r)
             if since is None:
                 return None
             latest = max(latest, since)
         return latest
 
     def possible_ackers(self, primary: str, start: int) -> frozenset[str]:
-        """Eligible replicas of ``primary`` that may have acknowledged a write invoked at
-        ``start`` by now (possibly reachable at some time since)."""
-        return frozenset(
-            r for r in self.eligible(primary) if self.possibly_reachable_during(r, start)
-        )
+        """Eligible replicas of ``primary`` that may have acknowledged, by now, a write
+        applied no earlier than ``start``. Links are tracked relative to the current primary:
+        for an older one (a write that reached it after a failover) every eligible replica
+        may have."""
+        if primary != self.primary:
+            return frozenset(self.eligible(primary))
+        return frozenset(r for r in self.eligible(primary) if self.may_have_acked(r, start))
 
     # -- transitions ----------------------------------------------------------------------
     def _recompute_reachability(self, at: int) -> Knowledge:
-        """Refresh ``unreachable_since`` after the set of down nodes or cuts changed at ``at``."""
-        since = dict(self.unreachable_since)
+        """Refresh the blocked directions after down nodes or cuts changed at ``at``."""
+        bin_ = dict(self.blocked_in)
+        bout = dict(self.blocked_out)
+        p = self.primary
         for n in self.azs:
-            if n == self.primary:
-                since.pop(n, None)
-                continue
-            if self.link_up(self.primary, n):
-                since.pop(n, None)
-            elif n not in since:
-                since[n] = at
-        return replace(self, unreachable_since=since)
+            for since, ok in (
+                (bin_, n != p and self.passes(p, n)),
+                (bout, n != p and self.passes(n, p)),
+            ):
+                if n == p or ok:
+                    since.pop(n, None)
+                elif n not in since:
+                    since[n] = at
+        return replace(self, blocked_in=bin_, blocked_out=bout)
 
     def observe(self, te: TimedEffect) -> Knowledge:
         """The knowledge after one more effect.
@@ -342,7 +364,8 @@ class Knowledge:
                 epoch=self.epoch + 1,
                 failures=(*self.failures, (te.end, self.epoch + 1)),
                 # Reachability is relative to the primary: start afresh from the new one.
-                unreachable_since={},
+                blocked_in={},
+                blocked_out={},
             )
             return k._recompute_reachability(te.end)
         # Replicate and Synced change what is held, not what is reachable.

@@ -371,7 +371,7 @@ def lag_metric_not_underreported(a: Analysis) -> PropertyResult:
                 if w.primary is None:
                     continue
                 outside = [r for r in k_before.eligible(w.primary) if r not in cands]
-                if any(k_before.possibly_reachable_during(r, w.inv) for r in outside):
+                if any(k_before.may_have_acked(r, w.inv) for r in outside):
                     continue
                 if any(
                     isinstance(x.effect, LoseData)
