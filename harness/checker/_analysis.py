@@ -19,6 +19,7 @@ from models import (
     LoseData,
     Mode,
     Promote,
+    Replicate,
     Synced,
     TimedEffect,
     effect_from_json,
@@ -479,7 +480,8 @@ class Propagator:
         out = h
         for i in range(min(i_loss, i_gain), end):
             e = effects[i].effect
-            if isinstance(e, LoseData):
+            if isinstance(e, LoseData | Replicate):
+                # A node re-pointed at a primary may resync in full and discard what it had.
                 if i >= i_loss:
                     out = out.without(e.node)
             elif isinstance(e, Promote):

@@ -224,11 +224,28 @@ def _epoch_endings(a: Analysis) -> dict[int, tuple[int, Any]]:
     return out
 
 
+def promised_failover(a: Analysis, i: int) -> bool:
+    """Whether effect ``i`` (a promotion) is a failover the async promise speaks of.
+
+    The promise bounds what is lost by a failover to the most up-to-date surviving replica:
+    chosen by offset, among candidates that include every replica that was not down. A
+    named failover, or one that could not consider some live replica (cut off from the
+    controller), may lose more, and that is not a broken promise.
+    """
+    e = a.effects[i].effect
+    if not isinstance(e, Promote) or not e.by_offset:
+        return False
+    k = a.knowledge[i]
+    live = {n for n in k.azs if n != k.primary and n not in k.down}
+    return live <= promote_candidates(k, e)
+
+
 def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
     """Acknowledged writes lost at the failover that ended their epoch, by epoch.
 
-    A write the promoted node surely kept was lost later, in another failure (or not at
-    the failover at all); it is not counted in its own epoch's window.
+    Only failovers the promise speaks of count (:func:`promised_failover`). A write the
+    promoted node surely kept was lost later, in another failure (or not at the failover
+    at all); it is not counted in its own epoch's window.
     """
     cached = a.cache.get("lost_in_failures")
     if cached is not None:
@@ -240,7 +257,7 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
         if w.present is not False or w.epoch is None or w.epoch not in endings:
             continue
         i, e = endings[w.epoch]
-        if not isinstance(e, Promote):
+        if not isinstance(e, Promote) or not promised_failover(a, i):
             continue
         i_loss, i_gain = prop.first_after(w)
         h = prop.run(holders_for(a, w), i_loss, i_gain, stop=i + 1)

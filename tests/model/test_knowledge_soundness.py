@@ -80,6 +80,23 @@ class Projector:
         self.add(time=t, process="nemesis", type="ok", f=f, value={"effects": effects})
 
     def observe(self, before: State, e: Event, after: State) -> None:
+        self._observe(before, e, after)
+        # The controller's recover step: a replica seen holding exactly the primary's log.
+        caught_up = [
+            n.name
+            for n in after.nodes
+            if n.name != after.primary and n.up and not n.stale and n.log == after.primary_log
+        ]
+        was = {
+            n.name
+            for n in before.nodes
+            if n.name != before.primary and n.up and not n.stale and n.log == before.primary_log
+        }
+        fresh = [n for n in caught_up if n not in was or before.primary != after.primary]
+        if fresh and after.primary_log:
+            self.nemesis("recover", [{"synced": n} for n in fresh])
+
+    def _observe(self, before: State, e: Event, after: State) -> None:
         if isinstance(e, Tick):
             self.tick = after.now
             self.seq = 0
@@ -196,7 +213,7 @@ def _run(p: Params, choose: Any, max_steps: int) -> tuple[History, list[Event]]:
 
 
 MODELS = st.builds(
-    lambda mode, azs, lag_limit, timeout, writes: Params(
+    lambda mode, azs, lag_limit, timeout, writes, named: Params(
         nodes=(
             Node(name="n1", az="a"),
             Node(name="n2", az="b" if azs == 3 else "a"),
@@ -210,12 +227,14 @@ MODELS = st.builds(
         max_writes=writes,
         max_time=5,
         max_crashes=1,
+        named_failover=named,
     ),
     mode=st.sampled_from(list(Mode)),
     azs=st.sampled_from([3, 2]),
     lag_limit=st.integers(1, 2),
     timeout=st.integers(1, 2),
     writes=st.integers(2, 5),
+    named=st.booleans(),
 )
 
 # The properties the projection can speak to (no heal-with-writes-after: no evidence there).
