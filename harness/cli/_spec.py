@@ -12,6 +12,7 @@ action registered next to ``check`` in :func:`register`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED
@@ -70,7 +71,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.spec_action == "check":
         return _check(args)
-    print("ackbound spec: name an action: check (see 'ackbound spec --help')")
+    print(
+        "ackbound spec: error: name an action: check (see 'ackbound spec --help')", file=sys.stderr
+    )
     return EXIT_COULD_NOT_RUN
 
 

