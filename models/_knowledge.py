@@ -238,12 +238,15 @@ class Knowledge:
 
     A replica acknowledges a write only if the write reached it (the primary → replica
     direction passed after the write was applied) and its acknowledgement came back
-    (replica → primary passed after that). So each direction is tracked on its own:
-    ``blocked_in[n]`` is since when nothing can have gone from the primary to ``n`` (``n`` or
-    the primary down, or that direction cut), ``blocked_out[n]`` since when nothing can
-    have come back. Absent: that direction may pass now. ``epoch`` counts lineages: it
-    grows at each promotion and each data loss on the primary, after which the writes of
-    earlier epochs are only as safe as their holders say.
+    (replica → primary passed after that). So every direction of every link is tracked on
+    its own: ``blocked[(a, b)]`` is since when nothing can have gone from ``a`` to ``b``
+    (``a`` or ``b`` down, or that direction cut); absent, it may pass now. Links are
+    tracked between every pair of nodes, so a deposed primary still serving clients after a
+    failover (split brain) is judged by its own links.
+
+    ``epoch`` counts lineages: it grows at each promotion, and when a primary that lost its
+    data serves again without a failover (its replicas then copy its empty state). After
+    that, the writes of earlier epochs are only as safe as their holders say.
     """
 
     azs: Mapping[str, str]
@@ -252,8 +255,9 @@ class Knowledge:
     down: frozenset[str] = frozenset()
     cuts: frozenset[tuple[str, str]] = frozenset()
     slow: frozenset[tuple[str, str]] = frozenset()
-    blocked_in: Mapping[str, int] = field(default_factory=dict)
-    blocked_out: Mapping[str, int] = field(default_factory=dict)
+    blocked: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # The primary lost its data and has not been replaced or come back yet.
+    primary_data_lost: bool = False
     # When the primary changed or lost its data: (time, epoch) pairs, oldest first.
     failures: tuple[tuple[int, int], ...] = ()
 
@@ -268,37 +272,38 @@ class Knowledge:
         """Whether traffic from ``src`` may reach ``dst`` now (both up, not cut)."""
         return src not in self.down and dst not in self.down and (src, dst) not in self.cuts
 
-    def blocked_since(self, node: str) -> int | None:
-        """Since when ``node`` surely cannot acknowledge a write applied from then on.
+    def blocked_since(self, node: str, primary: str | None = None) -> int | None:
+        """Since when ``node`` surely cannot acknowledge a write of ``primary`` applied
+        from then on (default: the current primary).
 
         Either direction suffices: a write applied after the inbound direction closed never
         reaches the node; one applied after the outbound direction closed is never
         acknowledged. ``None``: the node may acknowledge new writes now.
         """
-        a = self.blocked_in.get(node)
-        b = self.blocked_out.get(node)
+        p = self.primary if primary is None else primary
+        a = self.blocked.get((p, node))
+        b = self.blocked.get((node, p))
         if a is None:
             return b
         if b is None:
             return a
         return min(a, b)
 
-    def may_have_acked(self, node: str, start: int) -> bool:
-        """Whether ``node`` may have acknowledged, by now, a write applied at ``start``."""
-        since = self.blocked_since(node)
+    def may_have_acked(self, node: str, start: int, primary: str | None = None) -> bool:
+        """Whether ``node`` may have acknowledged, by now, a write ``primary`` applied at
+        ``start``."""
+        since = self.blocked_since(node, primary)
         return since is None or since > start
 
     def isolation_start(self, primary: str | None = None) -> int | None:
-        """Since when no eligible replica of the primary can acknowledge a new write.
+        """Since when no eligible replica of ``primary`` can acknowledge a new write.
 
         ``None`` when some eligible replica may acknowledge writes now. With no eligible
         replica at all the primary is isolated from the start of time (``-1``).
         """
-        if primary is not None and primary != self.primary:
-            return None  # what is blocked is known relative to the current primary only
         latest = -1
         for r in self.eligible(primary):
-            since = self.blocked_since(r)
+            since = self.blocked_since(r, primary)
             if since is None:
                 return None
             latest = max(latest, since)
@@ -306,29 +311,37 @@ class Knowledge:
 
     def possible_ackers(self, primary: str, start: int) -> frozenset[str]:
         """Eligible replicas of ``primary`` that may have acknowledged, by now, a write
-        applied no earlier than ``start``. Links are tracked relative to the current primary:
-        for an older one (a write that reached it after a failover) every eligible replica
-        may have."""
-        if primary != self.primary:
-            return frozenset(self.eligible(primary))
-        return frozenset(r for r in self.eligible(primary) if self.may_have_acked(r, start))
+        ``primary`` applied no earlier than ``start``."""
+        return frozenset(
+            r for r in self.eligible(primary) if self.may_have_acked(r, start, primary)
+        )
+
+    def reachable_by_controller(self, node: str) -> bool:
+        """Whether the controller (on the clients' side) may reach ``node`` now."""
+        return self.passes(CLIENT, node) and self.passes(node, CLIENT)
 
     # -- transitions ----------------------------------------------------------------------
     def _recompute_reachability(self, at: int) -> Knowledge:
         """Refresh the blocked directions after down nodes or cuts changed at ``at``."""
-        bin_ = dict(self.blocked_in)
-        bout = dict(self.blocked_out)
-        p = self.primary
-        for n in self.azs:
-            for since, ok in (
-                (bin_, n != p and self.passes(p, n)),
-                (bout, n != p and self.passes(n, p)),
-            ):
-                if n == p or ok:
-                    since.pop(n, None)
-                elif n not in since:
-                    since[n] = at
-        return replace(self, blocked_in=bin_, blocked_out=bout)
+        blocked = dict(self.blocked)
+        names = list(self.azs)
+        for a in names:
+            for b in names:
+                if a == b:
+                    continue
+                if self.passes(a, b):
+                    blocked.pop((a, b), None)
+                elif (a, b) not in blocked:
+                    blocked[(a, b)] = at
+        return replace(self, blocked=blocked)
+
+    def _new_epoch(self, at: int, **changes: object) -> Knowledge:
+        return replace(
+            self,
+            epoch=self.epoch + 1,
+            failures=(*self.failures, (at, self.epoch + 1)),
+            **changes,  # type: ignore[arg-type]
+        )
 
     def observe(self, te: TimedEffect) -> Knowledge:
         """The knowledge after one more effect.
@@ -340,7 +353,12 @@ class Knowledge:
         if isinstance(e, Down):
             return replace(self, down=self.down | {e.node})._recompute_reachability(te.end)
         if isinstance(e, Up):
-            return replace(self, down=self.down - {e.node})._recompute_reachability(te.start)
+            k = replace(self, down=self.down - {e.node})._recompute_reachability(te.start)
+            if e.node == self.primary and self.primary_data_lost:
+                # The primary is back without its data and no failover replaced it: a new
+                # lineage starts from its empty state.
+                return k._new_epoch(te.start, primary_data_lost=False)
+            return k
         if isinstance(e, LinkCut):
             return replace(self, cuts=self.cuts | {(e.src, e.dst)})._recompute_reachability(te.end)
         if isinstance(e, HealLink):
@@ -352,22 +370,15 @@ class Knowledge:
         if isinstance(e, Fast):
             return replace(self, slow=self.slow - {(e.src, e.dst)})
         if isinstance(e, LoseData):
-            if e.node == self.primary:
-                return replace(
-                    self, epoch=self.epoch + 1, failures=(*self.failures, (te.end, self.epoch + 1))
-                )
-            return self
+            if e.node != self.primary:
+                return self
+            if self.primary in self.down:
+                # Dead and empty: the epoch ends at the failover that replaces it, or when
+                # it serves again empty.
+                return replace(self, primary_data_lost=True)
+            return self._new_epoch(te.end)
         if isinstance(e, Promote):
-            k = replace(
-                self,
-                primary=e.node,
-                epoch=self.epoch + 1,
-                failures=(*self.failures, (te.end, self.epoch + 1)),
-                # Reachability is relative to the primary: start afresh from the new one.
-                blocked_in={},
-                blocked_out={},
-            )
-            return k._recompute_reachability(te.end)
+            return self._new_epoch(te.end, primary=e.node, primary_data_lost=False)
         # Replicate and Synced change what is held, not what is reachable.
         return self
 
@@ -458,7 +469,10 @@ class Holders:
 
 
 def promote_candidates(k: Knowledge, e: Promote) -> frozenset[str]:
-    """The candidates of a promotion: as recorded, else every possibly reachable replica."""
+    """The candidates of a promotion: as recorded, else every replica the controller may
+    have reached (up, and not cut off from the clients' side)."""
     if e.candidates is not None:
         return e.candidates | {e.node}
-    return frozenset(n for n in k.azs if n != k.primary and n not in k.down) | {e.node}
+    return frozenset(
+        n for n in k.azs if n != k.primary and n not in k.down and k.reachable_by_controller(n)
+    ) | {e.node}

@@ -40,6 +40,8 @@ __all__ = [
 
 MS = 1_000_000
 SECOND = 1_000_000_000
+# Effect kinds that break something (as opposed to restoring it).
+_FAULT_EFFECTS = frozenset(("down", "cut", "slow", "lose-data", "promote"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +260,8 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         for k, ds in deltas.items()
         if all(d > 0 and d & (d - 1) == 0 for d in ds) and len(set(ds)) == len(ds)
     }
+    # A counter read of a key nobody incremented must read 0 (any bit would be a phantom).
+    pow2_keys |= {r.key for r in reads if r.workload == "counter" and r.key not in deltas}
 
     # Effects, in order of their start, with the knowledge after each.
     effects: list[TimedEffect] = []
@@ -265,15 +269,18 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     heals: list[tuple[int, int, int]] = []
     fault_starts: list[int] = []
     for inv, c in nemesis:
-        if inv.f == "heal":
-            if c is not None and c.type == "ok":
-                heals.append((inv.time, c.time, inv.index))
-        else:
-            fault_starts.append(inv.time)
+        if inv.f == "heal" and c is not None and c.type == "ok":
+            heals.append((inv.time, c.time, inv.index))
         if c is None or c.type == "fail":
             continue
         value = c.value if isinstance(c.value, Mapping) else {}
         raw = value.get("effects", [])
+        # A new fault (not the heal, nor the recovery steps that follow it) is an op whose
+        # effects break something.
+        if inv.f != "heal" and isinstance(raw, list) and any(
+            isinstance(o, Mapping) and any(k in _FAULT_EFFECTS for k in o) for o in raw
+        ):
+            fault_starts.append(inv.time)
         if not isinstance(raw, list):
             raise HistoryError(f"{source}: op {c.index}: 'effects' must be a list")
         for obj in raw:
@@ -356,7 +363,17 @@ def _assign_epochs(a: Analysis) -> None:
     br = bisect.bisect_right
     for w in a.writes:
         k = ks[br(starts, w.inv)]
-        if w.node is None or w.node == k.primary:
+        if w.node is None:
+            # Sent to "the primary": if the primary changed while it was in flight, it may
+            # have landed on either, so neither its epoch nor its node is known.
+            end = ks[br(starts, w.comp)] if w.comp is not None else ks[-1]
+            if end.epoch != k.epoch:
+                w.epoch = None
+                w.primary = None
+            else:
+                w.epoch = k.epoch
+                w.primary = k.primary
+        elif w.node == k.primary:
             w.epoch = k.epoch
             w.primary = k.primary
         else:
@@ -378,7 +395,8 @@ def _judge_presence(a: Analysis) -> None:
     elif None in a.final_states:
         state = a.final_states[None]
         a.final_node_used = None
-    elif len(a.final_states) == 1:
+    elif len(a.final_states) == 1 and a.history.header.topology is None:
+        # No topology: the one node read at the end is the best account of the cluster.
         ((node, state),) = a.final_states.items()
         a.final_node_used = node
     if state is None:
@@ -396,7 +414,7 @@ def presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
     if wl == "list" or wl == "set":
         if not isinstance(v, list):
             return None
-        return w.value in _as_set(v)
+        return w.value in _as_set(a, v)
     if wl == "counter":
         if w.key not in a.pow2_keys or not isinstance(v, int):
             return None
@@ -414,15 +432,14 @@ def presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
     return None
 
 
-_SET_CACHE: dict[int, tuple[list[Any], frozenset[Any]]] = {}
-
-
-def _as_set(v: list[Any]) -> frozenset[Any]:
-    hit = _SET_CACHE.get(id(v))
+def _as_set(a: Analysis, v: list[Any]) -> frozenset[Any]:
+    """The members of a final list or set read, computed once per read."""
+    cache: dict[int, tuple[list[Any], frozenset[Any]]] = a.cache.setdefault("sets", {})
+    hit = cache.get(id(v))
     if hit is not None and hit[0] is v:
         return hit[1]
     s = frozenset(x for x in v if isinstance(x, str | int))
-    _SET_CACHE[id(v)] = (v, s)
+    cache[id(v)] = (v, s)
     return s
 
 

@@ -21,7 +21,7 @@ from harness.checker._properties import (
     PropertyResult,
     Verdict,
     applicable,
-    simple_loss_windows,
+    loss_windows,
 )
 from harness.checker._render import explain
 from harness.history import History, gc_paused
@@ -66,7 +66,7 @@ def stats(a: Analysis) -> dict[str, Any]:
     judged = sum(1 for w in a.writes if w.type == "ok" and w.present is not None)
     # The figure users compare across modes: per failover, the span of the acknowledged
     # writes of the failed primary's epoch that are gone at the end.
-    windows = simple_loss_windows(a)
+    windows = {ep: w for ep, (w, _first, _last) in loss_windows(a).items()}
     rejected_by = Counter(error_prefix(w.error) for w in a.writes if w.type == "fail")
     indeterminate_by = Counter(error_prefix(w.error) for w in a.writes if w.type == "info")
     faults = Counter(

@@ -135,64 +135,77 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
 def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tuple[int, int]]]:
     """Walk ops in time order and bound the lag from below during isolation windows.
 
-    Returns, for every write invocation covered by an isolation that lasted until the write
-    completed, the earliest write ``w0`` acknowledged inside the same isolation before it
-    (so ``lag >= inv - comp(w0)``); and for each lag observation (by position in
-    ``a.lag_obs``) covered the same way, the bound in nanoseconds.
+    An isolation of a primary ``p`` starts when no eligible replica of ``p`` can acknowledge
+    a new write of ``p`` any more. A write ``w0`` that ``p`` acknowledged inside the
+    isolation is unreplicated for as long as it lasts, so ``p``'s lag is at least
+    ``t - completion(w0)`` at any later time ``t`` of the same isolation. Primaries are
+    judged by their own links — a deposed primary still serving after a failover too.
+
+    Returns, for every write invocation covered by an isolation of its own primary that
+    lasted until the write completed, the earliest such ``w0`` and the bound; and for each
+    lag observation (by position in ``a.lag_obs``) covered the same way, the bound.
     """
     cached = a.cache.get("isolation")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     ks = a.knowledge
-    # Per knowledge snapshot: the isolation in force, as (epoch, start), or None.
-    iso_of: list[tuple[int, int] | None] = []
-    for k in ks:
-        st = k.isolation_start()
-        iso_of.append(None if st is None else (k.epoch, st))
-    primary_of = [k.primary for k in ks]
     starts = a.effect_starts
+    iso_memo: dict[tuple[int, str], int | None] = {}
+
+    def iso_at(snap: int, primary: str) -> int | None:
+        key = (snap, primary)
+        if key not in iso_memo:
+            iso_memo[key] = ks[snap].isolation_start(primary)
+        return iso_memo[key]
+
+    def snap_at(t: int) -> int:
+        return bisect.bisect_right(starts, t)
+
     # Events: (time, order, kind, i). Completions sort before invocations at equal times.
     events: list[tuple[int, int, int, int]] = []
     writes = a.writes
     for i, w in enumerate(writes):
+        if w.primary is None or w.epoch is None:
+            continue
         events.append((w.inv, 1, 0, i))
         if w.type == "ok" and w.comp is not None:
             events.append((w.comp, 0, 1, i))
     for j, obs in enumerate(a.lag_obs):
         events.append((obs[0], 1, 2, j))
     events.sort()
-    first_ack: dict[tuple[int, int], Write] = {}
-    at_invoke: list[tuple[int, tuple[int, int], Write]] = []
-    at_obs: list[tuple[int, tuple[int, int], Write]] = []
+    # An isolation is identified by (primary, its start); w0 is its first acknowledged write.
+    first_ack: dict[tuple[str, int], Write] = {}
+    at_invoke: list[tuple[int, tuple[str, int], Write]] = []
+    at_obs: list[tuple[int, tuple[str, int], Write]] = []
     snap = 0
     n_eff = len(starts)
     for t, _o, kind, i in events:
         while snap < n_eff and starts[snap] <= t:
             snap += 1
-        iso = iso_of[snap]
-        if iso is None:
-            continue
-        if kind == 1:
-            w = writes[i]
-            if (
-                w.inv >= iso[1]
-                and w.epoch == iso[0]
-                and w.primary == primary_of[snap]
-                and iso not in first_ack
-            ):
-                first_ack[iso] = w
-        elif kind == 0:
-            w0 = first_ack.get(iso)
+        if kind == 2:
+            node = a.lag_obs[i][3] or ks[snap].primary
+            st = iso_at(snap, node)
+            if st is None:
+                continue
+            w0 = first_ack.get((node, st))
             if w0 is not None:
-                at_invoke.append((i, iso, w0))
+                at_obs.append((i, (node, st), w0))
+            continue
+        w = writes[i]
+        assert w.primary is not None
+        st = iso_at(snap, w.primary)
+        if st is None or w.inv < st:
+            continue
+        iso = (w.primary, st)
+        if kind == 1:
+            first_ack.setdefault(iso, w)
         else:
             w0 = first_ack.get(iso)
-            node = a.lag_obs[i][3]
-            if w0 is not None and (node is None or node == primary_of[snap]):
-                at_obs.append((i, iso, w0))
+            if w0 is not None and w0.epoch == w.epoch:
+                at_invoke.append((i, iso, w0))
 
-    def still_isolated(iso: tuple[int, int], until: int) -> bool:
-        return iso_of[bisect.bisect_right(starts, until)] == iso
+    def still_isolated(iso: tuple[str, int], until: int) -> bool:
+        return iso_at(snap_at(until), iso[0]) == iso[1]
 
     writes_out: dict[int, tuple[Write, int]] = {}
     for i, iso, w0 in at_invoke:
@@ -642,7 +655,13 @@ def resume_bound(a: Analysis) -> int:
 
 
 def writes_resume_after_heal(a: Analysis) -> PropertyResult:
-    """Once every fault is healed, writes are accepted again within the allowance."""
+    """Once every fault is healed, writes are accepted again within the allowance.
+
+    For each heal with no new fault before its deadline (heal + allowance): valid when a
+    write invoked after the heal was accepted by the deadline; violated when a write
+    invoked after the deadline was refused, or when writes were tried across the deadline
+    and none was accepted; otherwise there is no evidence.
+    """
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
     writes = sorted(a.writes, key=lambda w: w.inv)
@@ -652,14 +671,17 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         if any(end < s <= deadline for s in a.fault_starts):
             continue  # another fault began before writes had to resume: nothing to judge
         after = [w for w in writes if w.inv >= start]
-        oks = [w for w in after if w.type == "ok" and w.comp is not None]
-        first_ok = min(oks, key=lambda w: w.comp or 0) if oks else None
+        accepted = [w for w in after if w.type == "ok" and w.comp is not None]
+        first_ok = min(accepted, key=lambda w: w.comp or 0) if accepted else None
         if first_ok is not None and first_ok.comp is not None and first_ok.comp <= deadline:
             evidence += 1
             continue
-        tried_past = [w for w in after if (w.comp or w.inv) > deadline]
-        if first_ok is None and not tried_past:
-            continue  # the history stops before the allowance ran out: no evidence
+        refused_late = [w for w in after if w.inv > deadline and w.type != "ok"]
+        spanned = any(w.inv <= deadline for w in after) and any(
+            (w.comp or w.inv) > deadline for w in after
+        )
+        if not refused_late and not (spanned and first_ok is None):
+            continue  # the evidence does not say when writes resumed
         evidence += 1
         violations += 1
         res.witness(

@@ -44,7 +44,6 @@ from models import (
     State,
     Status,
     Tick,
-    TimeOut,
     enabled,
     init,
     step,
@@ -105,21 +104,39 @@ class Projector:
             w = after.writes[-1]
             t = self.now()
             self.add(
-                time=t, process=w.id, type="invoke", f="write", workload="list", key=KEY,
-                value=_value(w.id), node=before.primary,
+                time=t,
+                process=w.id,
+                type="invoke",
+                f="write",
+                workload="list",
+                key=KEY,
+                value=_value(w.id),
+                node=before.primary,
             )
             if w.status is not Status.PENDING:
                 self.add(
-                    time=t, process=w.id, type=w.status.value, f="write", workload="list",
-                    key=KEY, value=_value(w.id), node=before.primary,
+                    time=t,
+                    process=w.id,
+                    type=w.status.value,
+                    f="write",
+                    workload="list",
+                    key=KEY,
+                    value=_value(w.id),
+                    node=before.primary,
                 )
             return
         # Writes that completed with this event (Complete, TimeOut, or a crash ending them).
         for wb, wa in zip(before.writes, after.writes, strict=True):
             if wb.status is Status.PENDING and wa.status is not Status.PENDING:
                 self.add(
-                    time=self.now(), process=wa.id, type=wa.status.value, f="write",
-                    workload="list", key=KEY, value=_value(wa.id), node=before.primary,
+                    time=self.now(),
+                    process=wa.id,
+                    type=wa.status.value,
+                    f="write",
+                    workload="list",
+                    key=KEY,
+                    value=_value(wa.id),
+                    node=before.primary,
                 )
         if isinstance(e, Crash):
             self.nemesis("kill", [{"down": e.node}])
@@ -151,7 +168,11 @@ class Projector:
             t = self.now()
             self.add(time=t, process="observer", type="invoke", f="lag", node=before.primary)
             self.add(
-                time=t, process="observer", type="ok", f="lag", node=before.primary,
+                time=t,
+                process="observer",
+                type="ok",
+                f="lag",
+                node=before.primary,
                 value=after.lag_report.value * 1000,
             )
 
@@ -162,8 +183,14 @@ class Projector:
         for w in s.writes:  # anything still pending is indeterminate at the end
             if w.status is Status.PENDING:
                 self.add(
-                    time=self.now(), process=w.id, type="info", f="write", workload="list",
-                    key=KEY, value=_value(w.id), node=s.primary,
+                    time=self.now(),
+                    process=w.id,
+                    type="info",
+                    f="write",
+                    workload="list",
+                    key=KEY,
+                    value=_value(w.id),
+                    node=s.primary,
                 )
         readers = [s.primary] + [
             n.name for n in s.nodes if n.name != s.primary and n.up and not n.stale
@@ -171,10 +198,27 @@ class Projector:
         for name in readers:
             t = self.now()
             log = [_value(w) for w in s.node(name).log]
-            self.add(time=t, process=0, type="invoke", f="read", workload="list", key=KEY,
-                     node=name, final=True)
-            self.add(time=t, process=0, type="ok", f="read", workload="list", key=KEY,
-                     value=log, node=name, final=True)
+            self.add(
+                time=t,
+                process=0,
+                type="invoke",
+                f="read",
+                workload="list",
+                key=KEY,
+                node=name,
+                final=True,
+            )
+            self.add(
+                time=t,
+                process=0,
+                type="ok",
+                f="read",
+                workload="list",
+                key=KEY,
+                value=log,
+                node=name,
+                final=True,
+            )
         header = Header(
             mode=self.params.mode.value,
             topology={
@@ -249,7 +293,11 @@ JUDGED = (
 )
 
 
-@settings(max_examples=int(__import__("os").environ.get("SOUND_N", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(__import__("os").environ.get("SOUND_N", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(p=MODELS, data=st.data())
 def test_the_checker_never_accuses_the_correct_model(p: Params, data: st.DataObject) -> None:
     history, trace = _run(p, lambda events: data.draw(st.sampled_from(events)), 40)

@@ -29,56 +29,7 @@ HISTORY_SUFFIXES = (".txt", ".ndjson")
 STATS_KEYS = ("attempted", "acknowledged", "rejected", "indeterminate", "lost", "loss_window_s")
 
 # name -> why the checker's answer differs from the expected one (see the README's table).
-KNOWN_CHECKER_BUGS: dict[str, str] = {
-    "acked-writes-survive--split-brain-old-primary-acks-while-cut-off": (
-        "checker bug: possible ackers of a write to a deposed primary are judged by "
-        "reachability from the *current* primary, so the cut-off n1's sync ack is not flagged"
-    ),
-    "loss-window-bounded--split-brain-old-primary-accepts-past-lag-limit": (
-        "checker bug: the isolation scan only follows the current primary, so the deposed "
-        "primary's acceptance past L + ε (acked-while-lag-exceeded) is missed"
-    ),
-    "loss-window-bounded--az-outage-loses-writes-spanning-more-than-the-limit": (
-        "checker bug: an AZ outage ends the primary's epoch by lose-data, not by the promote, "
-        "so the failover's lost writes are never windowed"
-    ),
-    "no-phantom-writes--counter-read-of-key-nobody-incremented": (
-        "checker bug: a counter key with no increments is not checked, so any value passes"
-    ),
-    "writes-resume-after-heal--rejoin-after-heal-is-not-a-new-fault": (
-        "checker bug: any nemesis op after a heal (here the controller's rejoin) counts as a "
-        "new fault and cancels the judgement"
-    ),
-    "unknown--no-write-tried-until-after-the-heal-allowance": (
-        "checker bug (doc ambiguity): a first write *invoked* after the allowance and "
-        "accepted is judged a violation, though no write was refused"
-    ),
-    "valid--sync-second-failure-partitioned-holder-not-a-candidate": (
-        "checker bug: unrecorded failover candidates include a replica partitioned from "
-        "every node and client, making the promoted node a false holder"
-    ),
-    "valid--async-loss-across-two-failovers-not-first-window": (
-        "checker bug: stats.loss_window_s counts n1's writes lost at the second failover in "
-        "the first failover's window, unlike loss-window-bounded"
-    ),
-    "valid--split-brain-deposed-primary-judged-by-its-own-lag": (
-        "checker bug (false violation): the isolation scan bounds the lag at a write's "
-        "invocation without checking the write went to the isolated primary, so n1's write "
-        "is judged by n2's lag"
-    ),
-    "valid--write-spanning-a-failover-may-land-on-the-new-primary": (
-        "checker bug (false violation): a write with no node is put in the epoch current at "
-        "its invocation even when a promotion began before it completed"
-    ),
-    "valid--run-ending-heal-probe-recover-final-reads": (
-        "checker bug: the controller's recover op after the heal counts as a new fault, so "
-        "writes-resume-after-heal is never judged on a real run (every run ends this way)"
-    ),
-    "unknown--final-reads-only-from-a-lagging-replica": (
-        "checker bug (false violation): when the final primary was not read, survival is "
-        "judged on the one replica that was"
-    ),
-}
+KNOWN_CHECKER_BUGS: dict[str, str] = {}
 
 
 def corpus_names() -> list[str]:

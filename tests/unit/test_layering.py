@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def _violations(files: list[Path], allowed: "callable[[str], bool]") -> list[str]:  # type: ignore[valid-type]
+def _violations(files: list[Path], allowed: Callable[[str], bool]) -> list[str]:
     bad = []
     for f in files:
         for lineno, name in _imports(f):
@@ -94,7 +95,10 @@ def test_server_imports_only_the_codec() -> None:
         pytest.fail("harness/server/ is missing")
 
     def ok(n: str) -> bool:
-        if n.startswith(("harness.resp", "harness.server")) or n in ("harness.resp", "harness.server"):
+        if n.startswith(("harness.resp", "harness.server")) or n in (
+            "harness.resp",
+            "harness.server",
+        ):
             return True
         top = _top(n)
         return top in STDLIB or top in SERVER_THIRD_PARTY
@@ -108,8 +112,7 @@ def test_nothing_imports_the_server() -> None:
     files += _files("models")
     bad = _violations(files, lambda n: not n.startswith("harness.server"))
     assert bad == [], (
-        "the harness starts the bundled server by command line, never by import:\n"
-        + "\n".join(bad)
+        "the harness starts the bundled server by command line, never by import:\n" + "\n".join(bad)
     )
 
 
