@@ -258,9 +258,13 @@ def cmd_replconf(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
             c.listening_port = port
         elif opt == b"az":
             c.replica_az = value.decode(errors="replace")
+        elif opt == b"run-id":
+            c.replica_run_id = value.decode(errors="replace")
+        elif opt == b"ip-address":
+            c.replica_ip = value.decode(errors="replace")
         elif opt in (b"ack", b"getack"):
             return None
-        elif opt not in (b"capa", b"ip-address", b"rdb-only", b"rdb-filter-only"):
+        elif opt not in (b"capa", b"rdb-only", b"rdb-filter-only"):
             return error(f"ERR Unrecognized REPLCONF option: {opt.decode(errors='replace')}")
     return OK
 
@@ -447,6 +451,7 @@ def _info_server(srv: Server) -> list[tuple[str, object]]:
         ("server_name", "ackbound"),
         ("redis_mode", "standalone"),
         ("process_id", os.getpid()),
+        ("run_id", srv.run_id),
         ("tcp_port", cfg.port),
         ("uptime_in_seconds", uptime),
         ("az", cfg.az),

@@ -20,7 +20,8 @@ The replica's link, as one table (rows are the only transitions; any error, EOF,
     state      event                                   next       action
     ---------  --------------------------------------  ---------  ----------------------------
     connect    TCP connection established              handshake  PING, AUTH, REPLCONF
-                                                                  listening-port P, REPLCONF az
+                                                                  listening-port P, REPLCONF az,
+                                                                  REPLCONF run-id
     handshake  every reply +OK / +PONG                 sync       PSYNC replid offset+1
                                                                   (PSYNC ? -1 with no history)
     sync       +FULLRESYNC id off, then $len snapshot  connected  flush dataset, load snapshot,
@@ -34,7 +35,11 @@ The replica's link, as one table (rows are the only transitions; any error, EOF,
 
 The primary's view of a replica: ``wait_bgsave`` from PSYNC until its first ACK (it has loaded
 the snapshot), then ``online``. A replica silent for ``repl-timeout-ms`` is disconnected, so
-a blackholed replica stops counting towards sync durability.
+a blackholed replica stops counting towards sync durability. The primary holds one
+registration per *replica*, not per connection: a replica reconnecting while its old link is
+still open at the primary (a link timeout on the replica's side, a proxy that has not passed
+the close on) replaces its registration, and the old link is closed. Otherwise one replica
+with two links would count twice towards K, WAIT, the lag and ``connected_slaves``.
 """
 
 from __future__ import annotations
@@ -142,20 +147,36 @@ class Backlog:
 
 @dataclass(eq=False)
 class ReplicaPeer:
-    """A replica attached to this primary, as the primary sees it."""
+    """A replica attached to this primary, as the primary sees it.
+
+    One per replica, not per connection: a replica is identified by the run id it announced
+    (``REPLCONF run-id``) and by its endpoint, the address it connected from (or announced
+    with ``REPLCONF ip-address``) and the port it announced (``REPLCONF listening-port``).
+    A new handshake matching a registered replica on either replaces that registration
+    (see ``Server.attach_replica``), so one replica can never count twice.
+    """
 
     client: Client
     ip: str
     port: int
     az: str
+    run_id: str = ""
     state: str = "wait_bgsave"
     ack_offset: int = 0
     sync_offset: int = 0
     last_ack: float = field(default_factory=time.monotonic)
+    registered: bool = False
+    """In the primary's replica table; a replaced or dropped link's ACKs are ignored."""
 
     @property
     def online(self) -> bool:
         return self.state == "online"
+
+    def same_replica(self, other: ReplicaPeer) -> bool:
+        """Whether ``other`` is this replica (same run id, or same announced endpoint)."""
+        if self.run_id and self.run_id == other.run_id:
+            return True
+        return self.port != 0 and (self.ip, self.port) == (other.ip, other.port)
 
 
 class ReplicaLink:
@@ -259,6 +280,7 @@ class ReplicaLink:
             steps.append((b"AUTH", srv.config.masterauth))
         steps.append((b"REPLCONF", b"listening-port", srv.config.port))
         steps.append((b"REPLCONF", b"az", srv.config.az))
+        steps.append((b"REPLCONF", b"run-id", srv.run_id))
         for step in steps:
             writer.write(encode_command(*step))
             reply = await self._reply(reader, parser, timeout)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class Client(asyncio.Protocol):
         self.peer: ReplicaPeer | None = None
         self.listening_port = 0
         self.replica_az = ""
+        self.replica_ip = ""
+        self.replica_run_id = ""
         self.created = time.monotonic()
         self.last_command = b""
 
@@ -188,6 +191,8 @@ class Server:
     def __init__(self, config: ServerConfig, *, use_hiredis: bool | None = None) -> None:
         self.config = config
         self.use_hiredis = use_hiredis
+        self.run_id = secrets.token_hex(20)
+        """This process's identity (INFO server ``run_id``); a replica announces it."""
         self.keyspace = Keyspace()
         self.clients: dict[int, Client] = {}
         self._client_ids = 0
@@ -472,8 +477,14 @@ class Server:
             data = self.backlog.since(next_offset)
         elif replid == h.replid2 and self.bug("rejoin-keeps-divergent-writes"):
             data = self.backlog.from_boundary(next_offset)
-        ip = c.addr[0]
-        peer = ReplicaPeer(client=c, ip=ip, port=c.listening_port, az=c.replica_az or "default")
+        ip = c.replica_ip or c.addr[0]
+        peer = ReplicaPeer(
+            client=c,
+            ip=ip,
+            port=c.listening_port,
+            az=c.replica_az or "default",
+            run_id=c.replica_run_id,
+        )
         c.peer = peer
         assert c.transport is not None
         if data is not None:
@@ -486,9 +497,14 @@ class Server:
             self.log("notice", f"Full resync of replica {ip}:{c.listening_port}")
         peer.sync_offset = h.offset
         peer.ack_offset = 0
+        for old in [p for p in self.replicas if p.same_replica(peer)]:
+            self.drop_replica(old, f"replaced by a new link from {ip}:{c.addr[1]}")
+        peer.registered = True
         self.replicas.append(peer)
 
     def on_replica_ack(self, peer: ReplicaPeer, raw: bytes) -> None:
+        if not peer.registered:
+            return  # a replaced link: its replica acknowledges over its new link
         try:
             offset = int(raw)
         except ValueError:
@@ -501,7 +517,8 @@ class Server:
         self.durability.on_ack(peer)
 
     def drop_replica(self, peer: ReplicaPeer, why: str) -> None:
-        if peer in self.replicas:
+        if peer.registered:
+            peer.registered = False
             self.replicas.remove(peer)
             self.log("notice", f"Replica {peer.ip}:{peer.port} dropped: {why}")
         transport = peer.client.transport
