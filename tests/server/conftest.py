@@ -108,6 +108,7 @@ class Node:
 
 
 ServerFactory = Callable[..., Node]
+ClusterFactory = Callable[..., tuple[Node, list[Node]]]
 
 
 @pytest.fixture
@@ -170,7 +171,7 @@ def wait_offset_match(primary: Node, *replicas: Node) -> None:
 
 
 @pytest.fixture
-def cluster(start_server: ServerFactory) -> Callable[..., tuple[Node, list[Node]]]:
+def cluster(start_server: ServerFactory) -> ClusterFactory:
     """``cluster(n_replicas, primary_flags=(), replica_flags=(), azs=None)``: a primary in
     az-a with replicas in az-b, az-c, ... (or the given AZs), all online."""
 

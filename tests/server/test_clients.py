@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import Any
 
 import pytest
 import valkey
@@ -18,9 +19,10 @@ from .conftest import ServerFactory
 def test_valkey_py(start_server: ServerFactory, parser: str, server_parser: str) -> None:
     flags = ("--no-hiredis",) if server_parser == "pure" else ()
     node = start_server(*flags)
-    kwargs = {"parser_class": _RESP2Parser} if parser == "python" else {}
-    kwargs3 = {"parser_class": _RESP3Parser} if parser == "python" else {}
-    client = valkey.Valkey(connection_pool=valkey.ConnectionPool(port=node.port, **kwargs))
+    kwargs: dict[str, Any] = {"parser_class": _RESP2Parser} if parser == "python" else {}
+    kwargs3: dict[str, Any] = {"parser_class": _RESP3Parser} if parser == "python" else {}
+    # valkey-py annotates its synchronous client's replies as ``Awaitable[Any] | Any``.
+    client: Any = valkey.Valkey(connection_pool=valkey.ConnectionPool(port=node.port, **kwargs))
     assert client.ping()
     assert client.set("k", "v") and client.get("k") == b"v"
     assert client.rpush("l", "a", "b") == 2 and client.lrange("l", 0, -1) == [b"a", b"b"]
@@ -33,7 +35,9 @@ def test_valkey_py(start_server: ServerFactory, parser: str, server_parser: str)
     assert client.config_get("durability") == {"durability": "none"}
     info = client.info("server")
     assert info["hiredis_parser"] == ("yes" if server_parser == "hiredis" else "no")
-    r3 = valkey.Valkey(connection_pool=valkey.ConnectionPool(port=node.port, protocol=3, **kwargs3))
+    r3: Any = valkey.Valkey(
+        connection_pool=valkey.ConnectionPool(port=node.port, protocol=3, **kwargs3)
+    )
     assert r3.get("k") == b"v" and r3.get("nope") is None
     client.close()
     r3.close()

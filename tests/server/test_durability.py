@@ -6,12 +6,12 @@ import time
 
 from harness.resp import ErrorReply
 
-from .conftest import Conn, poll
+from .conftest import ClusterFactory, Conn, ServerFactory, poll
 
 NOSYNC = ErrorReply("NOSYNCREPLICAS Not enough synchronous replicas to write.")
 
 
-def test_sync_rejects_without_eligible_replica(start_server) -> None:  # type: ignore[no-untyped-def]
+def test_sync_rejects_without_eligible_replica(start_server: ServerFactory) -> None:
     node = start_server("--durability", "sync")
     c = node.conn()
     assert c("SET", "k", "v") == NOSYNC
@@ -22,7 +22,7 @@ def test_sync_rejects_without_eligible_replica(start_server) -> None:  # type: i
     assert node.info("durability")["durability_sync_rejections"] == "2"
 
 
-def test_sync_waits_for_other_az_replica(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_sync_waits_for_other_az_replica(cluster: ClusterFactory) -> None:
     primary, [replica] = cluster(1, primary_flags=("--durability", "sync"))
     c = primary.conn()
     assert c("SET", "k", "v") == b"OK"
@@ -32,12 +32,12 @@ def test_sync_waits_for_other_az_replica(cluster) -> None:  # type: ignore[no-un
     assert primary.info("durability")["durability_eligible_replicas"] == "1"
 
 
-def test_sync_same_az_replica_does_not_count(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_sync_same_az_replica_does_not_count(cluster: ClusterFactory) -> None:
     primary, _ = cluster(1, primary_flags=("--durability", "sync"), azs=["az-a", "az-a"])
     assert primary.conn()("SET", "k", "v") == NOSYNC
 
 
-def test_sync_timeout_is_indeterminate_and_write_stays(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_sync_timeout_is_indeterminate_and_write_stays(cluster: ClusterFactory) -> None:
     primary, [replica] = cluster(
         1, primary_flags=("--durability", "sync", "--sync-timeout-ms", "300")
     )
@@ -64,7 +64,7 @@ def test_sync_timeout_is_indeterminate_and_write_stays(cluster) -> None:  # type
         replica.proc.send_signal(18)  # SIGCONT
 
 
-def test_async_rejects_over_lag_and_resumes(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_async_rejects_over_lag_and_resumes(cluster: ClusterFactory) -> None:
     primary, [replica] = cluster(
         1, primary_flags=("--durability", "async", "--lag-limit-ms", "300")
     )
@@ -95,7 +95,7 @@ def test_async_rejects_over_lag_and_resumes(cluster) -> None:  # type: ignore[no
     assert int(primary.info("durability")["durability_lag_ms"]) < 300
 
 
-def test_async_without_replica_lag_grows_from_oldest_write(start_server) -> None:  # type: ignore[no-untyped-def]
+def test_async_without_replica_lag_grows_from_oldest_write(start_server: ServerFactory) -> None:
     node = start_server("--durability", "async", "--lag-limit-ms", "200")
     c = node.conn()
     assert c("SET", "a", "1") == b"OK"
@@ -104,13 +104,13 @@ def test_async_without_replica_lag_grows_from_oldest_write(start_server) -> None
     assert c("GET", "a") == b"1"
 
 
-def test_none_mode_replies_without_replicas(start_server) -> None:  # type: ignore[no-untyped-def]
+def test_none_mode_replies_without_replicas(start_server: ServerFactory) -> None:
     node = start_server()
     assert node.conn()("SET", "k", "v") == b"OK"
 
 
-def test_live_mode_change(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, [replica] = cluster(1)
+def test_live_mode_change(cluster: ClusterFactory) -> None:
+    primary, _ = cluster(1)
     c = primary.conn()
     assert c("CONFIG", "SET", "durability", "sync", "sync-replicas", "2") == b"OK"
     assert c("SET", "k", "v") == NOSYNC
@@ -123,8 +123,8 @@ def test_live_mode_change(cluster) -> None:  # type: ignore[no-untyped-def]
     assert primary.info("durability")["durability_mode"] == "none"
 
 
-def test_wait_counts_all_replicas(cluster) -> None:  # type: ignore[no-untyped-def]
-    primary, replicas = cluster(2, azs=["az-a", "az-a", "az-b"])
+def test_wait_counts_all_replicas(cluster: ClusterFactory) -> None:
+    primary, _ = cluster(2, azs=["az-a", "az-a", "az-b"])
     c = primary.conn()
     assert c("SET", "k", "v") == b"OK"
     assert c("WAIT", "2", "2000") == 2

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,42 +14,35 @@ from hypothesis import strategies as st
 
 from harness.resp import ErrorReply, SimpleString
 
-from .conftest import Conn, Node, ServerFactory
+from .conftest import Conn, Node, ServerFactory, free_port, poll
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> Node:  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from .conftest import free_port
-
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One server for the tests that only need to send it bad input (1 MB max bulk)."""
     port = free_port()
     log = tmp_path_factory.mktemp("fuzz") / "server.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.server",
-            "--port",
-            str(port),
-            "--proto-max-bulk-len",
-            "1mb",
-        ],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=os.environ,
-    )
-    deadline = time.monotonic() + 10
-    while b"Ready to accept" not in log.read_bytes():
-        assert time.monotonic() < deadline, "server did not become ready"
-        time.sleep(0.02)
+    argv = [sys.executable, "-m", "harness.server", "--port", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*argv, "--proto-max-bulk-len", "1mb"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     node = Node(port, proc, log)
-    yield node
-    proc.kill()
-    proc.wait()
+    try:
+        poll(lambda: b"Ready to accept" in log.read_bytes(), "the shared server to be ready")
+        yield node
+    finally:
+        node.close()
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def rss_kb(pid: int) -> int:
+    """The resident set size of a process, from /proc (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0])
 
 
 @pytest.mark.parametrize(
@@ -75,8 +72,7 @@ def test_declared_length_is_not_preallocated(shared: Node) -> None:
     before = shared.info("server")
     assert Conn(shared.port)("PING") == SimpleString(b"PONG")
     assert before["process_id"]
-    rss_kb = int(open(f"/proc/{shared.proc.pid}/status").read().split("VmRSS:")[1].split()[0])
-    assert rss_kb < 200_000
+    assert rss_kb(shared.proc.pid) < 200_000
 
 
 def test_idle_and_slow_clients_do_not_block_others(shared: Node) -> None:
@@ -110,7 +106,9 @@ def test_authentication(start_server: ServerFactory) -> None:
 
 
 @pytest.mark.parametrize("source", ["env", "file"])
-def test_password_from_env_or_file(start_server: ServerFactory, tmp_path, source: str) -> None:  # type: ignore[no-untyped-def]
+def test_password_from_env_or_file(
+    start_server: ServerFactory, tmp_path: Path, source: str
+) -> None:
     if source == "env":
         node = start_server(env={"ACKBOUND_SERVER_PASSWORD": "pw1"})
     else:

@@ -15,7 +15,7 @@ import time
 
 from harness.resp import NEED_DATA, ErrorReply, ReplyParser, SimpleString, encode_command
 
-from .conftest import Node, ServerFactory, poll
+from .conftest import ClusterFactory, Node, ServerFactory, poll
 
 
 class FakeReplica:
@@ -179,7 +179,7 @@ def test_same_run_id_on_another_endpoint_replaces(start_server: ServerFactory) -
     poll(lambda: _online(primary, 2), "two distinct replicas")
 
 
-def test_real_replica_announces_its_run_id(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_real_replica_announces_its_run_id(cluster: ClusterFactory) -> None:
     primary, [replica] = cluster(1, primary_flags=("--repl-timeout-ms", "60000"))
     run_id = replica.info("server")["run_id"]
     assert len(run_id) == 40 and run_id != primary.info("server")["run_id"]
