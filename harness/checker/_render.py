@@ -75,10 +75,13 @@ def describe_witness(w: dict[str, Any]) -> str:
         )
     if kind == "phantom-value":
         ops = "→".join(str(i) for i in w["ops"])
-        return (
-            f"a read of {w['key']!r} on {w['node'] or 'the cluster'} (ops {ops}) returned "
-            f"{w['values']!r}, which no client had written by then"
-        )
+        where = f"a read of {w['key']!r} on {w['node'] or 'the cluster'} (ops {ops})"
+        parts = []
+        if w["values"]:
+            parts.append(f"returned {w['values']!r}, which no client had written by then")
+        if w.get("duplicated"):
+            parts.append(f"holds {w['duplicated']!r} twice although each was written once")
+        return f"{where} " + " and ".join(parts)
     if kind == "rejected-write-read":
         wr = w["write"]
         ops = "→".join(str(i) for i in w["read_ops"])
