@@ -301,8 +301,25 @@ class Params:
 # State
 
 
+def _cached_hash(obj: object, fields: tuple[object, ...]) -> int:
+    """The hash of a frozen value, computed once: exploration hashes states over and over,
+    and a state shares its unchanged nodes and writes with the state it came from."""
+    attrs = obj.__dict__
+    h: int | None = attrs.get("_hash")
+    if h is None:
+        h = attrs["_hash"] = hash(fields)
+    return h
+
+
+class _HashCached:
+    """Keeps the cached hash out of pickles and copies (string hashes differ by process)."""
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
 @dataclass(frozen=True, kw_only=True)
-class NodeState:
+class NodeState(_HashCached):
     """One node: whether it runs, what it holds, and what the primary knows of it.
 
     ``log`` is the tuple of write ids the node holds (offset = position, from 1). ``acked``
@@ -317,9 +334,12 @@ class NodeState:
     acked: int = 0
     stale: bool = False
 
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.name, self.up, self.log, self.acked, self.stale))
+
 
 @dataclass(frozen=True, kw_only=True)
-class WriteRecord:
+class WriteRecord(_HashCached):
     """A client write: its id (from 1), status, the tick it was invoked, whether the primary
     applied it (writes apply the instant they are invoked), and the term it was invoked in."""
 
@@ -328,6 +348,9 @@ class WriteRecord:
     invoked_at: int
     applied: bool
     term: int
+
+    def __hash__(self) -> int:
+        return _cached_hash(self, (self.id, self.status, self.invoked_at, self.applied, self.term))
 
     @property
     def applied_at(self) -> int | None:
@@ -345,7 +368,7 @@ class LagReport:
 
 
 @dataclass(frozen=True, kw_only=True)
-class State:
+class State(_HashCached):
     """A state of the cluster. Equality and hashing ignore :attr:`params`."""
 
     params: Params = field(compare=False, repr=False)
@@ -359,23 +382,19 @@ class State:
     lag_report: LagReport | None
 
     def __hash__(self) -> int:
-        # States are hashed over and over during exploration: compute the hash once.
-        h: int | None = self.__dict__.get("_hash")
-        if h is None:
-            h = hash(
-                (
-                    self.now,
-                    self.term,
-                    self.primary,
-                    self.nodes,
-                    self.cut,
-                    self.writes,
-                    self.crashes,
-                    self.lag_report,
-                )
-            )
-            self.__dict__["_hash"] = h
-        return h
+        return _cached_hash(
+            self,
+            (
+                self.now,
+                self.term,
+                self.primary,
+                self.nodes,
+                self.cut,
+                self.writes,
+                self.crashes,
+                self.lag_report,
+            ),
+        )
 
     def node(self, name: str) -> NodeState:
         """The node called ``name``."""

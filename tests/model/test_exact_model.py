@@ -521,3 +521,30 @@ def test_explore_without_stopping_lists_every_violated_invariant() -> None:
     assert only.violation is None
     with pytest.raises(ValueError, match="not an invariant"):
         explore(p, invariants=["NoSuchThing"])
+
+
+def test_type_ok_rejects_states_outside_the_types() -> None:
+    # No bug produces an ill-typed state (TypeOK has no buggy config), so show its teeth on
+    # hand-made states.
+    from dataclasses import replace
+
+    from models._exact import LagReport
+
+    s = run(SYNC, [ClientWrite()])
+    type_ok = INVARIANTS["TypeOK"]
+    assert type_ok(s)
+    n2 = s.node("n2")
+    bad = [
+        replace(s, now=SYNC.max_time + 1),
+        replace(s, term=0),
+        replace(s, term=SYNC.max_crashes + 2),
+        replace(s, primary="n9"),
+        replace(s, nodes=(s.nodes[0], replace(n2, log=(7,)), s.nodes[2])),
+        replace(s, nodes=(s.nodes[0], replace(n2, acked=SYNC.max_writes + 1), s.nodes[2])),
+        replace(s, cut=frozenset({("n1", "n4")})),
+        replace(s, writes=(replace(s.writes[0], id=2),)),
+        replace(s, crashes=SYNC.max_crashes + 1),
+        replace(s, lag_report=LagReport(at=0, value=SYNC.max_time + 1, term=1)),
+    ]
+    for state in bad:
+        assert not type_ok(state), state
