@@ -98,15 +98,20 @@ def _check(args: argparse.Namespace) -> int:
     tlc = find_tlc()
     console = Console(highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=120)
+        console = Console(highlight=False, width=140)
     checks = []
     for entry in entries:
         with console.status(f"TLC: {entry.name} ..."):
             checks.append(check_config(tlc, manifest, entry, workers=args.workers))
 
     table = Table(title=f"TLC on {manifest.specs_dir} ({tlc.source})")
-    for col in ("config", "tier", "expected", "got", "states", "seconds", ""):
-        table.add_column(col, justify="right" if col in ("states", "seconds") else "left")
+    numeric = ("states", "states/s", "seconds")
+    for col in ("config", "tier", "expected", "got", *numeric, ""):
+        table.add_column(
+            col,
+            justify="right" if col in numeric else "left",
+            min_width=25 if col in ("expected", "got") else None,
+        )
     for c in checks:
         r = c.result
         states = f"{r.distinct_states:,}" if r.distinct_states is not None else "-"
@@ -116,6 +121,7 @@ def _check(args: argparse.Namespace) -> int:
             c.entry.expect,
             r.outcome,
             states,
+            f"{r.states_per_second:,.0f}" if r.states_per_second is not None else "-",
             f"{r.seconds:.1f}",
             "[green]ok[/green]" if c.ok else "[red]MISMATCH[/red]",
         )
