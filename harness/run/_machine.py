@@ -8,8 +8,10 @@ replay and shrink). A step that does not apply at that moment (resume with nothi
 does nothing.
 
 After every step the history so far is judged (the model is the oracle: an outcome it does
-not allow, such as a sync write acknowledged while no eligible replica could have it, stops
-the example at once); teardown heals, waits, reads everything and judges the whole history.
+not allow, such as a sync write acknowledged while no eligible replica could have it, ends
+the example's work at once); teardown heals, waits, reads everything and judges the whole
+history. A violation is raised only in teardown: Hypothesis must see every example draw
+the same steps whatever the servers did, or it cannot replay and shrink them.
 """
 
 from __future__ import annotations
@@ -26,14 +28,7 @@ from harness.run._example import WORKLOADS, Example, ExampleRecord
 if TYPE_CHECKING:
     from harness.run._runner import ModeRun
 
-__all__ = ["DurabilityViolation", "StopRun", "make_machine"]
-
-
-class StopRun(BaseException):
-    """Raised to end the Hypothesis run when the time budget is spent.
-
-    A BaseException, so that Hypothesis does not take it for a failing example.
-    """
+__all__ = ["DurabilityViolation", "make_machine"]
 
 
 class DurabilityViolation(AssertionError):
@@ -49,6 +44,9 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
     setup = run.setup
     lag_ms = setup.lag_limit_ms
     roles = st.sampled_from(_roles(len(run.cluster.nodes)))
+    # Faults may also hit every replica at once: isolating the primary in one step is how
+    # most durability bugs show, and a random search should not have to stumble on it.
+    groups = st.sampled_from([*_roles(len(run.cluster.nodes)), "replicas"])
     waits = st.sampled_from(sorted({max(20, round(lag_ms * f)) for f in (0.1, 0.3, 1.2, 2.5)}))
     bursts = st.sampled_from([round(lag_ms * f / 1000, 3) for f in (0.5, 1.5, 3.0)])
     workloads = st.sampled_from(WORKLOADS)
@@ -67,19 +65,24 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
             self.failed = False
 
         # -- plumbing ----------------------------------------------------------------------
-        def _step(self, name: str, **args: Any) -> None:
+        def _step(self, name: str, **args: Any) -> bool:
+            """Record a step; False once the example has failed (the step is then skipped)."""
+            if self.failed:
+                return False
             self.ex.steps.append({"rule": name, "args": args})
             run.progress_step()
+            return True
 
         def _after(self) -> None:
-            """Judge the history so far: stop at once on an outcome the model forbids."""
+            """Judge the history so far; an outcome the model forbids ends the example's
+            work (later steps are skipped) and is raised in teardown."""
             result = self.ex.judge()
             if result["valid"] is False:
                 self.failed = True
                 self.record.result = result
                 self.record.early = True
+                self.ex.stop_background()
                 self._finish_record()
-                raise DurabilityViolation(_summary(result, early=True))
 
         def _finish_record(self) -> None:
             self.record.duration_s = round(time.monotonic() - self.ex.started, 3)
@@ -87,13 +90,20 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
             run.record(self.record)
 
         def _node(self, role: str) -> str:
+            """The node playing ``role`` now (``replicas`` means the first replica)."""
+            return self._nodes(role)[0]
+
+        def _nodes(self, role: str) -> list[str]:
+            """The nodes a role names now: one, or every replica for ``replicas``."""
             c = run.cluster
             primary = c.primary
-            if role == "primary":
-                return primary
             replicas = [n.name for n in c.nodes if n.name != primary]
+            if role == "primary":
+                return [primary]
+            if role == "replicas":
+                return replicas
             k = int(role.rsplit("-", 1)[1])
-            return replicas[min(k, len(replicas)) - 1]
+            return [replicas[min(k, len(replicas)) - 1]]
 
         def _up(self) -> list[str]:
             return [n.name for n in run.cluster.nodes if n.status == "up"]
@@ -105,47 +115,54 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
         # -- client steps ------------------------------------------------------------------
         @rule(workload=workloads, key=keys)
         def write(self, workload: str, key: int) -> None:
-            self._step("write", workload=workload, key=key)
+            if not self._step("write", workload=workload, key=key):
+                return
             self.ex.write(workload, key)
             self._after()
 
         @rule(workload=workloads, key=keys, count=st.integers(2, 6))
         def writes(self, workload: str, key: int, count: int) -> None:
-            self._step("writes", workload=workload, key=key, count=count)
+            if not self._step("writes", workload=workload, key=key, count=count):
+                return
             for _ in range(count):
                 self.ex.write(workload, key)
             self._after()
 
         @rule(workload=workloads, key=keys)
         def read(self, workload: str, key: int) -> None:
-            self._step("read", workload=workload, key=key)
+            if not self._step("read", workload=workload, key=key):
+                return
             self.ex.read(workload, key)
             self._after()
 
         @rule(seconds=bursts)
         def burst(self, seconds: float) -> None:
-            self._step("burst", seconds=seconds)
+            if not self._step("burst", seconds=seconds):
+                return
             self.ex.burst(seconds)
             self._after()
 
         @rule(ms=waits)
         def wait(self, ms: int) -> None:
-            self._step("wait", ms=ms)
+            if not self._step("wait", ms=ms):
+                return
             self.ex.wait(ms)
             self._after()
 
         # -- faults ------------------------------------------------------------------------
-        @rule(node=roles)
+        @rule(node=groups)
         def kill(self, node: str) -> None:
-            self._step("kill", node=node)
-            name = self._node(node)
-            if len(self._up()) > 1:
-                self._fault("kill", node=name)
+            if not self._step("kill", node=node):
+                return
+            for name in self._nodes(node):
+                if len(self._up()) > 1:  # a cluster with no node left tests nothing
+                    self._fault("kill", node=name)
             self._after()
 
         @rule()
         def restart(self) -> None:
-            self._step("restart")
+            if not self._step("restart"):
+                return
             down = sorted(n.name for n in run.cluster.nodes if n.status == "down")
             if down:
                 self._fault("restart", node=down[0])
@@ -153,55 +170,64 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
 
         @rule(node=roles)
         def wipe_restart(self, node: str) -> None:
-            self._step("wipe_restart", node=node)
+            if not self._step("wipe_restart", node=node):
+                return
             self._fault("wipe-restart", node=self._node(node))
             self._after()
 
-        @rule(node=roles)
+        @rule(node=groups)
         def pause(self, node: str) -> None:
-            self._step("pause", node=node)
-            name = self._node(node)
-            if len(self._up()) > 1:
-                self._fault("pause", node=name)
+            if not self._step("pause", node=node):
+                return
+            for name in self._nodes(node):
+                if len(self._up()) > 1:
+                    self._fault("pause", node=name)
             self._after()
 
         @rule()
         def resume(self) -> None:
-            self._step("resume")
+            if not self._step("resume"):
+                return
             paused = sorted(n.name for n in run.cluster.nodes if n.status == "paused")
             if paused:
                 self._fault("resume", node=paused[0])
             self._after()
 
-        @rule(node=roles, direction=st.sampled_from(["both", "in", "out"]))
+        @rule(node=groups, direction=st.sampled_from(["both", "in", "out"]))
         def partition(self, node: str, direction: str) -> None:
-            self._step("partition", node=node, direction=direction)
-            self._fault("partition", node=self._node(node), direction=direction)
+            if not self._step("partition", node=node, direction=direction):
+                return
+            for name in self._nodes(node):
+                self._fault("partition", node=name, direction=direction)
             self._after()
 
         @rule(
-            node=roles,
+            node=groups,
             bandwidth=st.sampled_from([2_000, 20_000, 200_000]),
             latency_ms=st.sampled_from([0, 50, 250]),
         )
         def slow_link(self, node: str, bandwidth: int, latency_ms: int) -> None:
-            self._step("slow_link", node=node, bandwidth=bandwidth, latency_ms=latency_ms)
-            params: dict[str, Any] = {"node": self._node(node), "bandwidth": bandwidth}
-            if latency_ms:
-                params["latency_ms"] = latency_ms
-            self._fault("slow-link", **params)
+            if not self._step("slow_link", node=node, bandwidth=bandwidth, latency_ms=latency_ms):
+                return
+            for name in self._nodes(node):
+                params: dict[str, Any] = {"node": name, "bandwidth": bandwidth}
+                if latency_ms:
+                    params["latency_ms"] = latency_ms
+                self._fault("slow-link", **params)
             self._after()
 
         @rule()
         def failover(self) -> None:
-            self._step("failover")
+            if not self._step("failover"):
+                return
             self._fault("failover")
             self._after()
 
         @rule(node=roles)
         def az_outage(self, node: str) -> None:
             """Lose the AZ of ``node`` (unless that would leave no node at all)."""
-            self._step("az_outage", node=node)
+            if not self._step("az_outage", node=node):
+                return
             c = run.cluster
             az = c.node(self._node(node)).az
             survivors = [n for n in c.nodes if n.az != az and n.status == "up"]
@@ -211,14 +237,16 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
 
         @rule()
         def heal(self) -> None:
-            self._step("heal")
+            if not self._step("heal"):
+                return
             self._fault("heal")
             self._after()
 
         # -- the end -----------------------------------------------------------------------
         def teardown(self) -> None:
+            early = self.failed
             try:
-                if not self.failed:
+                if not early:
                     try:
                         self.record.result = self.ex.finish()
                     except Exception as exc:
@@ -226,8 +254,8 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
                     self._finish_record()
             finally:
                 self.ex.close()
-            if not self.failed and self.record.result and self.record.result["valid"] is False:
-                raise DurabilityViolation(_summary(self.record.result, early=False))
+            if self.record.result and self.record.result["valid"] is False:
+                raise DurabilityViolation(_summary(self.record.result, early=early))
 
     enabled = {name.replace("-", "_") for name in run.config.faults}
     for fault_rule in (

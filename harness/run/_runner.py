@@ -98,19 +98,7 @@ class ModeRun:
     _count: int = 0
 
     def before_example(self) -> None:
-        """Called as each example starts: stop the run once its budget is spent."""
-        from harness.run._machine import StopRun
-
-        now = time.monotonic()
-        failing = any(r.valid is False for r in self.examples)
-        if failing:
-            if now > self.shrink_deadline:
-                raise StopRun("shrink budget spent")
-            return
-        if now > self.deadline:
-            raise StopRun("budget spent")
-        if self.config.examples is not None and len(self.examples) >= self.config.examples:
-            raise StopRun("examples done")
+        """Called as each example starts (the budget is checked between batches)."""
 
     def new_example(self) -> Example:
         self._count += 1
@@ -161,12 +149,12 @@ def start_run_cluster(target: Target, config: RunConfig, run_dir: Path, first_mo
     )
 
 
-def _hypothesis_settings(config: RunConfig, database_dir: Path) -> Any:
+def _hypothesis_settings(config: RunConfig, database_dir: Path, *, max_examples: int) -> Any:
     from hypothesis import HealthCheck, Phase, Verbosity, settings
     from hypothesis.database import DirectoryBasedExampleDatabase
 
     return settings(
-        max_examples=config.examples if config.examples is not None else 100_000,
+        max_examples=max_examples,
         stateful_step_count=config.steps,
         deadline=None,
         database=DirectoryBasedExampleDatabase(str(database_dir)),
@@ -178,30 +166,63 @@ def _hypothesis_settings(config: RunConfig, database_dir: Path) -> Any:
     )
 
 
+def _limit_shrinking(seconds: float) -> None:
+    """Cap the time Hypothesis spends shrinking one failure.
+
+    Hypothesis stops shrinking after a fixed five minutes; a conformance run against real
+    servers, where every shrink step replays a whole example, needs its own budget. The
+    limit lives in a module constant of Hypothesis's engine; if a future Hypothesis moves
+    it, shrinking simply keeps Hypothesis's own limit.
+    """
+    from hypothesis.internal.conjecture import engine
+
+    if hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        engine.MAX_SHRINKING_SECONDS = max(1, int(seconds))
+
+
 def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, bool]:
-    """Explore one mode with Hypothesis; returns (the error Hypothesis ended with, flaky)."""
+    """Explore one mode with Hypothesis; returns (the error Hypothesis ended with, flaky).
+
+    Hypothesis runs in batches of a few examples, each batch seeded from ``seed`` and its
+    number, so that the time budget is checked between batches and never by interrupting
+    Hypothesis (an interrupted example would look to it like one that drew differently).
+    Every batch first replays the failures saved in the database (regression use).
+    """
     import hypothesis
     from hypothesis.errors import Flaky
     from hypothesis.stateful import get_state_machine_test
 
-    from harness.run._machine import DurabilityViolation, StopRun, make_machine
+    from harness.run._machine import DurabilityViolation, make_machine
 
     machine = make_machine(run)
-    test = get_state_machine_test(machine, settings=_hypothesis_settings(run.config, database_dir))
-    test = hypothesis.seed(seed)(test)
-    try:
-        test()
-    except StopRun:
-        return None, False
-    except Flaky as exc:
-        return f"{type(exc).__name__}: {exc}".splitlines()[0], True
-    except DurabilityViolation as exc:
-        return str(exc).splitlines()[0], False
-    except AckboundError:
-        raise
-    except Exception as exc:  # the run itself broke; report it with what we have
-        return f"{type(exc).__name__}: {exc}".splitlines()[0], False
-    return None, False
+    _limit_shrinking(run.shrink_deadline - run.deadline)
+    batch_no = 0
+    while True:
+        now = time.monotonic()
+        if now >= run.deadline:
+            return None, False
+        done = len(run.examples)
+        if run.config.examples is not None and done >= run.config.examples:
+            return None, False
+        spent = [r.duration_s for r in run.examples] or [2.0]
+        per_example = max(0.2, sum(spent) / len(spent) + 0.3)
+        size = max(1, min(8, int((run.deadline - now) / per_example)))
+        if run.config.examples is not None:
+            size = min(size, run.config.examples - done)
+        settings = _hypothesis_settings(run.config, database_dir, max_examples=size)
+        batch_seed = (seed * 1_000_003 + batch_no) % (1 << 63)
+        test = hypothesis.seed(batch_seed)(get_state_machine_test(machine, settings=settings))
+        batch_no += 1
+        try:
+            test()
+        except Flaky as exc:
+            return f"{type(exc).__name__}: {exc}".splitlines()[0], True
+        except DurabilityViolation as exc:
+            return str(exc).splitlines()[0], False
+        except AckboundError:
+            raise
+        except Exception as exc:  # the run itself broke; report it with what we have
+            return f"{type(exc).__name__}: {exc}".splitlines()[0], False
 
 
 def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:
