@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "matrix": ("harness.cli._matrix", "run the conformance matrix and write docs/matrix.md"),
     "targets": ("harness.cli._targets", "list or validate targets and target files"),
     "faults": ("harness.cli._faults", "list the faults and apply one to a running cluster"),
+    "docs": ("harness.cli._docs", "check or rewrite the reference tables in docs/ (developers)"),
 }
 
 
