@@ -96,6 +96,18 @@ def test_inline_quoting() -> None:
                     b"$-1\r\n",
                     b"PING\r\n",
                     b"*0\r\n",
+                    # RESP3 and other elements hiredis reads but a request must not hold
+                    b"=5\r\ntxt:x\r\n",
+                    b"(12\r\n",
+                    b"#f\r\n",
+                    b"#t\r\n",
+                    b"_\r\n",
+                    b"~1\r\n",
+                    b"%1\r\n",
+                    b"|1\r\n",
+                    b",1.5\r\n",
+                    b"*1000000\r\n",
+                    b"*1\r\n$4\r\nPING\r\n",
                 ]
             ),
             st.lists(st.binary(max_size=8), min_size=1, max_size=4).map(
@@ -111,6 +123,48 @@ def test_hiredis_parser_agrees_with_pure(parts: list[bytes], step: int) -> None:
     chunks = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
     assert run(HiredisRequestParser, chunks) == run(RequestParser, chunks)
     assert run(HiredisRequestParser, [data]) == run(RequestParser, [data])
+
+
+@pytest.mark.skipif(not HAVE_HIREDIS, reason="the hiredis parser needs hiredis")
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"max_bulk_len": 10}, "Protocol error: invalid bulk length"),
+        ({"max_multibulk_len": 2}, "Protocol error: invalid multibulk length"),
+        ({"authenticated": False}, "Protocol error: unauthenticated multibulk length"),
+    ],
+)
+def test_limits_changed_between_commands_of_one_read(
+    change: dict[str, object], message: str
+) -> None:
+    # Commands of one read are parsed ahead by the hiredis parser; a limit changed after
+    # the first (AUTH state, CONFIG SET proto-max-bulk-len) still applies to the next.
+    data = encode_command("PING") + encode_command("SET", "k", "v" * 20, *["x"] * 9)
+    for cls in PARSERS:
+        p = cls()
+        p.feed(data)
+        assert p.next_command() == [b"PING"]
+        for name, value in change.items():
+            setattr(p, name, value)
+        with pytest.raises(ProtocolError) as info:
+            p.next_command()
+        assert str(info.value) == message, cls
+
+
+@pytest.mark.skipif(not HAVE_HIREDIS, reason="the hiredis parser needs hiredis")
+def test_hiredis_parser_reads_whole_pipelines_and_keeps_the_tail() -> None:
+    pipeline = b"".join(encode_command("SET", f"k{i}", "v" * i) for i in range(40))
+    for cut in (len(pipeline), len(pipeline) - 1, len(pipeline) - 9, 5):
+        p = HiredisRequestParser()
+        p.feed(pipeline[:cut])
+        got = []
+        while (cmd := p.next_command()) is not None:
+            got.append(cmd)
+        p.feed(pipeline[cut:])
+        while (cmd := p.next_command()) is not None:
+            got.append(cmd)
+        assert got == [[b"SET", b"k%d" % i, b"v" * i] for i in range(40)]
+        assert p.buffered == 0
 
 
 values = st.recursive(
