@@ -324,7 +324,7 @@ def cmd_wait(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
         return error("ERR timeout is negative")
     if srv.role != "master":
         return error("ERR WAIT cannot be used with replica instances.")
-    srv.flush_replication()
+    srv.flush_stream()
     return srv.durability.wait(c, needed, timeout)
 
 
@@ -489,6 +489,7 @@ def _info_stats(srv: Server) -> list[tuple[str, object]]:
 
 
 def _info_replication(srv: Server) -> list[tuple[str, object]]:
+    srv.flush_stream()  # the backlog fields count this batch's writes too
     h = srv.history
     now = time.monotonic()
     fields: list[tuple[str, object]] = []

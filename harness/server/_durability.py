@@ -15,8 +15,10 @@ mode does with a write command (EXEC of a transaction holding a write counts as 
 
 Durability lag = now - apply time of the oldest write no eligible replica has acknowledged
 (monotonic clock), or 0. It is kept in every mode, so a live switch to async starts from the
-truth. Writes applied within the same millisecond share one entry (so the table stays small);
-that can only overstate the lag, by under a millisecond.
+truth; its cost is one entry per batch of commands read together, not per write (the server
+notes the batch's end offset with the time its first write was applied, see
+``Server.flush_stream``), and writes noted within the same millisecond share one entry (so the
+table stays small). Both can only overstate the lag, by under a millisecond plus one batch.
 
 WAIT is Valkey's: it counts every online replica, in any AZ.
 """
@@ -83,10 +85,14 @@ class Durability:
     # -- lag -------------------------------------------------------------------------------
 
     def true_lag_ms(self, now: float | None = None) -> int:
-        if not self.unacked:
+        if self.unacked:
+            oldest = self.unacked[0][1]
+        elif self.server.pending_write_time is not None:
+            oldest = self.server.pending_write_time  # this batch's writes, not noted yet
+        else:
             return 0
         now = time.monotonic() if now is None else now
-        return max(0, int((now - self.unacked[0][1]) * 1000))
+        return max(0, int((now - oldest) * 1000))
 
     def enforced_lag_ms(self, now: float) -> int:
         if self.server.bug("async-lag-from-last-ack"):

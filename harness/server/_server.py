@@ -24,17 +24,19 @@ from datetime import datetime
 from typing import Final, cast
 
 from harness.resp import (
+    OK,
     QUEUED,
     HiredisRequestParser,
     ProtocolError,
     RequestParser,
     encode_command,
     error,
+    null,
     request_parser,
 )
 from harness.server import _admin  # noqa: F401 - registers the server commands
 from harness.server._aof import AppendOnlyFile, read_commands
-from harness.server._commands import COMMANDS, Command, wrong_arity
+from harness.server._commands import COMMANDS, E_WRONGTYPE, Command, wrong_arity
 from harness.server._config import ServerConfig
 from harness.server._durability import Durability
 from harness.server._keyspace import Keyspace, Value
@@ -46,6 +48,7 @@ VERSION: Final = "7.2.4"
 """What INFO and HELLO report as redis_version, for clients that parse it."""
 
 E_NOAUTH: Final = error("NOAUTH Authentication required.")
+_PING: Final = encode_command(b"PING")
 E_READONLY: Final = error("READONLY You can't write against a read only replica.")
 E_EXECABORT: Final = error("EXECABORT Transaction discarded because of previous errors.")
 E_DENIED: Final = error(
@@ -132,21 +135,71 @@ class Client(asyncio.Protocol):
     # -- running commands -------------------------------------------------------------------
 
     def process(self) -> None:
+        """Run every complete command received, then write their replies at once.
+
+        The hot loop. ``GET key`` and ``SET key value`` take a fast path when
+        :meth:`Server.fast_paths` allows it; it does exactly what :meth:`Server.execute`,
+        ``cmd_get`` and ``cmd_set`` do in that case, minus the layers that cannot apply
+        (lookup, arity, authentication, MULTI, role, bugs, expiry, durability in ``none``).
+        Anything else, and anything that may change what the fast path assumes, goes
+        through :meth:`Server.execute`, after which the permissions are recomputed.
+        """
         srv = self.server
-        parser = self.parser
+        next_command = self.parser.next_command
         execute = srv.execute
         out: list[bytes] = []
+        append = out.append
+        data = srv.keyspace.data
+        set_mode, get_ok, null_reply = srv.fast_paths(self)
+        fast = 0
         try:
-            while not self.blocked and not self.closing and not self.paused:
-                argv = parser.next_command()
+            while not (self.blocked or self.closing or self.paused):
+                argv = next_command()
                 if argv is None:
                     break
+                n = len(argv)
+                if n == 3 and set_mode and argv[0] in _SET:
+                    if set_mode == _ASYNC:
+                        rejection = srv.durability.admit()
+                        if rejection is not None:
+                            append(rejection)
+                            fast += 1
+                            continue
+                    key = argv[1]
+                    value = argv[2]
+                    data[key] = value
+                    if srv.keyspace.expires:
+                        srv.keyspace.expires.pop(key, None)
+                    srv.stream_write(
+                        b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+                        % (len(key), key, len(value), value)
+                    )
+                    srv.stats_writes += 1
+                    self.woff = srv.history.offset
+                    self.last_command = b"set"
+                    append(OK)
+                    fast += 1
+                    continue
+                if n == 2 and get_ok and argv[0] in _GET:
+                    found = data.get(argv[1])
+                    if found is None:
+                        append(null_reply)
+                    elif type(found) is bytes:
+                        append(b"$%d\r\n%s\r\n" % (len(found), found))
+                    else:
+                        append(E_WRONGTYPE)
+                    self.last_command = b"get"
+                    fast += 1
+                    continue
                 reply = execute(self, argv)
                 if reply is not None:
-                    out.append(reply)
+                    append(reply)
+                data = srv.keyspace.data
+                set_mode, get_ok, null_reply = srv.fast_paths(self)
         except ProtocolError as exc:
-            out.append(error(f"ERR {exc}"))
+            append(error(f"ERR {exc}"))
             self.closing = True
+        srv.stats_commands += fast
         srv.before_reply()
         transport = self.transport
         if transport is None:
@@ -173,6 +226,12 @@ class Client(asyncio.Protocol):
 
     def close_after_reply(self) -> None:
         self.closing = True
+
+
+_SET: Final = frozenset([b"SET", b"set"])
+_GET: Final = frozenset([b"GET", b"get"])
+_NONE: Final = 1
+_ASYNC: Final = 2
 
 
 def _loopback(host: str) -> bool:
@@ -207,7 +266,10 @@ class Server:
         self.replaying = False
         self._tx: list[list[bytes]] | None = None
         self._replica_tx: list[tuple[list[bytes], bytes, bool]] | None = None
-        self._repl_out: list[bytes] = []
+        self._stream: list[bytes] = []
+        """Stream bytes of the current batch, not yet in the backlog, AOF and replicas."""
+        self.pending_write_time: float | None = None
+        """When the first write of the current batch was applied (None: no write yet)."""
         self._last_ping = time.monotonic()
         self.started = time.time()
         self.started_mono = time.monotonic()
@@ -255,6 +317,22 @@ class Server:
         return [*items, b"ackbound-phantom-%d" % self._phantom_reads]
 
     # -- executing ---------------------------------------------------------------------------
+
+    def fast_paths(self, c: Client) -> tuple[int, bool, bytes]:
+        """What :meth:`Client.process` may run without :meth:`execute` for ``c`` now:
+        SET (0: no, ``_NONE``, or ``_ASYNC``: after :meth:`Durability.admit`), whether GET
+        may, and the null reply of ``c``'s protocol. No fast path with a seeded bug on, or
+        for a replica's link, an unauthenticated client or one inside MULTI; GET only
+        while no key has a TTL (expiry is lazy and lives in the keyspace); SET only on a
+        primary in ``none`` or ``async`` (sync holds replies).
+        """
+        if self.config.bugs or c.peer is not None or c.multi is not None or not c.authenticated:
+            return 0, False, b""
+        set_mode = 0
+        if self.role == "master":
+            mode = self.config.durability
+            set_mode = _NONE if mode == "none" else _ASYNC if mode == "async" else 0
+        return set_mode, not self.keyspace.expires, null(c.protocol)
 
     def execute(self, c: Client, argv: list[bytes]) -> bytes | None:
         self.stats_commands += 1
@@ -370,15 +448,16 @@ class Server:
         if self._tx is not None:
             self._tx.append(argv)
             return
-        data = encode_command(*argv)
-        self.backlog.append(data)
+        self.stream_write(encode_command(*argv))
+
+    def stream_write(self, data: bytes) -> None:
+        """Append one encoded write to the stream. Its offset counts now; the bytes reach
+        the backlog, the AOF, the replicas and the lag table at :meth:`flush_stream`, once
+        per batch (before any reply of the batch leaves)."""
+        self._stream.append(data)
         self.history.offset += len(data)
-        if self.replicas:
-            self._repl_out.append(data)
-        if self.aof is not None:
-            self.aof.append(data)
-        if argv[0] != b"MULTI":
-            self.durability.note_write(self.history.offset, time.monotonic())
+        if self.pending_write_time is None:
+            self.pending_write_time = time.monotonic()
 
     def _propagate_expired(self) -> None:
         keys, self.keyspace.on_expire = self.keyspace.on_expire, []
@@ -386,30 +465,41 @@ class Server:
             self.propagate([b"DEL", key])
 
     def _emit_ping(self) -> None:
-        data = encode_command(b"PING")
-        self.backlog.append(data)
+        data = _PING
+        self._stream.append(data)
         self.history.offset += len(data)
-        self._repl_out.append(data)
+        self.flush_stream()
 
-    def flush_replication(self) -> None:
-        if not self._repl_out:
+    def flush_stream(self) -> None:
+        """Hand the stream written since the last flush to the backlog, the AOF buffer and
+        the replicas, and note its writes in the lag table. The batch's writes share one
+        entry: its end offset, and the time its *first* write was applied (so the lag is
+        never understated)."""
+        stream = self._stream
+        if not stream:
             return
-        data = b"".join(self._repl_out)
-        self._repl_out.clear()
+        data = stream[0] if len(stream) == 1 else b"".join(stream)
+        stream.clear()
+        self.backlog.append(data)
+        if self.aof is not None:
+            self.aof.append(data)
         for peer in self.replicas:
             transport = peer.client.transport
             if transport is not None and not transport.is_closing():
                 transport.write(data)
+        if self.pending_write_time is not None:
+            self.durability.note_write(self.history.offset, self.pending_write_time)
+            self.pending_write_time = None
 
     def flush_aof(self) -> None:
         if self.aof is not None:
             self.aof.flush()
 
     def before_reply(self) -> None:
+        if self._stream:
+            self.flush_stream()
         if self.aof is not None:
             self.aof.flush()
-        if self._repl_out:
-            self.flush_replication()
 
     def apply_from_primary(self, argv: list[bytes], encoded: bytes, apply: bool = True) -> None:
         """A replica applies one command of its primary's stream (MULTI..EXEC as a unit)."""
@@ -470,7 +560,7 @@ class Server:
 
     def attach_replica(self, c: Client, replid: str, next_offset: int) -> None:
         """PSYNC: answer +CONTINUE (partial) or +FULLRESYNC (snapshot) and start streaming."""
-        self.flush_replication()
+        self.flush_stream()
         h = self.history
         data: bytes | None = None
         if replid == h.replid or (replid == h.replid2 and next_offset <= h.second_offset):
@@ -549,7 +639,7 @@ class Server:
             )
             for peer in list(self.replicas):
                 self.drop_replica(peer, "this node became a replica")
-            self.flush_replication()
+            self.flush_stream()
         if self.link is not None:
             self.link.stop()
         self._replica_tx = None
@@ -632,7 +722,7 @@ class Server:
                 if now - self._last_ping >= min(1.0, timeout / 4):
                     self._last_ping = now
                     self._emit_ping()
-                self.flush_replication()
+                self.flush_stream()
             if now - last_second >= 1.0:
                 last_second = now
                 if self.aof is not None:

@@ -111,6 +111,38 @@ ServerFactory = Callable[..., Node]
 ClusterFactory = Callable[..., tuple[Node, list[Node]]]
 
 
+def spawn(
+    log_dir: Path, *flags: str, port: int | None = None, env: dict[str, str] | None = None
+) -> Node:
+    """Start ``python -m harness.server --port P *flags``, logging into ``log_dir``."""
+    port = port or free_port()
+    log = log_dir / f"server-{port}-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.server", "--port", str(port), *flags],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    return Node(port, proc, log)
+
+
+def wait_ready(node: Node) -> None:
+    def ready() -> bool:
+        if node.proc.poll() is not None:
+            pytest.fail(f"server exited with {node.proc.returncode}: {node.log.read_text()}")
+        return b"Ready to accept connections" in node.log.read_bytes()
+
+    poll(ready, f"server on port {node.port} to log its readiness line")
+
+
+def stop(node: Node) -> None:
+    node.close()
+    if node.proc.poll() is None:
+        node.proc.kill()
+    node.proc.wait(timeout=10)
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     """``start_server(*flags, port=None, env=None)`` starts ``python -m harness.server``."""
@@ -119,33 +151,15 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     def start(
         *flags: str, port: int | None = None, env: dict[str, str] | None = None, wait: bool = True
     ) -> Node:
-        port = port or free_port()
-        log = tmp_path / f"server-{port}-{len(started)}.log"
-        full_env = {**os.environ, **(env or {})}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.server", "--port", str(port), *flags],
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env=full_env,
-        )
-        node = Node(port, proc, log)
+        node = spawn(tmp_path, *flags, port=port, env=env)
         started.append(node)
         if wait:
-
-            def ready() -> bool:
-                if proc.poll() is not None:
-                    pytest.fail(f"server exited with {proc.returncode}: {log.read_text()}")
-                return b"Ready to accept connections" in log.read_bytes()
-
-            poll(ready, f"server on port {port} to log its readiness line")
+            wait_ready(node)
         return node
 
     yield start
     for node in started:
-        node.close()
-        if node.proc.poll() is None:
-            node.proc.kill()
-        node.proc.wait(timeout=10)
+        stop(node)
 
 
 def wait_online(primary: Node, replicas: int) -> None:

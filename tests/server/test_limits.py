@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,29 +12,18 @@ from hypothesis import strategies as st
 
 from harness.resp import ErrorReply, SimpleString
 
-from .conftest import Conn, Node, ServerFactory, free_port, poll
+from .conftest import Conn, Node, ServerFactory, spawn, stop, wait_ready
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """One server for the tests that only need to send it bad input (1 MB max bulk)."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("fuzz") / "server.log"
-    argv = [sys.executable, "-m", "harness.server", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*argv, "--proto-max-bulk-len", "1mb"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    node = Node(port, proc, log)
+    node = spawn(tmp_path_factory.mktemp("fuzz"), "--proto-max-bulk-len", "1mb")
     try:
-        poll(lambda: b"Ready to accept" in log.read_bytes(), "the shared server to be ready")
+        wait_ready(node)
         yield node
     finally:
-        node.close()
-        proc.kill()
-        proc.wait(timeout=10)
+        stop(node)
 
 
 def rss_kb(pid: int) -> int:
