@@ -65,17 +65,6 @@ class Tlc:
     jar: Path
     source: str
 
-    def version(self) -> str:
-        """TLC's version line, e.g. ``TLC2 Version 2.15 of ...``."""
-        out = subprocess.run(
-            [self.java, "-cp", str(self.jar), "tlc2.TLC", "-help"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        ).stdout
-        return out.splitlines()[0] if out else "unknown"
-
 
 def find_tlc(env: Mapping[str, str] | None = None) -> Tlc:
     """Locate java and tla2tools.jar (see the module docstring), or raise :class:`TlcNotFound`."""

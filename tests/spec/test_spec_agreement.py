@@ -58,11 +58,15 @@ def test_tlc_gives_the_pinned_result(name: str, tlc_check: Callable[[str], Confi
 def test_python_explores_the_same_states_as_tlc(
     name: str, manifest: Manifest, tlc_check: Callable[[str], ConfigCheck]
 ) -> None:
+    entry = manifest.get(name)
     found = explore(params_of(manifest, name))
     tlc = tlc_check(name).result
     assert tlc.outcome == "pass", tlc.error
     assert found.complete and found.violation is None, found.violation
-    assert (found.distinct_states, found.depth) == (tlc.distinct_states, tlc.depth)
+    assert found.distinct_states == tlc.distinct_states == entry.distinct_states
+    # TLC on two workers may report a larger depth (its search is only roughly breadth
+    # first); the pin was taken on one worker.
+    assert found.depth == entry.depth
 
 
 @pytest.mark.parametrize("name", BUGGY)

@@ -223,8 +223,8 @@ def test_every_cfg_is_in_the_manifest_and_reads_as_params() -> None:
             assert {b.value for b in params.bugs} == {entry.name}
             assert entry.distinct_states is not None and entry.trace_length is not None
         else:
-            assert not params.bugs
-            assert entry.distinct_states is not None and entry.depth is not None
+            assert not params.bugs and entry.distinct_states is not None
+            assert (entry.depth is not None) == (entry.tier == "small")
 
 
 def test_every_bug_has_a_buggy_config_and_every_invariant_but_typeok_is_refuted() -> None:
