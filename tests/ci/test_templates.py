@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from _deps import need_valkey
+from _deps import missing, need_valkey
 
 from harness.cluster._cluster import _free_ports
 from harness.faults import FAULTS
@@ -385,7 +385,8 @@ def test_the_service_container_job_runs_against_containers(
         PATH=str(shim_dir),
         ACKBOUND_SERVICE_STATE=str(tmp_path / "primary"),
         **addresses,
-        **SHORT,
+        # Each fault is a few docker commands here: one shorter example is enough.
+        **{**SHORT, "ACKBOUND_EXAMPLES": "1", "ACKBOUND_EXTRA_ARGS": "--steps 5"},
     )
     init, run = done
     assert init.returncode == 0, init.stderr
@@ -404,3 +405,32 @@ def test_the_scripts_are_executable_bash() -> None:
         p = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
     assert shutil.which("bash")
+
+
+def test_a_missing_server_binary_is_one_line_with_its_fix(tmp_path: Path) -> None:
+    work = workspace(tmp_path)
+    (work / "nobin.toml").write_text(
+        'extends = "valkey"\nname = "nobin"\n[binary]\nfind = ["no-such-server"]\n'
+        'install = "apt-get install no-such-server"\n'
+    )
+    p = conformance(work, ACKBOUND_TARGET="nobin.toml")
+    assert (p.returncode, p.stdout) == (3, "")
+    assert p.stderr == (
+        "conformance.sh: error: ACKBOUND_TARGET='nobin.toml' needs its server binary: target "
+        "'nobin': no server binary found (looked for no-such-server); install it: "
+        "apt-get install no-such-server\n"
+    )
+
+
+def test_an_unreachable_docker_engine_is_one_line_with_its_fix(tmp_path: Path) -> None:
+    if shutil.which("docker") is None:
+        missing("the docker CLI", "apt-get install docker.io")
+    work = workspace(tmp_path)
+    sock = tmp_path / "no-engine.sock"
+    p = conformance(work, ACKBOUND_BACKEND="docker", DOCKER_HOST=f"unix://{sock}")
+    assert (p.returncode, p.stdout) == (3, "")
+    assert p.stderr == (
+        "conformance.sh: error: ACKBOUND_BACKEND=docker but the Docker engine does not answer "
+        f"(DOCKER_HOST='unix://{sock}'); fix: start the engine or set DOCKER_HOST, or use "
+        "ACKBOUND_BACKEND=local\n"
+    )
