@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.checker import Params, check
 from harness.history import HistoryWriter
+from harness.run._interrupt import INTERRUPTED, check_interrupted
 
 if TYPE_CHECKING:
     from harness.cluster import Cluster, RespClient
@@ -293,7 +294,8 @@ class Example:
         return True
 
     def wait(self, ms: int) -> None:
-        self._stop.wait(ms / 1000)
+        INTERRUPTED.wait(ms / 1000)
+        check_interrupted()
 
     # -- the end ----------------------------------------------------------------------------
     def judge(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from harness.run._example import WORKLOADS, Example, ExampleRecord
+from harness.run._interrupt import check_interrupted
 
 if TYPE_CHECKING:
     from harness.run._runner import ModeRun
@@ -67,6 +68,7 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
         # -- plumbing ----------------------------------------------------------------------
         def _step(self, name: str, **args: Any) -> bool:
             """Record a step; False once the example has failed (the step is then skipped)."""
+            check_interrupted()
             if self.failed:
                 return False
             self.ex.steps.append({"rule": name, "args": args})

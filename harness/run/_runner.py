@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness._errors import AckboundError
 from harness.run._config import RunConfig
 from harness.run._example import Example, ExampleRecord, ModeSetup
+from harness.run._interrupt import check_interrupted, sigint_to_flag
 
 if TYPE_CHECKING:
     from harness.cluster import Cluster
@@ -198,6 +199,7 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
     _limit_shrinking(run.shrink_deadline - run.deadline)
     batch_no = 0
     while True:
+        check_interrupted()
         now = time.monotonic()
         if now >= run.deadline:
             return None, False
@@ -262,6 +264,8 @@ def run_conformance(
     interrupted = False
     result_files: list[Any] = []
     cluster: Cluster | None = None
+    stack = contextlib.ExitStack()
+    stack.enter_context(sigint_to_flag())
     try:
         cluster = start_run_cluster(target, config, run_dir, config.modes[0])
         result.topology = Topology.of(
@@ -312,6 +316,7 @@ def run_conformance(
         interrupted = True
         error = "interrupted (Ctrl-C); the reports hold what was gathered so far"
     finally:
+        stack.close()
         if cluster is not None:
             cluster.close()
         top = next(
