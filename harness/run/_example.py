@@ -156,7 +156,12 @@ class Example:
         header.params.update(tolerance_ms=setup.tolerance_ms, recovery_ms=setup.recovery_ms)
         self.writer = HistoryWriter(self.dir / "history.ndjson", header)
         self.started = time.monotonic()
-        cluster.reset(history=self.writer, mode=setup.mode, params=setup.mode_params())
+        # Why the example cannot go on (the cluster broke under it), if it cannot.
+        self.broken: str | None = None
+        try:
+            cluster.reset(history=self.writer, mode=setup.mode, params=setup.mode_params())
+        except Exception as exc:
+            self.broken = f"reset: {type(exc).__name__}: {exc}"
         self.values = _Values(tag=f"x{example_id.rsplit('-', 1)[-1].lstrip('0') or '0'}")
         self.keys: set[tuple[str, str]] = set()
         self._keys_lock = threading.Lock()
@@ -168,7 +173,7 @@ class Example:
         self._next_process = 1
         self.steps: list[dict[str, Any]] = []
         self.faults_fired: dict[str, int] = {}
-        if setup.mode == "async" and target.lag is not None:
+        if setup.mode == "async" and target.lag is not None and self.broken is None:
             self._spawn(self._observe_lag, "lag-observer")
 
     # -- clients -------------------------------------------------------------------------
@@ -234,11 +239,13 @@ class Example:
         )
         return typ, got, err
 
-    def write(self, workload: str, key_index: int, process: int = 0) -> str:
+    def write(
+        self, workload: str, key_index: int, process: int = 0, node: str | None = None
+    ) -> str:
         key, value = self.values.next(workload, f"{workload[0]}{key_index}")
         with self._keys_lock:
             self.keys.add((workload, key))
-        typ, _got, _err = self.op(process, workload, "write", key, value)
+        typ, _got, _err = self.op(process, workload, "write", key, value, node=node)
         return typ
 
     def read(self, workload: str, key_index: int, process: int = 0) -> str:
@@ -286,10 +293,18 @@ class Example:
 
     # -- faults and time -------------------------------------------------------------------
     def fault(self, name: str, **params: Any) -> bool:
-        """Apply a fault if it applies now; returns whether it was applied."""
-        if self.cluster.applicable(name, **params) is not None:
+        """Apply a fault if it applies now; returns whether it was applied.
+
+        A fault the controller cannot carry out breaks the example (``broken``): the run
+        records why and moves on, rather than blaming the server for the harness's trouble.
+        """
+        try:
+            if self.cluster.applicable(name, **params) is not None:
+                return False
+            self.cluster.apply(name, **params)
+        except Exception as exc:
+            self.broken = f"{name}: {type(exc).__name__}: {exc}"
             return False
-        self.cluster.apply(name, **params)
         self.faults_fired[name] = self.faults_fired.get(name, 0) + 1
         return True
 

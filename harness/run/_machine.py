@@ -69,7 +69,7 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
         def _step(self, name: str, **args: Any) -> bool:
             """Record a step; False once the example has failed (the step is then skipped)."""
             check_interrupted()
-            if self.failed:
+            if self.failed or self.ex.broken:
                 return False
             self.ex.steps.append({"rule": name, "args": args})
             run.progress_step()
@@ -78,7 +78,11 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
         def _after(self) -> None:
             """Judge the history so far; an outcome the model forbids ends the example's
             work (later steps are skipped) and is raised in teardown."""
-            result = self.ex.judge()
+            try:
+                result = self.ex.judge()
+            except Exception as exc:  # a history the checker cannot read: the harness's fault
+                self.ex.broken = f"judge: {type(exc).__name__}: {exc}"
+                return
             if result["valid"] is False:
                 self.failed = True
                 self.record.result = result
@@ -128,6 +132,16 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
                 return
             for _ in range(count):
                 self.ex.write(workload, key)
+            self._after()
+
+        @rule(
+            workload=workloads, key=keys, node=st.sampled_from(_roles(len(run.cluster.nodes))[1:])
+        )
+        def write_replica(self, workload: str, key: int, node: str) -> None:
+            """A client that missed a failover writes to a replica: it must be refused."""
+            if not self._step("write_replica", workload=workload, key=key, node=node):
+                return
+            self.ex.write(workload, key, node=self._node(node))
             self._after()
 
         @rule(workload=workloads, key=keys)
@@ -247,6 +261,14 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
         # -- the end -----------------------------------------------------------------------
         def teardown(self) -> None:
             early = self.failed
+            if self.ex.broken and not early:
+                # The harness could not run this example; it proves nothing either way.
+                self.record.error = self.ex.broken
+                try:
+                    self._finish_record()
+                finally:
+                    self.ex.close()
+                return
             try:
                 if not early:
                     try:

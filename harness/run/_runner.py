@@ -96,6 +96,7 @@ class ModeRun:
     examples: list[ExampleRecord] = field(default_factory=list)
     steps: int = 0
     faults: int = 0
+    broken_in_a_row: int = 0
     _count: int = 0
 
     def before_example(self) -> None:
@@ -114,6 +115,7 @@ class ModeRun:
 
     def record(self, rec: ExampleRecord) -> None:
         self.examples.append(rec)
+        self.broken_in_a_row = self.broken_in_a_row + 1 if rec.error else 0
         self.progress.update(
             mode=self.setup.mode,
             examples=len(self.examples),
@@ -200,6 +202,12 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
     batch_no = 0
     while True:
         check_interrupted()
+        if run.broken_in_a_row >= 3:
+            last = run.examples[-1]
+            raise AckboundError(
+                f"the cluster broke in {run.broken_in_a_row} examples in a row "
+                f"(last: {last.error}); see the node logs under {run.directory.parent / 'nodes'}"
+            )
         now = time.monotonic()
         if now >= run.deadline:
             return None, False
@@ -315,6 +323,10 @@ def run_conformance(
     except KeyboardInterrupt:
         interrupted = True
         error = "interrupted (Ctrl-C); the reports hold what was gathered so far"
+    except AckboundError as exc:
+        if cluster is None:
+            raise  # could not even start: the command reports it in one line (exit 3)
+        error = str(exc)
     finally:
         stack.close()
         if cluster is not None:
