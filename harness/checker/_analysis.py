@@ -424,7 +424,10 @@ def presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
             return False
         if v == w.value:
             return True
-        last = a.by_value.get((w.key, v))
+        try:
+            last = a.by_value.get((w.key, v))
+        except TypeError:  # unhashable: no write had that value
+            return None
         if last is not None and last.comp is not None and last.comp < w.inv:
             # w was ordered after the write that is still there: it is gone.
             return False

@@ -540,7 +540,11 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
             items = _read_items(r.value, r.workload)
             seen: set[Any] = set()
             for x in items:
-                src = by_value.get((r.key, x))
+                try:
+                    src = by_value.get((r.key, x))
+                except TypeError:  # unhashable (a nested list or map): nobody wrote that
+                    bad.append(x)
+                    continue
                 if src is None or src.inv > r.comp or src.workload != r.workload:
                     bad.append(x)
                 elif r.workload == "list" and x in seen:
@@ -590,7 +594,10 @@ def rejected_writes_not_applied(a: Analysis) -> PropertyResult:
                 ]
         else:
             for x in _read_items(r.value, r.workload):
-                hit = failed.get((r.key, x))
+                try:
+                    hit = failed.get((r.key, x))
+                except TypeError:  # unhashable: no write had that value
+                    continue
                 if hit is not None:
                     hits.append(hit)
         for w in hits:

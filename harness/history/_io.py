@@ -207,7 +207,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
                 f"{source}:{lineno}",
                 f"'time' goes backwards ({t} < {last_time}); ops must be in recorded order",
             )
-        if typ not in _OP_TYPES:
+        if type(typ) is not str or typ not in _OP_TYPES:
             raise _bad(
                 f"{source}:{lineno}",
                 f"'type' must be one of invoke, ok, fail, info; got {typ!r}",
@@ -229,7 +229,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
         error = get("error")
         node = get("node")
         final = get("final", False)
-        if workload is not None and workload not in _WORKLOADS:
+        if workload is not None and (type(workload) is not str or workload not in _WORKLOADS):
             raise _bad(
                 f"{source}:{lineno}",
                 f"'workload' must be one of {', '.join(WORKLOADS)}; got {workload!r}",
