@@ -199,6 +199,16 @@ class ReplicaLink:
         self._held_timer: asyncio.TimerHandle | None = None
         self._received_writes = 0
         self._in_multi = False
+        # Set by stop(). Cancelling the task is not enough on its own: asyncio.wait_for can
+        # swallow a cancellation that races with the awaited read completing, and a link
+        # that lives on after a promotion would resync the new primary from its old
+        # upstream, or apply the stream twice next to its successor. So every step of the
+        # link checks this flag after each await.
+        self._stopped = False
+
+    def _check_stopped(self) -> None:
+        if self._stopped:
+            raise asyncio.CancelledError
 
     @property
     def link_up(self) -> bool:
@@ -206,6 +216,7 @@ class ReplicaLink:
 
     def stop(self) -> None:
         """Stop the link (promotion or a new REPLICAOF); held-back entries are dropped."""
+        self._stopped = True
         self._task.cancel()
         self._ack_task.cancel()
         if self._held_timer is not None:
@@ -225,7 +236,7 @@ class ReplicaLink:
 
     async def _run(self) -> None:
         srv = self.server
-        while True:
+        while not self._stopped:
             self.state = "connect"
             writer: asyncio.StreamWriter | None = None
             try:
@@ -233,6 +244,7 @@ class ReplicaLink:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.host, self.port), timeout
                 )
+                self._check_stopped()
                 self._writer = writer
                 assert writer is not None
                 self.state = "handshake"
@@ -265,6 +277,7 @@ class ReplicaLink:
             if reply is not NEED_DATA:
                 return reply
             data = await asyncio.wait_for(reader.read(1 << 20), timeout)
+            self._check_stopped()
             if not data:
                 raise _LinkError("the primary closed the connection")
             self.last_io = time.monotonic()
@@ -301,6 +314,7 @@ class ReplicaLink:
         words = bytes(reply).split()
         if words[0] == b"FULLRESYNC" and len(words) == 3:
             snapshot = await self._reply(reader, parser, max(timeout, 30.0))
+            self._check_stopped()
             if not isinstance(snapshot, bytes):
                 raise _LinkError("the full-sync snapshot is not a bulk string")
             srv.load_snapshot(snapshot, words[1].decode(), int(words[2]))
@@ -331,6 +345,7 @@ class ReplicaLink:
             self._send_ack(writer)
         while True:
             data = await asyncio.wait_for(reader.read(1 << 20), srv.config.repl_timeout_ms / 1000)
+            self._check_stopped()
             if not data:
                 raise _LinkError("the primary closed the connection")
             self.last_io = time.monotonic()
@@ -384,7 +399,7 @@ class ReplicaLink:
             writer.write(encode_command(b"REPLCONF", b"ACK", self.reported_offset()))
 
     async def _ack_loop(self) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(self.server.config.repl_ack_period_ms / 1000)
             writer = self._writer
             if writer is not None and self.state == "connected":
