@@ -307,7 +307,8 @@ class HiredisRequestParser:
 
     Two paths, tried in order on each chunk:
 
-    - **whole chunk** (the pipelined common case): hiredis parses the entire chunk at once.
+    - **whole chunk** (the pipelined common case; a chunk with a single ``*`` holds one
+      command at most and goes to the careful path): hiredis parses the entire chunk at once.
       It is taken only when the chunk cannot hold anything hiredis reads differently from
       the pure parser - no ``+``, ``(`` or ``=`` right after a CRLF (``_NOT_CANONICAL``)
       and no more bytes than the bulk limit (so no complete argument can break it) - and
@@ -398,13 +399,16 @@ class HiredisRequestParser:
             or pure._remaining
             or not pure.authenticated
             or data[:1] != b"*"
-            or _BIG_HEADER.search(data)
         ):
             pure.feed(data)
             return
         chunk = bytes(data)
-        if self._whole(chunk):
-            return
+        if chunk.count(b"*") > 1:  # one '*': one command at most, and no nested header
+            if _BIG_HEADER.search(chunk):
+                pure.feed(chunk)
+                return
+            if self._whole(chunk):
+                return
         self._chunk = chunk
         self._start = 0
         self._reader.feed(chunk)
@@ -415,7 +419,7 @@ class HiredisRequestParser:
         n = len(chunk)
         if n > pure.max_bulk_len or n > 6 * pure.max_multibulk_len:
             return False
-        if _NOT_CANONICAL.search(chunk):
+        if (b"+" in chunk or b"=" in chunk or b"(" in chunk) and _NOT_CANONICAL.search(chunk):
             return False
         reader = self._reader
         reader.feed(chunk)
@@ -556,12 +560,13 @@ def _total_size(
     """Bytes of ``commands`` in canonical multibulk form: ``*N\r\n`` then
     ``$L\r\n<L bytes>\r\n`` per argument (``args``: all their arguments in order, and
     ``payload``: the sum of their lengths, when the caller has them)."""
-    counts = list(map(len, commands))
-    lens = list(map(len, chain.from_iterable(commands) if args is None else args))
-    try:
-        digits = sum(map(_DIGITS.__getitem__, lens)) + sum(map(_DIGITS.__getitem__, counts))
-    except IndexError:
-        digits = sum(len(str(x)) for x in lens) + sum(len(str(x)) for x in counts)
+    if args is None:
+        args = list(chain.from_iterable(commands))
     if payload is None:
-        payload = sum(lens)
-    return 3 * len(counts) + payload + 5 * len(lens) + digits
+        payload = sum(map(len, args))
+    digit = _DIGITS.__getitem__
+    try:
+        digits = sum(map(digit, map(len, args))) + sum(map(digit, map(len, commands)))
+    except IndexError:
+        digits = sum(len(str(len(a))) for a in args) + sum(len(str(len(c))) for c in commands)
+    return 3 * len(commands) + payload + 5 * len(args) + digits

@@ -15,7 +15,16 @@ import pytest
 
 from harness.resp import ErrorReply, encode_command
 
-from .conftest import ClusterFactory, Conn, Node, ServerFactory, spawn, stop, wait_ready
+from .conftest import (
+    ClusterFactory,
+    Conn,
+    Node,
+    ServerFactory,
+    spawn,
+    stop,
+    wait_offset_match,
+    wait_ready,
+)
 
 
 def _normalized(reply: object) -> object:
@@ -180,3 +189,19 @@ def test_backlog_counts_writes_of_the_same_read(node: Node) -> None:
     assert offset >= len(encode_command("SET", "k", "v"))
     first = int(fields["repl_backlog_first_byte_offset"])
     assert int(fields["repl_backlog_histlen"]) == offset - first + 1
+
+
+def test_fast_path_values_of_every_size_replicate(cluster: ClusterFactory) -> None:
+    # Values below and above the fast path's table of encoded sizes, pipelined.
+    primary, [replica] = cluster(1)
+    sizes = [0, 1, 9, 10, 9999, 10000, 12345]
+    c = Conn(primary.port)
+    c.send_raw(
+        b"".join(encode_command("SET", b"k" * size or b"e", b"v" * size) for size in sizes)
+        + b"".join(encode_command("GET", b"k" * size or b"e") for size in sizes)
+    )
+    assert [c.read() for _ in sizes] == [b"OK"] * len(sizes)
+    assert [c.read() for _ in sizes] == [b"v" * size for size in sizes]
+    wait_offset_match(primary, replica)
+    assert Conn(replica.port)("DEBUG", "DIGEST") == c("DEBUG", "DIGEST")
+    assert Conn(replica.port)("GET", b"k" * 12345) == b"v" * 12345
