@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import TYPE_CHECKING
@@ -457,7 +458,14 @@ def _info_server(srv: Server) -> list[tuple[str, object]]:
         ("az", cfg.az),
         ("bugs", ",".join(sorted(cfg.bugs)) or "none"),
         ("hiredis_parser", "yes" if _hiredis_in_use(srv) else "no"),
+        ("event_loop", _event_loop()),
     ]
+
+
+def _event_loop() -> str:
+    """``uvloop`` or ``asyncio``: which event loop runs the server."""
+    loop = asyncio.get_running_loop()
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
 
 
 def _hiredis_in_use(srv: Server) -> bool:

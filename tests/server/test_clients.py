@@ -3,6 +3,7 @@ redis-benchmark; and the pure and hiredis request parsers inside the server."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 from typing import Any
@@ -56,3 +57,9 @@ def test_redis_benchmark_works(start_server: ServerFactory) -> None:
         check=True,
     ).stdout
     assert "SET:" in out and "GET:" in out and "requests per second" in out
+
+
+def test_event_loop_is_reported(start_server: ServerFactory) -> None:
+    expected = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    assert start_server().info("server")["event_loop"] == expected
+    assert start_server("--no-uvloop").info("server")["event_loop"] == "asyncio"

@@ -104,10 +104,14 @@ ASYNC_LAG = [
 ]
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """One server for every script; each script runs on a reset server both ways."""
-    server = spawn(tmp_path_factory.mktemp("pipelining"), "--az", "a")
+@pytest.fixture(scope="module", params=["default", "pure"])
+def node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
+    """One server for every script (each runs on a reset server both ways); ``pure``: no
+    hiredis parser and asyncio's own event loop."""
+    flags = ("--no-hiredis", "--no-uvloop") if request.param == "pure" else ()
+    server = spawn(tmp_path_factory.mktemp("pipelining"), "--az", "a", *flags)
     try:
         wait_ready(server)
         yield server
