@@ -1,11 +1,13 @@
 """Throughput of the bundled server against valkey-server, and write latency per mode.
 
-    python bench/server_bench.py [--requests 200000] [--latency-ops 5000]
+    python bench/server_bench.py [--requests 200000] [--latency-ops 5000] [--repeat 3]
 
-Runs redis-benchmark (SET/GET, 50 clients, -P 1 and -P 16) against the bundled server and
-valkey-server in the same run and prints requests/s and ratios; then measures p50/p99 SET
-latency of the bundled server in none, async and sync (one replica in another AZ) with one
-sequential client. A script that prints figures, never a test. Loopback only.
+Runs redis-benchmark (SET and GET, 50 clients, -P 1 and -P 16) against the bundled server and
+valkey-server in the same run, alternating between them ``--repeat`` times, and prints the
+median requests/s, their ratio, and each server's CPU time per request (user + system, from
+/proc: steadier than requests/s on a machine shared with other work); then measures p50/p99
+SET latency of the bundled server in none, async and sync (one replica in another AZ) with
+one sequential client. A script that prints figures, never a test. Loopback only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -67,28 +70,40 @@ def bundled(port: int, *flags: str) -> subprocess.Popen[bytes]:
     return start([sys.executable, "-m", "harness.server", "--port", str(port), *flags], port)
 
 
-def benchmark(port: int, pipeline: int, requests: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), or NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def benchmark(
+    proc: subprocess.Popen[bytes], port: int, test: str, pipeline: int, requests: int
+) -> tuple[float, float]:
+    """redis-benchmark's requests/s for one test, and the server's CPU µs per request."""
+    before = cpu_seconds(proc.pid)
+    argv = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50"]
     out = subprocess.run(
-        [
-            "redis-benchmark",
-            "-p",
-            str(port),
-            "-t",
-            "set,get",
-            "-n",
-            str(requests),
-            "-c",
-            "50",
-            "-P",
-            str(pipeline),
-            "--csv",
-        ],
+        [*argv, "-P", str(pipeline), "--csv"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = (cpu_seconds(proc.pid) - before) / requests * 1e6
     rows = list(csv.reader(io.StringIO(out)))
-    return {row[0]: float(row[1]) for row in rows[1:]}
+    return float(rows[1][1]), cpu
+
+
+def info_server(port: int) -> dict[str, str]:
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(encode_command("INFO", "server"))
+        parser = ReplyParser()
+        while (reply := parser.next_reply()) is NEED_DATA:
+            parser.feed(s.recv(65536))
+    assert isinstance(reply, bytes), reply
+    return dict(line.split(":", 1) for line in reply.decode().splitlines() if ":" in line)
 
 
 def latencies(port: int, ops: int) -> tuple[float, float]:
@@ -114,26 +129,42 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=200_000)
     ap.add_argument("--latency-ops", type=int, default=5000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per server and test (median)")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         vport, bport = free_port(), free_port()
-        procs.append(
-            start(
-                [valkey_binary(), "--port", str(vport), "--save", "", "--appendonly", "no"], vport
-            )
+        valkey = start(
+            [valkey_binary(), "--port", str(vport), "--save", "", "--appendonly", "no"], vport
         )
-        procs.append(bundled(bport))
-        print(f"\nredis-benchmark SET/GET, 50 clients, {args.requests} requests")
-        print(f"{'test':<10}{'valkey rps':>14}{'bundled rps':>14}{'ratio':>8}")
+        procs.append(valkey)
+        ours = bundled(bport)
+        procs.append(ours)
+        about = info_server(bport)
+        print(
+            f"bundled server: event_loop={about.get('event_loop', '?')}, "
+            f"hiredis_parser={about.get('hiredis_parser', '?')}"
+        )
+        print(
+            f"\nredis-benchmark, 50 clients, {args.requests} requests, "
+            f"median of {args.repeat} alternating runs"
+        )
+        print(
+            f"{'test':<10}{'valkey rps':>12}{'bundled rps':>13}{'ratio':>7}"
+            f"{'valkey cpu µs/req':>19}{'bundled cpu µs/req':>20}"
+        )
         for pipeline in (1, 16):
-            v = benchmark(vport, pipeline, args.requests)
-            b = benchmark(bport, pipeline, args.requests)
             for test in ("SET", "GET"):
+                runs: dict[str, list[tuple[float, float]]] = {"v": [], "b": []}
+                for _ in range(args.repeat):
+                    runs["v"].append(benchmark(valkey, vport, test, pipeline, args.requests))
+                    runs["b"].append(benchmark(ours, bport, test, pipeline, args.requests))
+                v, b = (statistics.median(r for r, _ in runs[k]) for k in "vb")
+                vc, bc = (statistics.median(c for _, c in runs[k]) for k in "vb")
                 print(
-                    f"{test} -P {pipeline:<3}{v[test]:>14,.0f}{b[test]:>14,.0f}"
-                    f"{b[test] / v[test]:>8.2f}"
+                    f"{test} -P {pipeline:<3}{v:>12,.0f}{b:>13,.0f}{b / v:>7.2f}"
+                    f"{vc:>19.2f}{bc:>20.2f}"
                 )
         for p in procs:
             p.kill()
