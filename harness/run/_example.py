@@ -32,6 +32,7 @@ __all__ = ["WORKLOADS", "Example", "ExampleRecord", "ModeSetup", "checker_params
 WORKLOADS = ("register", "list", "set", "counter")
 KEYS_PER_WORKLOAD = 3
 LAG_POLL_S = 0.1
+STEADY_PAUSE_S = 0.02  # the steady writer's pause between writes (about 40 writes/s)
 MS = 1_000_000
 
 
@@ -135,6 +136,7 @@ class Example:
         directory: Path,
         example_id: str,
         workers: int = 2,
+        steady: bool = True,
     ) -> None:
         from harness.cluster import history_header
 
@@ -162,6 +164,9 @@ class Example:
             cluster.reset(history=self.writer, mode=setup.mode, params=setup.mode_params())
         except Exception as exc:
             self.broken = f"reset: {type(exc).__name__}: {exc}"
+        # Long enough for any answer a healthy server gives (a sync write waits up to the
+        # sync timeout), short enough that a partitioned primary does not stall the example.
+        self.client_timeout_s = (max(setup.sync_timeout_ms, 500) + 500) / 1000
         self.values = _Values(tag=f"x{example_id.rsplit('-', 1)[-1].lstrip('0') or '0'}")
         self.keys: set[tuple[str, str]] = set()
         self._keys_lock = threading.Lock()
@@ -175,6 +180,12 @@ class Example:
         self.faults_fired: dict[str, int] = {}
         if setup.mode == "async" and target.lag is not None and self.broken is None:
             self._spawn(self._observe_lag, "lag-observer")
+        if steady and self.broken is None:
+            # A steady trickle of writes for the whole example: faults and waits then always
+            # meet load, which is when lag builds and when durability bugs show.
+            self._spawn(
+                self._writer, "steady-p1", self._new_process(), float("inf"), STEADY_PAUSE_S
+            )
 
     # -- clients -------------------------------------------------------------------------
     def _client(self, node: str) -> RespClient:
@@ -183,7 +194,7 @@ class Example:
             cache = self._local.clients = {}
         client = cache.get(node)
         if client is None:
-            client = self.cluster.client(node)
+            client = self.cluster.client(node, timeout_s=self.client_timeout_s)
             cache[node] = client
             with self._clients_lock:
                 self._clients.append(client)
@@ -263,15 +274,19 @@ class Example:
         self._threads.append(t)
         t.start()
 
+    def _new_process(self) -> int:
+        process = self._next_process
+        self._next_process += 1
+        return process
+
     def burst(self, seconds: float, workers: int | None = None) -> None:
         """Start background writers for ``seconds``; they run while later steps go on."""
         until = time.monotonic() + seconds
         for _ in range(self.workers if workers is None else workers):
-            process = self._next_process
-            self._next_process += 1
-            self._spawn(self._writer, f"burst-p{process}", process, until)
+            process = self._new_process()
+            self._spawn(self._writer, f"burst-p{process}", process, until, 0.0)
 
-    def _writer(self, process: int, until: float) -> None:
+    def _writer(self, process: int, until: float, pause: float) -> None:
         i = process
         while not self._stop.is_set() and time.monotonic() < until:
             workload = ("list", "set", "register", "list")[i % 4]
@@ -279,6 +294,8 @@ class Example:
             typ = self.write(workload, i % KEYS_PER_WORKLOAD, process=process)
             if typ != "ok":
                 self._stop.wait(0.02)  # do not spin on rejections and timeouts
+            elif pause:
+                self._stop.wait(pause)
 
     def _observe_lag(self) -> None:
         while not self._stop.wait(LAG_POLL_S):

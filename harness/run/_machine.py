@@ -48,6 +48,10 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
     # Faults may also hit every replica at once: isolating the primary in one step is how
     # most durability bugs show, and a random search should not have to stumble on it.
     groups = st.sampled_from([*_roles(len(run.cluster.nodes)), "replicas"])
+    enabled = {name.replace("-", "_") for name in run.config.faults}
+    episode_faults = [
+        f for f in ("partition", "pause", "kill", "slow-link") if f.replace("-", "_") in enabled
+    ]
     waits = st.sampled_from(sorted({max(20, round(lag_ms * f)) for f in (0.1, 0.3, 1.2, 2.5)}))
     bursts = st.sampled_from([round(lag_ms * f / 1000, 3) for f in (0.5, 1.5, 3.0)])
     workloads = st.sampled_from(WORKLOADS)
@@ -258,6 +262,36 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
             self._fault("heal")
             self._after()
 
+        # -- fault episodes ----------------------------------------------------------------
+        @rule(
+            fault=st.sampled_from(episode_faults),
+            node=groups,
+            hold_ms=waits,
+            then=st.sampled_from(["heal", "failover", "stay"]),
+        )
+        def episode(self, fault: str, node: str, hold_ms: int, then: str) -> None:
+            """A fault with its schedule, as a package: break ``node`` (or every replica),
+            let time pass under load, then heal — or first fail over, as a managed service
+            does when its primary is lost — or leave it broken."""
+            if not self._step("episode", fault=fault, node=node, hold_ms=hold_ms, then=then):
+                return
+            for name in self._nodes(node):
+                if fault == "partition":
+                    self._fault("partition", node=name, direction="both")
+                elif fault == "slow-link":
+                    self._fault("slow-link", node=name, bandwidth=2_000, latency_ms=50)
+                elif len(self._up()) > 1:
+                    self._fault(fault, node=name)
+            self.ex.wait(hold_ms)
+            self._after()
+            if self.failed or self.ex.broken:
+                return
+            if then == "failover" and "kill" in enabled and len(self._up()) > 1:
+                self._fault("kill", node=run.cluster.primary)  # the controller fails over
+            if then in ("heal", "failover") and "heal" in enabled:
+                self._fault("heal")
+            self._after()
+
         # -- the end -----------------------------------------------------------------------
         def teardown(self) -> None:
             early = self.failed
@@ -281,7 +315,6 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
             if self.record.result and self.record.result["valid"] is False:
                 raise DurabilityViolation(_summary(self.record.result, early=early))
 
-    enabled = {name.replace("-", "_") for name in run.config.faults}
     for fault_rule in (
         "kill",
         "restart",
@@ -296,6 +329,8 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
     ):
         if fault_rule not in enabled:
             setattr(DurabilityMachine, fault_rule, _disabled(fault_rule))
+    if not episode_faults:
+        DurabilityMachine.episode = _disabled("episode")  # type: ignore[method-assign]
     DurabilityMachine.__name__ = DurabilityMachine.__qualname__ = (
         f"Durability_{run.cluster.target.name}_{setup.mode}".replace("-", "_")
     )

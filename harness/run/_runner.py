@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness._errors import AckboundError
 from harness.run._config import RunConfig
 from harness.run._example import Example, ExampleRecord, ModeSetup
-from harness.run._interrupt import check_interrupted, sigint_to_flag
+from harness.run._interrupt import sigint_to_flag
 
 if TYPE_CHECKING:
     from harness.cluster import Cluster
@@ -97,10 +97,25 @@ class ModeRun:
     steps: int = 0
     faults: int = 0
     broken_in_a_row: int = 0
+    stopping: bool = False
     _count: int = 0
 
     def before_example(self) -> None:
-        """Called as each example starts (the budget is checked between batches)."""
+        """Called as each example starts: end the run when its time is spent.
+
+        Hypothesis is stopped the way it expects to be stopped from outside — a
+        KeyboardInterrupt raised before the example draws anything, which it neither
+        records nor shrinks — with :attr:`stopping` set so that the run can tell its own
+        budget from the user's Ctrl-C.
+        """
+        now = time.monotonic()
+        failing = any(r.valid is False for r in self.examples)
+        done = self.config.examples is not None and len(self.examples) >= self.config.examples
+        if (failing and now > self.shrink_deadline) or (
+            not failing and (now > self.deadline or done)
+        ):
+            self.stopping = True
+            raise KeyboardInterrupt
 
     def new_example(self) -> Example:
         self._count += 1
@@ -169,27 +184,12 @@ def _hypothesis_settings(config: RunConfig, database_dir: Path, *, max_examples:
     )
 
 
-def _limit_shrinking(seconds: float) -> None:
-    """Cap the time Hypothesis spends shrinking one failure.
-
-    Hypothesis stops shrinking after a fixed five minutes; a conformance run against real
-    servers, where every shrink step replays a whole example, needs its own budget. The
-    limit lives in a module constant of Hypothesis's engine; if a future Hypothesis moves
-    it, shrinking simply keeps Hypothesis's own limit.
-    """
-    from hypothesis.internal.conjecture import engine
-
-    if hasattr(engine, "MAX_SHRINKING_SECONDS"):
-        engine.MAX_SHRINKING_SECONDS = max(1, int(seconds))
-
-
 def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, bool]:
     """Explore one mode with Hypothesis; returns (the error Hypothesis ended with, flaky).
 
-    Hypothesis runs in batches of a few examples, each batch seeded from ``seed`` and its
-    number, so that the time budget is checked between batches and never by interrupting
-    Hypothesis (an interrupted example would look to it like one that drew differently).
-    Every batch first replays the failures saved in the database (regression use).
+    Hypothesis first replays the failures saved in the database (regression use), then
+    generates examples until the budget is spent, shrinking the first failure it finds
+    within the shrink budget (see :meth:`ModeRun.before_example`).
     """
     import hypothesis
     from hypothesis.errors import Flaky
@@ -198,41 +198,29 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
     from harness.run._machine import DurabilityViolation, make_machine
 
     machine = make_machine(run)
-    _limit_shrinking(run.shrink_deadline - run.deadline)
-    batch_no = 0
-    while True:
-        check_interrupted()
-        if run.broken_in_a_row >= 3:
-            last = run.examples[-1]
-            raise AckboundError(
-                f"the cluster broke in {run.broken_in_a_row} examples in a row "
-                f"(last: {last.error}); see the node logs under {run.directory.parent / 'nodes'}"
-            )
-        now = time.monotonic()
-        if now >= run.deadline:
-            return None, False
-        done = len(run.examples)
-        if run.config.examples is not None and done >= run.config.examples:
-            return None, False
-        spent = [r.duration_s for r in run.examples] or [2.0]
-        per_example = max(0.2, sum(spent) / len(spent) + 0.3)
-        size = max(1, min(8, int((run.deadline - now) / per_example)))
-        if run.config.examples is not None:
-            size = min(size, run.config.examples - done)
-        settings = _hypothesis_settings(run.config, database_dir, max_examples=size)
-        batch_seed = (seed * 1_000_003 + batch_no) % (1 << 63)
-        test = hypothesis.seed(batch_seed)(get_state_machine_test(machine, settings=settings))
-        batch_no += 1
-        try:
-            test()
-        except Flaky as exc:
-            return f"{type(exc).__name__}: {exc}".splitlines()[0], True
-        except DurabilityViolation as exc:
-            return str(exc).splitlines()[0], False
-        except AckboundError:
-            raise
-        except Exception as exc:  # the run itself broke; report it with what we have
-            return f"{type(exc).__name__}: {exc}".splitlines()[0], False
+    size = run.config.examples if run.config.examples is not None else 1_000_000
+    settings = _hypothesis_settings(run.config, database_dir, max_examples=size)
+    test = hypothesis.seed(seed)(get_state_machine_test(machine, settings=settings))
+    try:
+        test()
+    except KeyboardInterrupt:
+        if not run.stopping:
+            raise  # the user's Ctrl-C
+    except Flaky as exc:
+        return f"{type(exc).__name__}: {exc}".splitlines()[0], True
+    except DurabilityViolation as exc:
+        return str(exc).splitlines()[0], False
+    except AckboundError:
+        raise
+    except Exception as exc:  # the run itself broke; report it with what we have
+        return f"{type(exc).__name__}: {exc}".splitlines()[0], False
+    if run.broken_in_a_row >= 3:
+        last = run.examples[-1]
+        raise AckboundError(
+            f"the cluster broke in {run.broken_in_a_row} examples in a row "
+            f"(last: {last.error}); see the node logs under {run.directory.parent / 'nodes'}"
+        )
+    return None, False
 
 
 def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:
@@ -303,14 +291,15 @@ def run_conformance(
                 _fold_mode(result, run, run_dir, seed, config)
             failure = _pick_failure(run.examples)
             if failure is not None:
-                last = run.examples[-1]
+                # Flaky: Hypothesis replayed the failing example and it passed. (A shrink
+                # stopped by its budget is not flaky: its last attempt simply did not fail.)
                 result.record_failure(
                     mode,
                     example=failure.id,
                     steps=failure.steps,
                     check=failure.result,
                     shrunk=sum(1 for r in run.examples if r.valid is False) > 1,
-                    flaky=flaky or last.valid is not False,
+                    flaky=flaky,
                     history=str(failure.history.relative_to(run_dir)),
                     run_dir=str(run_dir),
                     replay_options=_replay_options(config, setup),
