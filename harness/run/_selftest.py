@@ -126,10 +126,15 @@ def run_selftest(
         try:
             result = run_conformance(config, run_dir=run_dir, target=target, progress=clock)
             m = result.modes.get(mode)
-            if m is not None and m.failure is not None:
-                outcome.caught_by = list(m.failure.violated)
-                outcome.shrunk_steps = len(m.failure.steps)
-                outcome.flaky = m.failure.flaky
+            if m is not None:
+                # Caught by every property some example violated; the shrunk example shows
+                # one of them (the shrinker keeps whichever failure is smallest).
+                outcome.caught_by = sorted(
+                    name for name, p in m.properties.items() if p.valid is False
+                )
+                if m.failure is not None:
+                    outcome.shrunk_steps = len(m.failure.steps)
+                    outcome.flaky = m.failure.flaky
             outcome.detect_s = round(detected[0], 2) if detected else None
             if result.error:
                 outcome.error = result.error
