@@ -310,7 +310,7 @@ class HiredisRequestParser:
     - **whole chunk** (the pipelined common case; a chunk with a single ``*`` holds one
       command at most and goes to the careful path): hiredis parses the entire chunk at once.
       It is taken only when the chunk cannot hold anything hiredis reads differently from
-      the pure parser - no ``+``, ``(`` or ``=`` right after a CRLF (``_NOT_CANONICAL``)
+      the pure parser - no ``+ ( = ~ > | %`` right after a CRLF (``_NOT_CANONICAL``)
       and no more bytes than the bulk limit (so no complete argument can break it) - and
       every value hiredis returns is a non-empty list of bytes. Anything else (an
       exception, an integer, a nil, an empty array) and the chunk goes to the careful path
@@ -419,7 +419,7 @@ class HiredisRequestParser:
         n = len(chunk)
         if n > pure.max_bulk_len or n > 6 * pure.max_multibulk_len:
             return False
-        if (b"+" in chunk or b"=" in chunk or b"(" in chunk) and _NOT_CANONICAL.search(chunk):
+        if len(chunk.translate(None, _TYPE_BYTES)) != n and _NOT_CANONICAL.search(chunk):
             return False
         reader = self._reader
         reader.feed(chunk)
@@ -501,9 +501,10 @@ class HiredisRequestParser:
             return self._pure.next_command()
         # hiredis does not say how many bytes it consumed. Every argument is a bulk in
         # canonical form (hiredis rejects any other length spelling), so the size follows
-        # from the argument lengths - unless an argument was a simple string (``+x``), which
-        # hiredis also returns as bytes: a "\r\n+" in the span sends the command to the pure
-        # parser (a false alarm from a value containing those bytes only costs speed).
+        # from the argument lengths - unless an argument was a simple string, big number or
+        # verbatim string, which hiredis also returns as bytes: one of _NOT_CANONICAL in the
+        # span (which holds the first such element: the sizes agree up to it) sends the
+        # command to the pure parser (a false alarm from a value only costs speed).
         lens = [len(arg) for arg in command if type(arg) is bytes]
         if len(lens) != len(command):
             self._to_pure()
@@ -513,7 +514,7 @@ class HiredisRequestParser:
         except IndexError:
             digits = sum([len(str(size)) for size in lens])
         end = nl + 2 + sum(lens) + 5 * len(lens) + digits
-        if end > n or chunk.find(b"\r\n+", start, end) >= 0:
+        if end > n or _NOT_CANONICAL.search(chunk, start, end):
             self._to_pure()
             return self._pure.next_command()
         if end - start > self._pure.max_bulk_len and max(lens) > self._pure.max_bulk_len:
@@ -543,11 +544,15 @@ class _Unsure(Exception):
     """hiredis returned something the pure parser might read differently."""
 
 
-# What sends a chunk to the careful path. Elements hiredis returns as bytes although they
-# are not bulks - simple strings (+), big numbers ((), verbatim strings (=) - would make
-# the sizes below lie, and the pure parser rejects them; any of those bytes right after a
-# CRLF (inside a value too: that only costs speed) rules the whole-chunk path out.
-_NOT_CANONICAL: Final = re.compile(rb"\r\n[+=(]")
+# What sends a chunk to the careful path: an element type byte right after a CRLF (inside a
+# value too: that only costs speed) that hiredis reads differently from the pure parser.
+# Simple strings (+), big numbers (() and verbatim strings (=) come back as bytes, so they
+# would pass as bulk arguments and make the sizes below lie; sets (~), pushes (>) and
+# attributes (|) come back as lists, so at the top level they would pass as commands, and
+# maps (%) as a dict. The pure parser rejects the first kind and reads the second as inline.
+_NOT_CANONICAL: Final = re.compile(rb"\r\n[+=(~>|%]")
+_TYPE_BYTES: Final = b"+=(~>|%"
+"""The same bytes anywhere: a cheap test that skips the search for most chunks."""
 # An array header of 100000 elements or more, anywhere in a chunk (a nested one too), sends
 # the chunk to the pure parser: hiredis reserves memory for a declared array size.
 _BIG_HEADER: Final = re.compile(rb"\*[0-9]{6}")

@@ -20,7 +20,9 @@ from harness.resp import (
     split_inline,
 )
 
-PARSERS = [RequestParser, HiredisRequestParser] if HAVE_HIREDIS else [RequestParser]
+PARSERS: list[type[RequestParser] | type[HiredisRequestParser]] = (
+    [RequestParser, HiredisRequestParser] if HAVE_HIREDIS else [RequestParser]
+)
 
 
 def run(
@@ -149,6 +151,25 @@ def test_limits_changed_between_commands_of_one_read(
         with pytest.raises(ProtocolError) as info:
             p.next_command()
         assert str(info.value) == message, cls
+
+
+@pytest.mark.parametrize("cls", PARSERS)
+@pytest.mark.parametrize("kind", list(b"+(=~>|%_#,:!-$*"))
+def test_other_element_types_in_a_pipeline(cls: type, kind: int) -> None:
+    # Two commands, so the hiredis parser reads the read whole, then a RESP element of
+    # another type at the top level and as an argument: hiredis would accept some of them
+    # (a set or an attribute as a command, a simple string as an argument); a request
+    # parser must not, and both parsers must say the same.
+    element = bytes([kind]) + b"2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+    two = encode_command("PING") + encode_command("PING")
+    top, top_error = run(cls, [two + element])
+    inner, inner_error = run(cls, [two + b"*2\r\n$3\r\nGET\r\n" + element])
+    assert (top, top_error) == run(RequestParser, [two + element])
+    assert (inner, inner_error) == run(RequestParser, [two + b"*2\r\n$3\r\nGET\r\n" + element])
+    if kind != ord("*"):
+        assert [b"GET", b"k"] not in top and top[:2] == [[b"PING"], [b"PING"]]
+    if kind != ord("$"):
+        assert inner_error is not None and inner_error.startswith("Protocol error: expected '$'")
 
 
 @pytest.mark.skipif(not HAVE_HIREDIS, reason="the hiredis parser needs hiredis")
