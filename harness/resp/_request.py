@@ -325,6 +325,7 @@ class HiredisRequestParser:
 
     __slots__ = (
         "_chunk",
+        "_chunk_typed",
         "_pending",
         "_pure",
         "_reader",
@@ -353,6 +354,8 @@ class HiredisRequestParser:
         # starts.
         self._chunk = b""
         self._start = 0
+        self._chunk_typed = False
+        """The chunk holds one of _TYPE_BYTES (so _NOT_CANONICAL must be searched)."""
         # Commands of a whole chunk, parsed and not returned yet, in reverse order.
         self._pending: list[list[bytes]] = []
         self._recheck = False
@@ -411,6 +414,7 @@ class HiredisRequestParser:
                 return
         self._chunk = chunk
         self._start = 0
+        self._chunk_typed = len(chunk.translate(None, _TYPE_BYTES)) != len(chunk)
         self._reader.feed(chunk)
 
     def _whole(self, chunk: bytes) -> bool:
@@ -514,7 +518,7 @@ class HiredisRequestParser:
         except IndexError:
             digits = sum([len(str(size)) for size in lens])
         end = nl + 2 + sum(lens) + 5 * len(lens) + digits
-        if end > n or _NOT_CANONICAL.search(chunk, start, end):
+        if end > n or (self._chunk_typed and _NOT_CANONICAL.search(chunk, start, end)):
             self._to_pure()
             return self._pure.next_command()
         if end - start > self._pure.max_bulk_len and max(lens) > self._pure.max_bulk_len:

@@ -266,6 +266,9 @@ _SET: Final = frozenset([b"SET", b"set"])
 _GET: Final = frozenset([b"GET", b"get"])
 _NONE: Final = 1
 _ASYNC: Final = 2
+_SET_MODES: Final = {"none": _NONE, "async": _ASYNC}
+_NULL: Final = null(2)
+_NULL_RESP3: Final = null(3)
 
 
 def _loopback(host: str) -> bool:
@@ -362,11 +365,8 @@ class Server:
         """
         if self.config.bugs or c.peer is not None or c.multi is not None or not c.authenticated:
             return 0, False, b""
-        set_mode = 0
-        if self.role == "master":
-            mode = self.config.durability
-            set_mode = _NONE if mode == "none" else _ASYNC if mode == "async" else 0
-        return set_mode, not self.keyspace.expires, null(c.protocol)
+        set_mode = _SET_MODES.get(self.config.durability, 0) if self.role == "master" else 0
+        return set_mode, not self.keyspace.expires, _NULL_RESP3 if c.protocol == 3 else _NULL
 
     def execute(self, c: Client, argv: list[bytes]) -> bytes | None:
         self.stats_commands += 1
