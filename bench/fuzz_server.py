@@ -39,6 +39,19 @@ PIECES = [
     b"PSYNC ? -1\r\n",
     b"WAIT 1 10\r\n",
     b"CONFIG SET az x\r\n",
+    # complete commands (a read holding several takes the hiredis parser's whole-read path)
+    b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+    # RESP3 elements a request must not hold
+    b"~2\r\n",
+    b">1\r\n",
+    b"|1\r\n",
+    b"%1\r\n",
+    b"(12\r\n",
+    b"=5\r\ntxt:x\r\n",
+    b"+OK\r\n",
+    b"#f\r\n",
+    b"*1000000\r\n",
 ]
 
 
