@@ -153,6 +153,11 @@ def test_proto_max_bulk_len_is_configurable(start_server: ServerFactory) -> None
                     b"HELLO 3\r\n",
                     b"SET k v\r\n",
                     b"*3\r\n$3\r\nSET\r\n",
+                    b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+                    b"~2\r\n",
+                    b"|1\r\n",
+                    b"(12\r\n",
+                    b"=5\r\ntxt:x\r\n",
                 ]
             ),
         ),
