@@ -6,6 +6,7 @@ invocation with its completion; ``parse_text`` reads the tiny text language used
 """
 
 from harness.history._io import (
+    Columns,
     History,
     HistoryError,
     HistoryWriter,
@@ -38,6 +39,7 @@ __all__ = [
     "OP_TYPES",
     "VERSION",
     "WORKLOADS",
+    "Columns",
     "Header",
     "History",
     "HistoryError",

@@ -9,16 +9,19 @@ flushes every line) so that an interrupted run keeps everything recorded so far.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import gc
 import json
+import operator
 import os
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from harness._errors import AckboundError
 from harness.history._op import FORMAT, OP_TYPES, VERSION, WORKLOADS, Header, Op, Process
@@ -31,6 +34,7 @@ except ImportError:  # pragma: no cover - exercised when orjson is absent
     _loads = json.loads
 
 __all__ = [
+    "Columns",
     "History",
     "HistoryError",
     "HistoryWriter",
@@ -61,15 +65,96 @@ class HistoryError(AckboundError):
     """A history file that cannot be read; the message names the file, line and fix."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class History:
-    """A header plus ops in recorded order."""
+# The ops as columns: one list per field of Op, in Op's field order.
+Columns = tuple[
+    list[int],  # index
+    list[int],  # time
+    list[Process],  # process
+    list[str],  # type
+    list[str],  # f
+    list[str | None],  # workload
+    list[str | None],  # key
+    list[Any],  # value
+    list[str | None],  # error
+    list[str | None],  # node
+    list[bool],  # final
+]
+_make_op = functools.partial(tuple.__new__, Op)
 
+
+class History:
+    """A header plus ops in recorded order.
+
+    Immutable. A loaded history holds its ops as columns (:meth:`columns`), which is how the
+    checker reads them, and builds the ``Op`` tuples only when ``ops`` is first used.
+    """
+
+    __slots__ = ("_columns", "_ops", "header")
     header: Header
-    ops: tuple[Op, ...]
+    _ops: tuple[Op, ...] | None
+    _columns: Columns | None
+
+    def __init__(self, *, header: Header, ops: tuple[Op, ...]) -> None:
+        object.__setattr__(self, "header", header)
+        object.__setattr__(self, "_ops", tuple(ops))
+        object.__setattr__(self, "_columns", None)
+
+    @classmethod
+    def from_columns(cls, header: Header, columns: Columns) -> History:
+        """A history whose ops are ``columns`` (see :meth:`columns`); the lists are kept."""
+        h = cls.__new__(cls)
+        object.__setattr__(h, "header", header)
+        object.__setattr__(h, "_ops", None)
+        object.__setattr__(h, "_columns", columns)
+        return h
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        ops = self._ops
+        if ops is None:
+            cols = self._columns
+            assert cols is not None
+            ops = tuple(map(_make_op, zip(*cols, strict=True)))
+            object.__setattr__(self, "_ops", ops)
+        return ops
+
+    def columns(self) -> Columns:
+        """The ops as columns: one list per ``Op`` field, in field order (index, time,
+        process, type, f, workload, key, value, error, node, final). Built once; never
+        modify them."""
+        cols = self._columns
+        if cols is None:
+            ops = self._ops
+            assert ops is not None
+            built = (
+                tuple(map(list, zip(*ops, strict=True))) if ops else tuple([] for _ in Op._fields)
+            )
+            cols = cast(Columns, built)
+            object.__setattr__(self, "_columns", cols)
+        assert cols is not None
+        return cols
 
     def __len__(self) -> int:
-        return len(self.ops)
+        if self._ops is not None:
+            return len(self._ops)
+        assert self._columns is not None
+        return len(self._columns[0])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, History):
+            return NotImplemented
+        return self.header == other.header and self.ops == other.ops
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"History(header={self.header!r}, ops={self.ops!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 _OP_TYPES = frozenset(OP_TYPES)
@@ -153,7 +238,106 @@ def _bad(where: str, message: str) -> HistoryError:
 
 
 def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> History:
-    """Parse ndjson lines into a :class:`History`; raises :class:`HistoryError`."""
+    """Parse ndjson lines into a :class:`History`; raises :class:`HistoryError`.
+
+    A file a run wrote is read in bulk (:func:`_parse_bulk`); anything that pass does not
+    accept — an error, but also a blank line or a second header — is read again line by
+    line (:func:`_parse_line_by_line`), which names the first problem exactly.
+    """
+    raw = lines if isinstance(lines, list) else list(lines)
+    history = _parse_bulk(raw, source)
+    if history is None:
+        history = _parse_line_by_line(raw, source)
+    return history
+
+
+# Canonical objects for the fields with few values: the bulk reader maps each op's value to
+# one of these, which validates it and lets every later comparison hit the same object.
+_TYPE_OF: dict[Any, str] = {t: t for t in OP_TYPES}
+_WORKLOAD_OF: dict[Any, str | None] = {None: None, **{w: w for w in WORKLOADS}}
+_STR_OR_NONE = frozenset((str, type(None)))
+_INT_OR_STR = frozenset((int, str))
+
+
+def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
+    """Read ``raw`` with one JSON parse per line, one loop gathering the fields into columns
+    and checks over whole columns; ``None`` when any line is not exactly as a run writes
+    it (then the line-by-line reader decides)."""
+    try:
+        objs = list(map(_loads, raw))
+    except ValueError:
+        return None
+    header = Header()
+    start = 0
+    if objs and type(objs[0]) is dict and "format" in objs[0]:
+        if objs[0]["format"] != FORMAT:
+            return None
+        header = _header_from(objs[0], f"{source}:1")
+        start = 1
+    body = islice(objs, start, None)
+    index: list[int] = []
+    times: list[int] = []
+    process: list[Any] = []
+    types: list[Any] = []
+    fs: list[Any] = []
+    workload: list[Any] = []
+    key: list[Any] = []
+    value: list[Any] = []
+    error: list[Any] = []
+    node: list[Any] = []
+    final: list[Any] = []
+    try:
+        for o in body:
+            get = o.get
+            index.append(o["index"])
+            times.append(o["time"])
+            process.append(o["process"])
+            types.append(o["type"])
+            fs.append(o["f"])
+            workload.append(get("workload"))
+            key.append(get("key"))
+            value.append(get("value"))
+            error.append(get("error"))
+            node.append(get("node"))
+            final.append(get("final", False))
+        # (Only a dict has .get.) Each check below is one the line-by-line reader makes.
+        if not _KNOWN_FIELDS.issuperset(chain.from_iterable(islice(objs, start, None))):
+            return None
+        types = list(map(_TYPE_OF.__getitem__, types))  # KeyError: not an op type
+        workload = list(map(_WORKLOAD_OF.__getitem__, workload))  # KeyError: unknown
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if index:
+        if set(map(type, index)) != {int} or set(map(type, times)) != {int}:
+            return None
+        if index[0] <= -1 or times[0] < -(1 << 62):
+            return None
+        if not all(map(operator.lt, index, islice(index, 1, None))):
+            return None
+        if not all(map(operator.le, times, islice(times, 1, None))):
+            return None
+    if not _INT_OR_STR.issuperset(map(type, process)) or not {str}.issuperset(map(type, fs)):
+        return None
+    for col in (key, error, node):
+        if not _STR_OR_NONE.issuperset(map(type, col)):
+            return None
+    if not {bool}.issuperset(map(type, final)):
+        return None
+    wanted = _WRITE_VALUE
+    if not all(
+        [
+            type(v) is wanted[w]
+            for f, w, v in zip(fs, workload, value, strict=True)
+            if f == "write" and w is not None
+        ]
+    ):
+        return None
+    columns: Columns = (index, times, process, types, fs, workload, key, value, error, node, final)
+    return History.from_columns(header, columns)
+
+
+def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
+    """The strict reader, one line at a time: the first problem, named exactly."""
     header = Header()
     ops: list[Op] = []
     append = ops.append
