@@ -1,7 +1,17 @@
 """The shared first pass of the checker: from ops to writes, reads, epochs and final states.
 
-Every property reads the same :class:`Analysis`, built once in a few linear passes so that
-a million-op history is judged in seconds. Nothing here decides a verdict.
+Every property reads the same :class:`Analysis`, built once so that a million-op history is
+judged in a few seconds. Nothing here decides a verdict.
+
+How it stays fast (docs/perf-checker.md has the figures): the writes and reads are kept as
+*columns* — one list per field, position ``i`` being the ``i``-th write (or read) invoked —
+built by a single pairing loop and list comprehensions, never as one Python object per
+operation. Properties scan the columns; :class:`Write` and :class:`Read` objects are built
+only when asked for (``Analysis.writes``, the report) or cited in a witness. Validation
+that the reference implementation did op by op is done in bulk; when the bulk checks find
+anything wrong, :func:`_raise_first_problem` replays the ops one by one to raise exactly
+the first problem, with the same message as ever. Presence in a node's final state is
+judged per key for all of the key's writes at once.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.history import History, HistoryError, Op
+from harness.history import Columns, History, HistoryError, Op
 from models import (
     Holders,
     Knowledge,
@@ -95,14 +105,49 @@ class Read:
     final: bool
 
 
-@dataclass
+@dataclass(eq=False, kw_only=True)
 class Analysis:
+    """A history taken apart for the properties.
+
+    Writes and reads are columns (``w_*``, ``r_*``): position ``i`` of every ``w_`` list is
+    the ``i``-th write in invocation order. ``writes`` and ``reads`` give the same as
+    objects, built on first use.
+    """
+
     params: Params
     history: History
     t0: int
-    writes: list[Write]
-    reads: list[Read]
+    t_end: int  # time of the last op
+    # -- writes, column by column ------------------------------------------------------
+    w_index: list[int]  # the invoke op's index: a write's identity in witnesses
+    w_cidx: list[int | None]  # the completion op's index
+    w_process: list[Any]
+    w_workload: list[str]
+    w_key: list[str]
+    w_value: list[Any]
+    w_inv: list[int]
+    w_comp: list[int | None]
+    w_type: list[str]  # ok | fail | info (never completed: info)
+    w_error: list[str | None]
+    w_node: list[str | None]
+    w_epoch: list[int | None]
+    w_primary: list[str | None]  # the node that applied it, when known
+    w_present: list[bool | None]  # in the judged final state? None: cannot tell
+    # -- reads, column by column ---------------------------------------------------------
+    r_index: list[int]
+    r_cidx: list[int | None]
+    r_process: list[Any]
+    r_workload: list[str]
+    r_key: list[str]
+    r_value: list[Any]
+    r_inv: list[int]
+    r_comp: list[int | None]
+    r_type: list[str]
+    r_node: list[str | None]
+    r_final: list[Any]
+    # -- the rest ------------------------------------------------------------------------
     lag_obs: list[tuple[int, int, int, str | None, int]]  # (inv, comp, ms, node, index)
+    nemesis_fs: list[str]  # f of every nemesis invocation, in order
     effects: list[TimedEffect]
     effect_ops: list[tuple[int, int]]  # (invoke index, completion index) of each effect
     heals: list[tuple[int, int, int]]  # (start, end, invoke index) of each heal
@@ -112,7 +157,7 @@ class Analysis:
     final_primary: str | None
     final_states: dict[str | None, dict[str, Any]]  # node -> key -> last final value
     final_node_used: str | bool | None  # which node's state judged survival; False if none
-    by_value: dict[tuple[str, Any], Write]
+    by_value: dict[tuple[str, Any], int]  # (key, value) -> the write's position
     pow2_keys: set[str]
     errors: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # shared intermediate results
@@ -123,6 +168,62 @@ class Analysis:
     def knowledge_at(self, t: int) -> Knowledge:
         """Knowledge including every effect that began at or before ``t``."""
         return self.knowledge[bisect.bisect_right(self.effect_starts, t)]
+
+    def write(self, i: int) -> Write:
+        """The ``i``-th write as an object."""
+        return Write(
+            self.w_index[i],
+            self.w_cidx[i],
+            self.w_process[i],
+            self.w_workload[i],
+            self.w_key[i],
+            self.w_value[i],
+            self.w_inv[i],
+            self.w_comp[i],
+            self.w_type[i],
+            self.w_error[i],
+            self.w_node[i],
+            self.w_epoch[i],
+            self.w_primary[i],
+            self.w_present[i],
+        )
+
+    def write_ops(self, i: int) -> list[int]:
+        """The op indices of the ``i``-th write: its invocation and completion."""
+        c = self.w_cidx[i]
+        return [self.w_index[i]] if c is None else [self.w_index[i], c]
+
+    @property
+    def writes(self) -> list[Write]:
+        """Every write as an object, in invocation order (built once, on first use)."""
+        out: list[Write] | None = self.cache.get("writes")
+        if out is None:
+            out = self.cache["writes"] = [self.write(i) for i in range(len(self.w_index))]
+        return out
+
+    @property
+    def reads(self) -> list[Read]:
+        """Every read as an object, in invocation order (built once, on first use)."""
+        out: list[Read] | None = self.cache.get("reads")
+        if out is None:
+            out = self.cache["reads"] = [
+                Read(*fields)
+                for fields in zip(
+                    self.r_index,
+                    self.r_cidx,
+                    self.r_process,
+                    self.r_workload,
+                    self.r_key,
+                    self.r_value,
+                    self.r_inv,
+                    self.r_comp,
+                    self.r_type,
+                    self.r_node,
+                    self.r_final,
+                    strict=True,
+                )
+            ]
+        return out
 
 
 def _topology(history: History, mode_nodes: set[str]) -> tuple[dict[str, str], str | None]:
@@ -136,132 +237,242 @@ def _topology(history: History, mode_nodes: set[str]) -> tuple[dict[str, str], s
     return {n: n for n in names}, (names[0] if names else None)
 
 
-def analyse(history: History, params: Params, source: str = "<history>") -> Analysis:
-    """Build the :class:`Analysis` of ``history``; raises ``HistoryError`` on malformed ops."""
-    ops = history.ops
-    t0 = ops[0].time if ops else 0
-    writes: list[Write] = []
-    reads: list[Read] = []
-    lag_obs: list[tuple[int, int, int, str | None, int]] = []
-    nemesis: list[tuple[Op, Op | None]] = []
-    seen_nodes: set[str] = set()
-    by_value: dict[tuple[str, Any], Write] = {}
-    deltas: dict[str, list[int]] = defaultdict(list)
+# -- pairing ----------------------------------------------------------------------------------
+#
+# Each process runs one operation at a time: its invocation is completed by its next op
+# (docs/history.md). The fast path pairs in one loop that does nothing else and leaves every
+# check to bulk passes over the columns; the slow path below says what is wrong, op by op.
 
-    # One pass pairs each invocation with the next op of its process (docs/history.md) and
-    # builds the write, read, observation or fault it belongs to.
-    open_ops: dict[Any, tuple[Op, Any]] = {}
+
+def _raise_first_problem(ops: tuple[Op, ...], source: str) -> None:
+    """Raise the ``HistoryError`` for the first op (in order) that cannot be analysed."""
+    open_ops: dict[Any, Op] = {}
+    written: dict[tuple[str, Any], int] = {}
     for op in ops:
         p = op.process
         if op.type == "invoke":
             if p in open_ops:
-                prev = open_ops[p][0]
+                prev = open_ops[p]
                 raise HistoryError(
                     f"{source}: op {op.index}: process {p!r} invokes again while op "
                     f"{prev.index} is still open; complete it (ok/fail/info) first or use a "
                     "new process id"
                 )
             f = op.f
-            rec: Any = None
-            if type(p) is int:
-                if f == "write" or f == "read":
-                    if op.workload is None or op.key is None:
+            if type(p) is int and (f == "write" or f == "read"):
+                if op.workload is None or op.key is None:
+                    raise HistoryError(f"{source}: op {op.index}: a {f} needs 'workload' and 'key'")
+                if f == "write":
+                    ident = (op.key, op.value)
+                    if ident in written:
                         raise HistoryError(
-                            f"{source}: op {op.index}: a {f} needs 'workload' and 'key'"
+                            f"{source}: op {op.index}: value {op.value!r} was already "
+                            f"written to {op.key!r} by op {written[ident]}; every "
+                            "write needs a unique value"
                         )
-                    if f == "write":
-                        rec = Write(
-                            op.index,
-                            None,
-                            p,
-                            op.workload,
-                            op.key,
-                            op.value,
-                            op.time,
-                            None,
-                            "info",
-                            None,
-                            op.node,
+                    written[ident] = op.index
+                    if op.workload == "counter" and type(op.value) is not int:
+                        raise HistoryError(
+                            f"{source}: op {op.index}: a counter write's value is an int delta"
                         )
-                        ident = (op.key, op.value)
-                        if ident in by_value:
-                            raise HistoryError(
-                                f"{source}: op {op.index}: value {op.value!r} was already "
-                                f"written to {op.key!r} by op {by_value[ident].index}; every "
-                                "write needs a unique value"
-                            )
-                        by_value[ident] = rec
-                        writes.append(rec)
-                        if op.workload == "counter":
-                            if type(op.value) is not int:
-                                raise HistoryError(
-                                    f"{source}: op {op.index}: a counter write's value is an "
-                                    "int delta"
-                                )
-                            deltas[op.key].append(op.value)
-                    else:
-                        rec = Read(
-                            op.index,
-                            None,
-                            p,
-                            op.workload,
-                            op.key,
-                            None,
-                            op.time,
-                            None,
-                            "info",
-                            op.node,
-                            op.final,
-                        )
-                        reads.append(rec)
-            elif p == "nemesis":
-                rec = len(nemesis)
-                nemesis.append((op, None))
-            open_ops[p] = (op, rec)
+            open_ops[p] = op
             continue
-        entry = open_ops.pop(p, None)
-        if entry is None:
+        inv = open_ops.pop(p, None)
+        if inv is None:
             raise HistoryError(
                 f"{source}: op {op.index}: {op.type} completion by process {p!r} has no "
                 "invocation before it; add the invoke line"
             )
-        inv, rec = entry
         if inv.f != op.f:
             raise HistoryError(
                 f"{source}: op {op.index}: completion f={op.f!r} does not match its "
                 f"invocation (op {inv.index}, f={inv.f!r})"
             )
-        if rec is None:
-            if p == "observer" and op.f == "lag" and op.type == "ok" and type(op.value) is int:
-                lag_obs.append((inv.time, op.time, op.value, op.node or inv.node, inv.index))
-            continue
-        if type(rec) is int:
-            nemesis[rec] = (inv, op)
-            continue
-        rec.complete_index = op.index
-        rec.comp = op.time
-        rec.type = op.type
-        if op.node is not None:
-            rec.node = op.node
-        if type(rec) is Write:
-            rec.error = op.error
-        else:
-            rec.value = op.value
-            rec.final = rec.final or op.final
-    for w in writes:
-        if w.node is not None:
-            seen_nodes.add(w.node)
-    for r in reads:
-        if r.node is not None:
-            seen_nodes.add(r.node)
 
+
+class _Paired:
+    """Client writes and reads as columns, and the other operations as op pairs."""
+
+    def __init__(self) -> None:
+        self.w_index: list[int] = []
+        self.w_inv: list[int] = []
+        self.w_process: list[Any] = []
+        self.w_workload: list[Any] = []
+        self.w_key: list[Any] = []
+        self.w_value: list[Any] = []
+        self.w_node: list[str | None] = []
+        self.w_cidx: list[int | None] = []
+        self.w_comp: list[int | None] = []
+        self.w_type: list[str] = []
+        self.w_error: list[str | None] = []
+        self.r_index: list[int] = []
+        self.r_inv: list[int] = []
+        self.r_process: list[Any] = []
+        self.r_workload: list[Any] = []
+        self.r_key: list[Any] = []
+        self.r_value: list[Any] = []
+        self.r_node: list[str | None] = []
+        self.r_final: list[Any] = []
+        self.r_cidx: list[int | None] = []
+        self.r_comp: list[int | None] = []
+        self.r_type: list[str] = []
+        self.o_inv: list[Op] = []
+        self.o_comp: list[Op | None] = []
+
+
+def _pair(cols: Columns) -> _Paired | None:
+    """Pair every invocation with its completion, in one loop that does nothing else.
+
+    ``None`` when a process invokes twice, completes what it never invoked, or completes
+    with another ``f`` (:func:`_raise_first_problem` then says which op).
+    """
+    c = _Paired()
+    w_index, w_inv, w_process = c.w_index, c.w_inv, c.w_process
+    w_workload, w_key, w_value, w_node = c.w_workload, c.w_key, c.w_value, c.w_node
+    w_cidx, w_comp, w_type, w_error = c.w_cidx, c.w_comp, c.w_type, c.w_error
+    r_index, r_inv, r_process = c.r_index, c.r_inv, c.r_process
+    r_workload, r_key, r_value, r_node = c.r_workload, c.r_key, c.r_value, c.r_node
+    r_final, r_cidx, r_comp, r_type = c.r_final, c.r_cidx, c.r_comp, c.r_type
+    o_inv, o_comp = c.o_inv, c.o_comp
+    # process -> (0 write | 1 read | 2 other, position, f)
+    open_ops: dict[Any, tuple[int, int, str]] = {}
+    for row in zip(*cols, strict=True):
+        index, t, p, typ, f, workload, key, value, error, node, final = row
+        if typ == "invoke":
+            if p in open_ops:
+                return None
+            if type(p) is int and f == "write":
+                open_ops[p] = (0, len(w_index), f)
+                w_index.append(index)
+                w_inv.append(t)
+                w_process.append(p)
+                w_workload.append(workload)
+                w_key.append(key)
+                w_value.append(value)
+                w_node.append(node)
+                w_cidx.append(None)
+                w_comp.append(None)
+                w_type.append("info")
+                w_error.append(None)
+            elif type(p) is int and f == "read":
+                open_ops[p] = (1, len(r_index), f)
+                r_index.append(index)
+                r_inv.append(t)
+                r_process.append(p)
+                r_workload.append(workload)
+                r_key.append(key)
+                r_value.append(None)
+                r_node.append(node)
+                r_final.append(final)
+                r_cidx.append(None)
+                r_comp.append(None)
+                r_type.append("info")
+            else:
+                open_ops[p] = (2, len(o_inv), f)
+                o_inv.append(Op._make(row))
+                o_comp.append(None)
+            continue
+        slot = open_ops.pop(p, None)
+        if slot is None:
+            return None
+        kind, k, f0 = slot
+        if f != f0:
+            return None
+        if kind == 0:
+            w_cidx[k] = index
+            w_comp[k] = t
+            w_type[k] = typ
+            w_error[k] = error
+            if node is not None:
+                w_node[k] = node
+        elif kind == 1:
+            r_cidx[k] = index
+            r_comp[k] = t
+            r_type[k] = typ
+            r_value[k] = value
+            if node is not None:
+                r_node[k] = node
+            r_final[k] = r_final[k] or final
+        else:
+            o_comp[k] = Op._make(row)
+    return c
+
+
+def analyse(history: History, params: Params, source: str = "<history>") -> Analysis:
+    """Build the :class:`Analysis` of ``history``; raises ``HistoryError`` on malformed ops."""
+    cols = history.columns()
+    times = cols[1]
+    t0 = times[0] if times else 0
+    pc = _pair(cols)
+    if pc is None:
+        _raise_first_problem(history.ops, source)
+        raise AssertionError("unpaired ops, yet no problem found")  # pragma: no cover
+    w_workload: list[str] = pc.w_workload
+    w_key: list[str] = pc.w_key
+    w_value = pc.w_value
+    r_workload: list[str] = pc.r_workload
+    r_key: list[str] = pc.r_key
+    # What the op loop of the reference checked op by op, in bulk: a client write or read
+    # has a workload and a key; no two writes of a key share a value; a counter's is an int.
+    ok = None not in w_workload and None not in w_key
+    ok = ok and None not in r_workload and None not in r_key
+    by_value: dict[tuple[str, Any], int] = {}
+    if ok:
+        try:
+            by_value = dict(zip(zip(w_key, w_value, strict=True), range(len(w_key)), strict=True))
+        except TypeError:  # an unhashable value: replay to fail exactly where the op loop does
+            ok = False
+        ok = ok and len(by_value) == len(w_key)
+        ok = ok and all(
+            [type(v) is int for wl, v in zip(w_workload, w_value, strict=True) if wl == "counter"]
+        )
+    if not ok:
+        _raise_first_problem(history.ops, source)
+        raise AssertionError("bulk checks failed, yet no problem found")  # pragma: no cover
+    w_index, w_inv, w_process, w_node = pc.w_index, pc.w_inv, pc.w_process, pc.w_node
+    w_cidx, w_comp, w_type, w_error = pc.w_cidx, pc.w_comp, pc.w_type, pc.w_error
+    r_index, r_inv, r_process, r_node = pc.r_index, pc.r_inv, pc.r_process, pc.r_node
+    r_cidx, r_comp, r_type, r_value, r_final = (
+        pc.r_cidx,
+        pc.r_comp,
+        pc.r_type,
+        pc.r_value,
+        pc.r_final,
+    )
+
+    # -- everything else: faults and lag observations --
+    nemesis: list[tuple[Op, Op | None]] = []
+    lag_obs: list[tuple[int, int, int, str | None, int]] = []
+    for inv, done in zip(pc.o_inv, pc.o_comp, strict=True):
+        p = inv[2]
+        if p == "nemesis":
+            nemesis.append((inv, done))
+        elif (
+            done is not None
+            and p == "observer"
+            and done.f == "lag"
+            and done.type == "ok"
+            and type(done.value) is int
+        ):
+            lag_obs.append((inv.time, done.time, done.value, done.node or inv.node, inv.index))
+
+    seen_nodes = {n for n in set(w_node) | set(r_node) if n is not None}
+
+    deltas: dict[str, list[int]] = defaultdict(list)
+    for wl, key, v in zip(w_workload, w_key, w_value, strict=True):
+        if wl == "counter":
+            deltas[key].append(v)
     pow2_keys = {
-        k
-        for k, ds in deltas.items()
+        key
+        for key, ds in deltas.items()
         if all(d > 0 and d & (d - 1) == 0 for d in ds) and len(set(ds)) == len(ds)
     }
     # A counter read of a key nobody incremented must read 0 (any bit would be a phantom).
-    pow2_keys |= {r.key for r in reads if r.workload == "counter" and r.key not in deltas}
+    pow2_keys |= {
+        key
+        for wl, key in zip(r_workload, r_key, strict=True)
+        if wl == "counter" and key not in deltas
+    }
 
     # Effects, in order of their start, with the knowledge after each.
     effects: list[TimedEffect] = []
@@ -277,8 +488,10 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         raw = value.get("effects", [])
         # A new fault (not the heal, nor the recovery steps that follow it) is an op whose
         # effects break something.
-        if inv.f != "heal" and isinstance(raw, list) and any(
-            isinstance(o, Mapping) and any(k in _FAULT_EFFECTS for k in o) for o in raw
+        if (
+            inv.f != "heal"
+            and isinstance(raw, list)
+            and any(isinstance(o, Mapping) and any(k in _FAULT_EFFECTS for k in o) for o in raw)
         ):
             fault_starts.append(inv.time)
         if not isinstance(raw, list):
@@ -296,7 +509,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
             effect_ops.append((inv.index, c.index))
 
     azs, primary = _topology(history, seen_nodes)
-    for n in seen_nodes - set(azs) - {"client"}:
+    for n in sorted(seen_nodes - set(azs) - {"client"}, key=str):
         raise HistoryError(
             f"{source}: node {n!r} appears in ops but not in the header's topology; add it"
         )
@@ -311,18 +524,44 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     effect_starts = [te.start for te in effects]
 
     final_states: dict[str | None, dict[str, Any]] = defaultdict(dict)
-    for r in reads:
-        if r.final and r.type == "ok":
-            final_states[r.node][r.key] = r.value
+    for fin, typ, node, key, v in zip(r_final, r_type, r_node, r_key, r_value, strict=True):
+        if fin and typ == "ok":
+            final_states[node][key] = v
     final_primary = knowledge[-1].primary if knowledge else None
 
+    n_writes = len(w_index)
     a = Analysis(
         params=params,
         history=history,
         t0=t0,
-        writes=writes,
-        reads=reads,
+        t_end=times[-1] if times else 0,
+        w_index=w_index,
+        w_cidx=w_cidx,
+        w_process=w_process,
+        w_workload=w_workload,
+        w_key=w_key,
+        w_value=w_value,
+        w_inv=w_inv,
+        w_comp=w_comp,
+        w_type=w_type,
+        w_error=w_error,
+        w_node=w_node,
+        w_epoch=[None] * n_writes,
+        w_primary=[None] * n_writes,
+        w_present=[None] * n_writes,
+        r_index=r_index,
+        r_cidx=r_cidx,
+        r_process=r_process,
+        r_workload=r_workload,
+        r_key=r_key,
+        r_value=r_value,
+        r_inv=r_inv,
+        r_comp=r_comp,
+        r_type=r_type,
+        r_node=r_node,
+        r_final=r_final,
         lag_obs=lag_obs,
+        nemesis_fs=[inv.f for inv, _c in nemesis],
         effects=effects,
         effect_ops=effect_ops,
         heals=heals,
@@ -361,33 +600,129 @@ def _assign_epochs(a: Analysis) -> None:
     for ep, p in sorted(primary_of_epoch.items()):
         epochs_of_node[p].append(ep)
     br = bisect.bisect_right
-    for w in a.writes:
-        k = ks[br(starts, w.inv)]
-        if w.node is None:
-            # Sent to "the primary": if the primary changed while it was in flight, it may
-            # have landed on either, so neither its epoch nor its node is known.
-            end = ks[br(starts, w.comp)] if w.comp is not None else ks[-1]
-            if end.epoch != k.epoch:
-                w.epoch = None
-                w.primary = None
+    last = len(ks) - 1
+    # The answer depends only on the snapshots at invocation (and completion) and the
+    # node, so it is worked out once per distinct combination.
+    memo: dict[tuple[int, str | None, int], tuple[int | None, str | None]] = {}
+    epochs = a.w_epoch
+    primaries = a.w_primary
+    for i, (s_inv, comp, node) in enumerate(zip(_snaps(a), a.w_comp, a.w_node, strict=True)):
+        s_end = -1
+        if node is None:
+            s_end = br(starts, comp) if comp is not None else last
+        key = (s_inv, node, s_end)
+        got = memo.get(key)
+        if got is None:
+            k = ks[s_inv]
+            if node is None:
+                # Sent to "the primary": if the primary changed while it was in flight, it
+                # may have landed on either, so neither its epoch nor its node is known.
+                got = (None, None) if ks[s_end].epoch != k.epoch else (k.epoch, k.primary)
+            elif node == k.primary:
+                got = (k.epoch, k.primary)
             else:
-                w.epoch = k.epoch
-                w.primary = k.primary
-        elif w.node == k.primary:
-            w.epoch = k.epoch
-            w.primary = k.primary
+                eps = [e for e in epochs_of_node.get(node, ()) if e <= k.epoch]
+                got = (eps[-1], node) if eps else (None, node)
+            memo[key] = got
+        epochs[i], primaries[i] = got
+
+
+def _snaps(a: Analysis) -> list[int]:
+    """For each write, the knowledge snapshot at its invocation (``a.knowledge[s]``)."""
+    cached: list[int] | None = a.cache.get("snaps")
+    if cached is None:
+        starts = a.effect_starts
+        if not starts:
+            cached = [0] * len(a.w_inv)
         else:
-            eps = [e for e in epochs_of_node.get(w.node, ()) if e <= k.epoch]
-            if eps:
-                w.epoch = eps[-1]
-                w.primary = w.node
+            br = bisect.bisect_right
+            cached = [br(starts, t) for t in a.w_inv]
+        a.cache["snaps"] = cached
+    return cached
+
+
+# -- presence -------------------------------------------------------------------------------
+#
+# Whether a write is in a node's final state (None: the reads cannot tell):
+# - list, set: the final read of its key is a list that holds its value;
+# - counter: the key's deltas are distinct powers of two and the final int has its bit;
+# - register: the final value is its value (present); or was written by a write completed
+#   before it was invoked (absent: it was overwritten, or lost); null is absent.
+
+
+def _writes_by_key(a: Analysis) -> dict[tuple[str, str], list[int]]:
+    """(key, workload) -> positions of its writes, in order."""
+    cached: dict[tuple[str, str], list[int]] | None = a.cache.get("writes_by_key")
+    if cached is None:
+        cached = defaultdict(list)
+        for i, kw in enumerate(zip(a.w_key, a.w_workload, strict=True)):
+            cached[kw].append(i)
+        a.cache["writes_by_key"] = cached
+    return cached
+
+
+def presence_column(a: Analysis, state: Mapping[str, Any]) -> list[bool | None]:
+    """Presence of every write in a node's final ``state`` (see :func:`presence`)."""
+    out: list[bool | None] = [None] * len(a.w_index)
+    values = a.w_value
+    for (key, wl), group in _writes_by_key(a).items():
+        if key not in state:
+            continue
+        v = state[key]
+        col: list[bool | None]
+        if wl == "list" or wl == "set":
+            if not isinstance(v, list):
+                continue
+            members = frozenset(x for x in v if isinstance(x, str | int))
+            col = [values[i] in members for i in group]
+        elif wl == "counter":
+            if key not in a.pow2_keys or not isinstance(v, int):
+                continue
+            col = [bool(v & values[i]) for i in group]
+        elif wl == "register":
+            if v is None:
+                col = [False] * len(group)
             else:
-                w.epoch = None
-                w.primary = w.node
+                try:
+                    last = a.by_value.get((key, v))
+                except TypeError:  # unhashable: no write had that value
+                    last = None
+                last_comp = None if last is None else a.w_comp[last]
+                invs = a.w_inv
+                col = [
+                    True
+                    if v == values[i]
+                    # written after the write that is still there completed: it is gone
+                    else (False if last_comp is not None and last_comp < invs[i] else None)
+                    for i in group
+                ]
+        else:
+            continue
+        for i, p in zip(group, col, strict=True):
+            out[i] = p
+    return out
+
+
+def presence(a: Analysis, state: Mapping[str, Any], i: int) -> bool | None:
+    """Whether the ``i``-th write is in a node's final ``state``; ``None`` when reads cannot
+    tell."""
+    return _presence_of_node(a, state)[i]
+
+
+def _presence_of_node(a: Analysis, state: Mapping[str, Any]) -> list[bool | None]:
+    memo: dict[int, tuple[Mapping[str, Any], list[bool | None]]] = a.cache.setdefault(
+        "presence", {}
+    )
+    hit = memo.get(id(state))
+    if hit is not None and hit[0] is state:
+        return hit[1]
+    col = presence_column(a, state)
+    memo[id(state)] = (state, col)
+    return col
 
 
 def _judge_presence(a: Analysis) -> None:
-    """Set ``Write.present`` from the final reads of the final primary."""
+    """Set the writes' presence from the final reads of the final primary."""
     state: dict[str, Any] | None = None
     if a.final_primary in a.final_states:
         state = a.final_states[a.final_primary]
@@ -401,66 +736,47 @@ def _judge_presence(a: Analysis) -> None:
         a.final_node_used = node
     if state is None:
         return
-    for w in a.writes:
-        w.present = presence(a, state, w)
+    a.w_present = _presence_of_node(a, state)
 
 
-def presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
-    """Whether write ``w`` is in a node's final ``state``; ``None`` when reads cannot tell."""
-    if w.key not in state:
-        return None
-    v = state[w.key]
-    wl = w.workload
-    if wl == "list" or wl == "set":
-        if not isinstance(v, list):
-            return None
-        return w.value in _as_set(a, v)
-    if wl == "counter":
-        if w.key not in a.pow2_keys or not isinstance(v, int):
-            return None
-        return bool(v & w.value)
-    if wl == "register":
-        if v is None:
-            return False
-        if v == w.value:
-            return True
-        try:
-            last = a.by_value.get((w.key, v))
-        except TypeError:  # unhashable: no write had that value
-            return None
-        if last is not None and last.comp is not None and last.comp < w.inv:
-            # w was ordered after the write that is still there: it is gone.
-            return False
-        return None
-    return None
+# -- holders ----------------------------------------------------------------------------------
 
 
-def _as_set(a: Analysis, v: list[Any]) -> frozenset[Any]:
-    """The members of a final list or set read, computed once per read."""
-    cache: dict[int, tuple[list[Any], frozenset[Any]]] = a.cache.setdefault("sets", {})
-    hit = cache.get(id(v))
-    if hit is not None and hit[0] is v:
-        return hit[1]
-    s = frozenset(x for x in v if isinstance(x, str | int))
-    cache[id(v)] = (v, s)
-    return s
+def _ackers_at(a: Analysis, t: int, primary: str, start: int) -> frozenset[str]:
+    """``a.knowledge_at(t).possible_ackers(primary, start)``, memoised.
+
+    The answer depends on ``start`` only through which replicas' ``blocked_since`` lie
+    after it, so it is worked out once per snapshot, primary and rank of ``start`` among
+    those times.
+    """
+    snap = bisect.bisect_right(a.effect_starts, t)
+    memo: dict[tuple[int, str], list[int]] = a.cache.setdefault("acker_times", {})
+    times = memo.get((snap, primary))
+    k = a.knowledge[snap]
+    if times is None:
+        times = memo[(snap, primary)] = sorted(
+            {s for r in k.eligible(primary) if (s := k.blocked_since(r, primary)) is not None}
+        )
+    rank = bisect.bisect_right(times, start)  # may have acked: blocked since after start
+    answers: dict[tuple[int, str, int], frozenset[str]] = a.cache.setdefault("ackers", {})
+    got = answers.get((snap, primary, rank))
+    if got is None:
+        got = answers[(snap, primary, rank)] = k.possible_ackers(primary, start)
+    return got
 
 
-def holders_for(a: Analysis, w: Write) -> Holders:
-    """Holders of an acknowledged write right after its acknowledgement."""
-    assert w.comp is not None
+def holders_for(a: Analysis, i: int) -> Holders:
+    """Holders of the ``i``-th write (acknowledged) right after its acknowledgement."""
+    comp = a.w_comp[i]
+    assert comp is not None
     p = a.params
+    primary = a.w_primary[i]
     ackers: frozenset[str] = frozenset()
-    if p.mode is Mode.SYNC and w.primary is not None:
-        k = a.knowledge_at(w.comp)
-        ackers = _possible_ackers(k, w.primary, w.inv)
+    if p.mode is Mode.SYNC and primary is not None:
+        ackers = _ackers_at(a, comp, primary, a.w_inv[i])
     return Holders.at_ack(
-        primary=w.primary, mode=p.mode, sync_replicas=p.sync_replicas, ackers=ackers
+        primary=primary, mode=p.mode, sync_replicas=p.sync_replicas, ackers=ackers
     )
-
-
-def _possible_ackers(k: Knowledge, primary: str, start: int) -> frozenset[str]:
-    return k.possible_ackers(primary, start)
 
 
 class Propagator:
@@ -482,10 +798,13 @@ class Propagator:
             self.max_end.append(m)
         self.memo: dict[tuple[Holders, int, int, int], Holders] = {}
 
-    def first_after(self, w: Write) -> tuple[int, int]:
-        assert w.comp is not None
-        i_loss = bisect.bisect_right(self.max_end, w.inv)
-        i_gain = bisect.bisect_left(self.a.effect_starts, w.comp)
+    def first_after(self, i: int) -> tuple[int, int]:
+        """For the ``i``-th write: the first effect that may follow its apply, and the
+        first that surely follows its acknowledgement."""
+        comp = self.a.w_comp[i]
+        assert comp is not None
+        i_loss = bisect.bisect_right(self.max_end, self.a.w_inv[i])
+        i_gain = bisect.bisect_left(self.a.effect_starts, comp)
         return i_loss, i_gain
 
     def run(self, h: Holders, i_loss: int, i_gain: int, stop: int | None = None) -> Holders:

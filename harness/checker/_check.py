@@ -60,28 +60,38 @@ def error_prefix(error: str | None) -> str:
 
 def stats(a: Analysis) -> dict[str, Any]:
     """Counts and figures of a history (independent of any verdict)."""
-    types = Counter(w.type for w in a.writes)
-    ok_lat = sorted(w.comp - w.inv for w in a.writes if w.type == "ok" and w.comp is not None)
-    lost = sum(1 for w in a.writes if w.type == "ok" and w.present is False)
-    judged = sum(1 for w in a.writes if w.type == "ok" and w.present is not None)
+    w_type, w_comp, w_inv, present = a.w_type, a.w_comp, a.w_inv, a.w_present
+    types = Counter(w_type)
+    ok_lat = sorted(
+        [
+            c - i
+            for t, c, i in zip(w_type, w_comp, w_inv, strict=True)
+            if t == "ok" and c is not None
+        ]
+    )
+    ok_present = [p for t, p in zip(w_type, present, strict=True) if t == "ok"]
+    lost = ok_present.count(False)
+    judged = len(ok_present) - ok_present.count(None)
     # The figure users compare across modes: per failover, the span of the acknowledged
     # writes of the failed primary's epoch that are gone at the end.
     windows = {ep: w for ep, (w, _first, _last) in loss_windows(a).items()}
-    rejected_by = Counter(error_prefix(w.error) for w in a.writes if w.type == "fail")
-    indeterminate_by = Counter(error_prefix(w.error) for w in a.writes if w.type == "info")
-    faults = Counter(
-        op.f for op in a.history.ops if op.process == "nemesis" and op.type == "invoke"
+    rejected_by = Counter(
+        error_prefix(e) for t, e in zip(w_type, a.w_error, strict=True) if t == "fail"
     )
-    duration = (a.history.ops[-1].time - a.t0) if a.history.ops else 0
+    indeterminate_by = Counter(
+        error_prefix(e) for t, e in zip(w_type, a.w_error, strict=True) if t == "info"
+    )
+    faults = Counter(a.nemesis_fs)
+    duration = a.t_end - a.t0
     return {
-        "attempted": len(a.writes),
+        "attempted": len(w_type),
         "acknowledged": types.get("ok", 0),
         "rejected": types.get("fail", 0),
         "indeterminate": types.get("info", 0),
         "lost": lost,
         "acknowledged_judged": judged,
-        "reads": len(a.reads),
-        "final_reads": sum(1 for r in a.reads if r.final),
+        "reads": len(a.r_index),
+        "final_reads": sum(1 for f in a.r_final if f),
         "loss_window_s": round(max(windows.values(), default=0) / SECOND, 6),
         "failovers": sum(1 for _t, _e in a.knowledge[-1].failures),
         "max_lag_ms": max((ms for _i, _c, ms, _n, _x in a.lag_obs), default=None),

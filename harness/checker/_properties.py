@@ -9,6 +9,7 @@ with nothing to judge is ``"unknown"``, never ``True``: absence of evidence is n
 from __future__ import annotations
 
 import bisect
+import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from harness.checker._analysis import (
     MS,
     Analysis,
     Propagator,
-    Write,
+    _ackers_at,
+    _presence_of_node,
+    _snaps,
+    _writes_by_key,
     holders_for,
-    presence,
 )
 from models import Holders, LoseData, Mode, Promote, promote_candidates
 
@@ -59,38 +62,42 @@ def _verdict(violations: int, evidence: int) -> Verdict:
     return True if evidence else "unknown"
 
 
-def _wref(a: Analysis, w: Write) -> dict[str, Any]:
-    """How a witness cites a write."""
+def _wref(a: Analysis, i: int) -> dict[str, Any]:
+    """How a witness cites the ``i``-th write."""
     return {
-        "ops": w.ops(),
-        "key": w.key,
-        "value": w.value,
-        "type": w.type,
-        "invoked_s": a.seconds(w.inv),
-        "completed_s": a.seconds(w.comp),
-        "node": w.primary,
-        "epoch": w.epoch,
+        "ops": a.write_ops(i),
+        "key": a.w_key[i],
+        "value": a.w_value[i],
+        "type": a.w_type[i],
+        "invoked_s": a.seconds(a.w_inv[i]),
+        "completed_s": a.seconds(a.w_comp[i]),
+        "node": a.w_primary[i],
+        "epoch": a.w_epoch[i],
     }
 
 
-def _ok_writes(a: Analysis) -> list[Write]:
-    cached = a.cache.get("ok_writes")
+def _ok_writes(a: Analysis) -> list[int]:
+    """Positions of the acknowledged writes (``ok``, with a completion time)."""
+    cached: list[int] | None = a.cache.get("ok_writes")
     if cached is None:
         cached = a.cache["ok_writes"] = [
-            w for w in a.writes if w.type == "ok" and w.comp is not None
+            i
+            for i, (t, c) in enumerate(zip(a.w_type, a.w_comp, strict=True))
+            if t == "ok" and c is not None
         ]
     return cached
 
 
-def _must_survive(a: Analysis, prop: Propagator, w: Write) -> bool:
-    """Whether the holders of acknowledged ``w`` surely include the judged final node."""
-    if a.final_node_used is False or w.primary is None:
+def _must_survive(a: Analysis, prop: Propagator, i: int) -> bool:
+    """Whether the holders of the acknowledged ``i``-th write surely include the judged
+    final node."""
+    if a.final_node_used is False or a.w_primary[i] is None:
         return False
     final = a.final_primary if a.final_node_used is None else a.final_node_used
     if final is None:
         return False
-    i_loss, i_gain = prop.first_after(w)
-    h = prop.run(holders_for(a, w), i_loss, i_gain)
+    i_loss, i_gain = prop.first_after(i)
+    h = prop.run(holders_for(a, i), i_loss, i_gain)
     return final in h.certain
 
 
@@ -103,27 +110,30 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
     k_needed = a.params.sync_replicas
     prop = Propagator(a)
     judged = unprotected = lost = 0
-    for w in _ok_writes(a):
-        assert w.comp is not None
-        if w.primary is not None:
-            ackers = a.knowledge_at(w.comp).possible_ackers(w.primary, w.inv)
+    prim, inv, comp, present = a.w_primary, a.w_inv, a.w_comp, a.w_present
+    for i in _ok_writes(a):
+        c = comp[i]
+        assert c is not None
+        p = prim[i]
+        if p is not None:
+            ackers = _ackers_at(a, c, p, inv[i])
             if len(ackers) < k_needed:
                 unprotected += 1
                 res.witness(
                     {
                         "kind": "acked-without-eligible-replica",
-                        "write": _wref(a, w),
+                        "write": _wref(a, i),
                         "possible_ackers": sorted(ackers),
                         "needed": k_needed,
-                        "eligible": list(a.knowledge_at(w.comp).eligible(w.primary)),
+                        "eligible": list(a.knowledge_at(c).eligible(p)),
                     }
                 )
-        if w.present is None:
+        if present[i] is None:
             continue
         judged += 1
-        if w.present is False and _must_survive(a, prop, w):
+        if present[i] is False and _must_survive(a, prop, i):
             lost += 1
-            res.witness({"kind": "acked-write-lost", "write": _wref(a, w)})
+            res.witness({"kind": "acked-write-lost", "write": _wref(a, i)})
     res.evidence = {"acknowledged_judged": judged, "unprotected_acks": unprotected, "lost": lost}
     res.valid = _verdict(unprotected + lost, judged + unprotected)
     return res
@@ -132,7 +142,7 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
 # -- shared: isolation windows and the lag lower bound ----------------------------------------
 
 
-def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tuple[int, int]]]:
+def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int]]]:
     """Walk ops in time order and bound the lag from below during isolation windows.
 
     An isolation of a primary ``p`` starts when no eligible replica of ``p`` can acknowledge
@@ -141,9 +151,14 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
     ``t - completion(w0)`` at any later time ``t`` of the same isolation. Primaries are
     judged by their own links — a deposed primary still serving after a failover too.
 
-    Returns, for every write invocation covered by an isolation of its own primary that
-    lasted until the write completed, the earliest such ``w0`` and the bound; and for each
-    lag observation (by position in ``a.lag_obs``) covered the same way, the bound.
+    Returns, for every write invocation (by position) covered by an isolation of its own
+    primary that lasted until the write completed, the earliest such ``w0`` (by position)
+    and the bound; and for each lag observation (by position in ``a.lag_obs``) covered the
+    same way, the bound.
+
+    Only the writes invoked or acknowledged while their primary was isolated take part:
+    whether it was is a function of the knowledge snapshot and the primary, tabulated first,
+    so the writes of a healthy cluster cost one lookup each.
     """
     cached = a.cache.get("isolation")
     if cached is not None:
@@ -158,25 +173,45 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
             iso_memo[key] = ks[snap].isolation_start(primary)
         return iso_memo[key]
 
-    def snap_at(t: int) -> int:
-        return bisect.bisect_right(starts, t)
+    br = bisect.bisect_right
 
+    def snap_at(t: int) -> int:
+        return br(starts, t)
+
+    prim, epoch, inv, comp = a.w_primary, a.w_epoch, a.w_inv, a.w_comp
+    primaries = {p for p in set(prim) if p is not None}
+    # Snapshots in which some primary is isolated.
+    iso_snaps = {s for s in range(len(ks)) for p in sorted(primaries) if iso_at(s, p) is not None}
     # Events: (time, order, kind, i). Completions sort before invocations at equal times.
     events: list[tuple[int, int, int, int]] = []
-    writes = a.writes
-    for i, w in enumerate(writes):
-        if w.primary is None or w.epoch is None:
-            continue
-        events.append((w.inv, 1, 0, i))
-        if w.type == "ok" and w.comp is not None:
-            events.append((w.comp, 0, 1, i))
+    if iso_snaps:
+        snaps = _snaps(a)
+        for i in [i for i, s in enumerate(snaps) if s in iso_snaps]:
+            p = prim[i]
+            if p is None or epoch[i] is None:
+                continue
+            st = iso_at(snaps[i], p)
+            if st is not None and inv[i] >= st:
+                events.append((inv[i], 1, 0, i))
+        for i in _ok_writes(a):
+            p = prim[i]
+            c = comp[i]
+            assert c is not None
+            if p is None or epoch[i] is None:
+                continue
+            s = br(starts, c)
+            if s not in iso_snaps:
+                continue
+            st = iso_at(s, p)
+            if st is not None and inv[i] >= st:
+                events.append((c, 0, 1, i))
     for j, obs in enumerate(a.lag_obs):
         events.append((obs[0], 1, 2, j))
     events.sort()
     # An isolation is identified by (primary, its start); w0 is its first acknowledged write.
-    first_ack: dict[tuple[str, int], Write] = {}
-    at_invoke: list[tuple[int, tuple[str, int], Write]] = []
-    at_obs: list[tuple[int, tuple[str, int], Write]] = []
+    first_ack: dict[tuple[str, int], int] = {}
+    at_invoke: list[tuple[int, tuple[str, int], int]] = []
+    at_obs: list[tuple[int, tuple[str, int], int]] = []
     snap = 0
     n_eff = len(starts)
     for t, _o, kind, i in events:
@@ -191,34 +226,36 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
             if w0 is not None:
                 at_obs.append((i, (node, st), w0))
             continue
-        w = writes[i]
-        assert w.primary is not None
-        st = iso_at(snap, w.primary)
-        if st is None or w.inv < st:
+        p = prim[i]
+        assert p is not None
+        st = iso_at(snap, p)
+        if st is None or inv[i] < st:
             continue
-        iso = (w.primary, st)
+        iso = (p, st)
         if kind == 1:
-            first_ack.setdefault(iso, w)
+            first_ack.setdefault(iso, i)
         else:
             w0 = first_ack.get(iso)
-            if w0 is not None and w0.epoch == w.epoch:
+            if w0 is not None and epoch[w0] == epoch[i]:
                 at_invoke.append((i, iso, w0))
 
     def still_isolated(iso: tuple[str, int], until: int) -> bool:
         return iso_at(snap_at(until), iso[0]) == iso[1]
 
-    writes_out: dict[int, tuple[Write, int]] = {}
+    writes_out: dict[int, tuple[int, int]] = {}
     for i, iso, w0 in at_invoke:
-        w = writes[i]
-        if w.comp is not None and still_isolated(iso, w.comp):
-            assert w0.comp is not None
-            writes_out[i] = (w0, w.inv - w0.comp)
+        c = comp[i]
+        if c is not None and still_isolated(iso, c):
+            c0 = comp[w0]
+            assert c0 is not None
+            writes_out[i] = (w0, inv[i] - c0)
     obs_out: list[tuple[int, int]] = []
     for j, iso, w0 in at_obs:
-        inv, comp, _ms, _node, _idx = a.lag_obs[j]
-        if still_isolated(iso, comp):
-            assert w0.comp is not None
-            obs_out.append((j, inv - w0.comp))
+        o_inv, o_comp, _ms, _node, _idx = a.lag_obs[j]
+        if still_isolated(iso, o_comp):
+            c0 = comp[w0]
+            assert c0 is not None
+            obs_out.append((j, o_inv - c0))
     result = (writes_out, obs_out)
     a.cache["isolation"] = result
     return result
@@ -253,8 +290,17 @@ def promised_failover(a: Analysis, i: int) -> bool:
     return live <= promote_candidates(k, e)
 
 
-def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
-    """Acknowledged writes lost at the failover that ended their epoch, by epoch.
+def _lost_writes(a: Analysis) -> list[int]:
+    """Positions of the acknowledged writes absent from the judged final state."""
+    cached: list[int] | None = a.cache.get("lost_writes")
+    if cached is None:
+        present = a.w_present
+        cached = a.cache["lost_writes"] = [i for i in _ok_writes(a) if present[i] is False]
+    return cached
+
+
+def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[int]]:
+    """Acknowledged writes (positions) lost at the failover that ended their epoch, by epoch.
 
     Only failovers the promise speaks of count (:func:`promised_failover`). A write the
     promoted node surely kept was lost later, in another failure (or not at the failover
@@ -264,31 +310,35 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     endings = _epoch_endings(a)
-    out: dict[int, list[Write]] = defaultdict(list)
+    out: dict[int, list[int]] = defaultdict(list)
     a.cache["lost_in_failures"] = out
-    for w in _ok_writes(a):
-        if w.present is not False or w.epoch is None or w.epoch not in endings:
+    for i in _lost_writes(a):
+        ep = a.w_epoch[i]
+        if ep is None or ep not in endings:
             continue
-        i, e = endings[w.epoch]
-        if not isinstance(e, Promote) or not promised_failover(a, i):
+        j, e = endings[ep]
+        if not isinstance(e, Promote) or not promised_failover(a, j):
             continue
-        i_loss, i_gain = prop.first_after(w)
-        h = prop.run(holders_for(a, w), i_loss, i_gain, stop=i + 1)
+        i_loss, i_gain = prop.first_after(i)
+        h = prop.run(holders_for(a, i), i_loss, i_gain, stop=j + 1)
         if e.node in h.certain:
             continue
-        out[w.epoch].append(w)
+        out[ep].append(i)
     return out
 
 
-def loss_windows(a: Analysis) -> dict[int, tuple[int, Write, Write]]:
-    """Per failover epoch: (window ns, earliest-completed lost write, latest-invoked one)."""
+def loss_windows(a: Analysis) -> dict[int, tuple[int, int, int]]:
+    """Per failover epoch: (window ns, earliest-completed lost write, latest-invoked one),
+    the writes by position."""
     prop = Propagator(a)
+    comp, inv = a.w_comp, a.w_inv
     out = {}
     for ep, lost in _lost_in_failures(a, prop).items():
-        first = min(lost, key=lambda w: w.comp or 0)
-        last = max(lost, key=lambda w: w.inv)
-        assert first.comp is not None
-        out[ep] = (max(0, last.inv - first.comp), first, last)
+        first = min(lost, key=lambda i: comp[i] or 0)
+        last = max(lost, key=inv.__getitem__)
+        c = comp[first]
+        assert c is not None
+        out[ep] = (max(0, inv[last] - c), first, last)
     return out
 
 
@@ -297,14 +347,15 @@ def simple_loss_windows(a: Analysis) -> dict[int, int]:
     endings = _epoch_endings(a)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for w in _ok_writes(a):
-        if w.present is not False or w.epoch is None or w.comp is None:
+    for i in _lost_writes(a):
+        ep, c, t = a.w_epoch[i], a.w_comp[i], a.w_inv[i]
+        if ep is None or c is None:
             continue
-        ending = endings.get(w.epoch)
+        ending = endings.get(ep)
         if ending is None or not isinstance(ending[1], Promote):
             continue
-        first[w.epoch] = min(first.get(w.epoch, w.comp), w.comp)
-        last[w.epoch] = max(last.get(w.epoch, w.inv), w.inv)
+        first[ep] = min(first.get(ep, c), c)
+        last[ep] = max(last.get(ep, t), t)
     return {ep: max(0, last[ep] - first[ep]) for ep in first}
 
 
@@ -316,12 +367,12 @@ def loss_window_bounded(a: Analysis) -> PropertyResult:
     violations = 0
     early, _obs = _isolation_scan(a)
     for i, (w0, lag_lb) in sorted(early.items()):
-        if lag_lb > bound and a.writes[i].type == "ok":
+        if lag_lb > bound and a.w_type[i] == "ok":
             violations += 1
             res.witness(
                 {
                     "kind": "acked-while-lag-exceeded",
-                    "write": _wref(a, a.writes[i]),
+                    "write": _wref(a, i),
                     "unreplicated_since": _wref(a, w0),
                     "lag_at_least_s": round(lag_lb / 1e9, 6),
                     "limit_s": round(bound / 1e9, 6),
@@ -346,19 +397,13 @@ def loss_window_bounded(a: Analysis) -> PropertyResult:
     # no-loss-without-failure.)
     prop = Propagator(a)
     last_failure = max((t for t, _ep in a.knowledge[-1].failures), default=None)
-    judged = 0
-    for w in _ok_writes(a):
-        if w.present is None:
-            continue
-        judged += 1
-        if (
-            w.present is False
-            and last_failure is not None
-            and w.inv <= last_failure
-            and _must_survive(a, prop, w)
-        ):
-            violations += 1
-            res.witness({"kind": "replicated-write-lost", "write": _wref(a, w)})
+    present = a.w_present
+    judged = sum(1 for i in _ok_writes(a) if present[i] is not None)
+    if last_failure is not None:
+        for i in _lost_writes(a):
+            if a.w_inv[i] <= last_failure and _must_survive(a, prop, i):
+                violations += 1
+                res.witness({"kind": "replicated-write-lost", "write": _wref(a, i)})
     res.evidence = {
         "acknowledged_judged": judged,
         "failovers_with_loss": len(windows),
@@ -375,7 +420,7 @@ def lag_metric_not_underreported(a: Analysis) -> PropertyResult:
     """async: a reported lag is never below the age of a write that was not yet replicated."""
     res = PropertyResult(valid="unknown")
     eps = a.params.tolerance
-    bounds: dict[int, tuple[int, str, Write | None]] = {}
+    bounds: dict[int, tuple[int, str, int | None]] = {}
     _early, obs = _isolation_scan(a)
     for j, lb in obs:
         bounds[j] = (lb, "isolation", None)
@@ -384,7 +429,8 @@ def lag_metric_not_underreported(a: Analysis) -> PropertyResult:
     prop = Propagator(a)
     endings = _epoch_endings(a)
     final = a.final_primary if a.final_node_used is None else a.final_node_used
-    clean: dict[int, Write] = {}  # epoch -> earliest-completed cleanly lost write
+    clean: dict[int, int] = {}  # epoch -> earliest-completed cleanly lost write
+    comp, inv, prim = a.w_comp, a.w_inv, a.w_primary
     if a.final_node_used is not False and final is not None:
         for ep, lost in _lost_in_failures(a, prop).items():
             i, e = endings[ep]
@@ -397,16 +443,17 @@ def lag_metric_not_underreported(a: Analysis) -> PropertyResult:
             kept = prop.run(Holders(certain=frozenset({e.node})), i, i + 1)
             if final not in kept.certain:
                 continue
-            for w in sorted(lost, key=lambda w: w.comp or 0):
-                if w.primary is None:
+            for w in sorted(lost, key=lambda w: comp[w] or 0):
+                p = prim[w]
+                if p is None:
                     continue
-                outside = [r for r in k_before.eligible(w.primary) if r not in cands]
-                if any(k_before.may_have_acked(r, w.inv) for r in outside):
+                outside = [r for r in k_before.eligible(p) if r not in cands]
+                if any(k_before.may_have_acked(r, inv[w]) for r in outside):
                     continue
                 if any(
                     isinstance(x.effect, LoseData)
                     and x.effect.node in cands
-                    and x.end > w.inv
+                    and x.end > inv[w]
                     and x.start < te.start
                     for x in a.effects[:i]
                 ):
@@ -414,35 +461,38 @@ def lag_metric_not_underreported(a: Analysis) -> PropertyResult:
                 clean[ep] = w
                 break
     # Attach the cleanly-lost bound to observations of that epoch's primary before failover.
-    for j, (inv, _comp, _ms, node, _idx) in enumerate(a.lag_obs):
-        k = a.knowledge_at(inv)
+    for j, (o_inv, _comp, _ms, node, _idx) in enumerate(a.lag_obs):
+        k = a.knowledge_at(o_inv)
         w0 = clean.get(k.epoch)
-        if w0 is None or w0.comp is None or inv < w0.comp:
+        if w0 is None:
             continue
-        if node is not None and node != w0.primary:
+        c0 = comp[w0]
+        if c0 is None or o_inv < c0:
             continue
-        lb = inv - w0.comp
+        if node is not None and node != prim[w0]:
+            continue
+        lb = o_inv - c0
         if lb > bounds.get(j, (0, "", None))[0]:
             bounds[j] = (lb, "lost-write", w0)
     evidence = violations = 0
-    for j, (lb, source, w0) in sorted(bounds.items()):
+    for j, (lb, source, w0i) in sorted(bounds.items()):
         if lb <= 0:
             continue
         evidence += 1
-        inv, _comp, ms, node, idx = a.lag_obs[j]
+        o_inv, _comp, ms, node, idx = a.lag_obs[j]
         if ms * MS < lb - eps:
             violations += 1
             wit: dict[str, Any] = {
                 "kind": "lag-underreported",
                 "ops": [idx],
                 "node": node,
-                "observed_s": a.seconds(inv),
+                "observed_s": a.seconds(o_inv),
                 "reported_ms": ms,
                 "lag_at_least_ms": round(lb / MS, 3),
                 "bound_from": source,
             }
-            if w0 is not None:
-                wit["lost_write"] = _wref(a, w0)
+            if w0i is not None:
+                wit["lost_write"] = _wref(a, w0i)
             res.witness(wit)
     res.evidence = {"observations": len(a.lag_obs), "observations_with_bound": evidence}
     res.valid = _verdict(violations, evidence)
@@ -452,34 +502,55 @@ def lag_metric_not_underreported(a: Analysis) -> PropertyResult:
 # -- no-holes ---------------------------------------------------------------------------------
 
 
+def _holes(
+    a: Analysis, present: list[bool | None]
+) -> tuple[dict[int, int], dict[int, int], set[int]]:
+    """Per epoch, under one node's presence: the earliest-completed acknowledged write that
+    is absent, the latest-invoked write that is present, and the epochs judged."""
+    lost_first: dict[int, int] = {}
+    surv_last: dict[int, int] = {}
+    judged: set[int] = set()
+    inv, comp, typ = a.w_inv, a.w_comp, a.w_type
+    for i, (p, ep, prim) in enumerate(zip(present, a.w_epoch, a.w_primary, strict=True)):
+        if p is None or ep is None or prim is None:
+            continue
+        if p:
+            s = surv_last.get(ep)
+            if s is None or inv[i] > inv[s]:
+                surv_last[ep] = i
+            judged.add(ep)
+        elif typ[i] == "ok":
+            c = comp[i]
+            if c is None:
+                continue
+            lf = lost_first.get(ep)
+            if lf is None or c < comp[lf]:  # type: ignore[operator]
+                lost_first[ep] = i
+            judged.add(ep)
+    return lost_first, surv_last, judged
+
+
 def no_holes(a: Analysis) -> PropertyResult:
     """Surviving writes form a prefix of each primary's log, on every node read at the end."""
     res = PropertyResult(valid="unknown")
-    judged_epochs: set[tuple[Any, int]] = set()
+    n_judged = 0
     violations = 0
+    # Nodes read at the end usually agree, and then so does everything below: work it out
+    # once per distinct presence column.
+    done: list[tuple[list[bool | None], tuple[dict[int, int], dict[int, int], set[int]]]] = []
+    comp, inv = a.w_comp, a.w_inv
     for node, state in sorted(a.final_states.items(), key=lambda kv: str(kv[0])):
-        use_cached = node == a.final_node_used
-        lost_first: dict[int, Write] = {}
-        surv_last: dict[int, Write] = {}
-        for w in a.writes:
-            if w.epoch is None or w.primary is None:
-                continue
-            present = w.present if use_cached else presence(a, state, w)
-            if present is None:
-                continue
-            if present:
-                s = surv_last.get(w.epoch)
-                if s is None or w.inv > s.inv:
-                    surv_last[w.epoch] = w
-                judged_epochs.add((node, w.epoch))
-            elif w.type == "ok" and w.comp is not None:
-                lf = lost_first.get(w.epoch)
-                if lf is None or (lf.comp is not None and w.comp < lf.comp):
-                    lost_first[w.epoch] = w
-                judged_epochs.add((node, w.epoch))
+        present = _presence_of_node(a, state)
+        result = next((r for seen, r in done if seen is present or seen == present), None)
+        if result is None:
+            result = _holes(a, present)
+            done.append((present, result))
+        lost_first, surv_last, judged = result
+        n_judged += len(judged)
         for ep, w1 in sorted(lost_first.items()):
             w2 = surv_last.get(ep)
-            if w2 is not None and w1.comp is not None and w1.comp < w2.inv:
+            c1 = comp[w1]
+            if w2 is not None and c1 is not None and c1 < inv[w2]:
                 violations += 1
                 res.witness(
                     {
@@ -490,8 +561,8 @@ def no_holes(a: Analysis) -> PropertyResult:
                         "survived": _wref(a, w2),
                     }
                 )
-    res.evidence = {"epochs_judged": len(judged_epochs), "nodes_read": len(a.final_states)}
-    res.valid = _verdict(violations, len(judged_epochs))
+    res.evidence = {"epochs_judged": n_judged, "nodes_read": len(a.final_states)}
+    res.valid = _verdict(violations, n_judged)
     return res
 
 
@@ -506,61 +577,103 @@ def _read_items(value: Any, workload: str) -> list[Any]:
     return []
 
 
+def _ok_reads(a: Analysis) -> list[int]:
+    """Positions of the successful reads (``ok``, with a completion time)."""
+    cached: list[int] | None = a.cache.get("ok_reads")
+    if cached is None:
+        cached = a.cache["ok_reads"] = [
+            j
+            for j, (t, c) in enumerate(zip(a.r_type, a.r_comp, strict=True))
+            if t == "ok" and c is not None
+        ]
+    return cached
+
+
 def no_phantom_writes(a: Analysis) -> PropertyResult:
-    """No read returns a value that no client had written by then."""
+    """No read returns a value that no client had written by then.
+
+    A read passes at once when every item it returned is the value of a write of its key
+    and workload invoked no later than the read completed (the latest such invocation is
+    found with one lookup per item), and a list holds no item twice; only a read that does
+    not is examined item by item, for the witness.
+    """
     res = PropertyResult(valid="unknown")
     by_value = a.by_value
-    masks: dict[str, list[tuple[int, int]]] = defaultdict(list)  # key -> (inv, delta) sorted
-    for w in a.writes:
-        if w.workload == "counter":
-            masks[w.key].append((w.inv, w.value))
-    for v in masks.values():
-        v.sort()
+    w_inv, w_workload, values = a.w_inv, a.w_workload, a.w_value
+    groups = _writes_by_key(a)
+    # (key, workload) -> {value: invocation time}; key -> (sorted invocations, prefix ORs).
+    inv_of: dict[tuple[str, str], dict[Any, int]] = {}
+    masks: dict[str, tuple[list[int], list[int]]] = {}
+    for (key, wl), group in groups.items():
+        if wl == "counter":
+            pairs = sorted((w_inv[i], values[i]) for i in group)
+            ors: list[int] = []
+            m = 0
+            for _t, d in pairs:
+                m |= d
+                ors.append(m)
+            masks[key] = ([t for t, _d in pairs], ors)
+        else:
+            inv_of[(key, wl)] = {values[i]: w_inv[i] for i in group}
     judged = violations = 0
-    for r in a.reads:
-        if r.type != "ok" or r.comp is None:
-            continue
+    r_key, r_wl, r_val, r_comp = a.r_key, a.r_workload, a.r_value, a.r_comp
+    for j in _ok_reads(a):
         judged += 1
+        comp = r_comp[j]
+        assert comp is not None
+        key, wl, value = r_key[j], r_wl[j], r_val[j]
         bad: list[Any] = []
         twice: list[Any] = []
-        if r.workload == "counter":
-            if r.value is None:
+        if wl == "counter":
+            if value is None:
                 pass  # an absent counter reads as nothing written yet
-            elif not isinstance(r.value, int):
-                bad.append(r.value)
-            elif r.key in a.pow2_keys:
+            elif not isinstance(value, int):
+                bad.append(value)
+            elif key in a.pow2_keys:
                 m = 0
-                for inv, d in masks.get(r.key, ()):
-                    if inv > r.comp:
-                        break
-                    m |= d
-                if r.value < 0 or r.value & ~m:
-                    bad.append(r.value)
+                if key in masks:
+                    times, ors = masks[key]
+                    n = bisect.bisect_right(times, comp)
+                    m = ors[n - 1] if n else 0
+                if value < 0 or value & ~m:
+                    bad.append(value)
         else:
-            items = _read_items(r.value, r.workload)
+            items = _read_items(value, wl)
+            if not items:
+                continue
+            known = inv_of.get((key, wl))
+            if known is not None:
+                try:
+                    if max(map(known.__getitem__, items)) <= comp and (
+                        wl != "list" or len(set(items)) == len(items)
+                    ):
+                        continue
+                except (KeyError, TypeError):
+                    pass  # some item is not a write of this key: look at each
             seen: set[Any] = set()
             for x in items:
                 try:
-                    src = by_value.get((r.key, x))
+                    src = by_value.get((key, x))
                 except TypeError:  # unhashable (a nested list or map): nobody wrote that
                     bad.append(x)
                     continue
-                if src is None or src.inv > r.comp or src.workload != r.workload:
+                if src is None or w_inv[src] > comp or w_workload[src] != wl:
                     bad.append(x)
-                elif r.workload == "list" and x in seen:
+                elif wl == "list" and x in seen:
                     twice.append(x)  # one write, applied twice
                 seen.add(x)
         if bad or twice:
             violations += 1
+            c = a.r_cidx[j]
             res.witness(
                 {
                     "kind": "phantom-value",
-                    "ops": [r.index] + ([r.complete_index] if r.complete_index is not None else []),
-                    "key": r.key,
-                    "node": r.node,
+                    "ops": [a.r_index[j]] + ([c] if c is not None else []),
+                    "key": key,
+                    "node": a.r_node[j],
                     "values": bad[:10],
                     "duplicated": twice[:10],
-                    "read_s": a.seconds(r.comp),
+                    "read_s": a.seconds(comp),
                 }
             )
     res.evidence = {"reads_judged": judged}
@@ -571,53 +684,69 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
 def rejected_writes_not_applied(a: Analysis) -> PropertyResult:
     """A cleanly rejected (definitely failed) write is never read."""
     res = PropertyResult(valid="unknown")
-    failed = {(w.key, w.value): w for w in a.writes if w.type == "fail"}
+    w_key, w_value, w_workload = a.w_key, a.w_value, a.w_workload
+    failed = {(w_key[i], w_value[i]): i for i, t in enumerate(a.w_type) if t == "fail"}
     failed_delta_mask: dict[str, int] = defaultdict(int)
-    for (key, value), w in failed.items():
-        if w.workload == "counter" and key in a.pow2_keys:
+    failed_values: dict[str, set[Any]] = defaultdict(set)
+    for (key, value), i in failed.items():
+        failed_values[key].add(value)
+        if w_workload[i] == "counter" and key in a.pow2_keys:
             failed_delta_mask[key] |= value
-    reads_by_key: dict[str, list[int]] = defaultdict(list)
+    last_read: dict[str, int] = {}  # key -> latest completion of a successful read
     violations = 0
     flagged: set[tuple[str, Any]] = set()
-    for r in a.reads:
-        if r.type != "ok" or r.comp is None:
+    r_key, r_wl, r_val, r_comp = a.r_key, a.r_workload, a.r_value, a.r_comp
+    for j in _ok_reads(a):
+        key, wl, value, comp = r_key[j], r_wl[j], r_val[j], r_comp[j]
+        assert comp is not None
+        prev = last_read.get(key)
+        if prev is None or comp > prev:
+            last_read[key] = comp
+        if key not in failed_values:
             continue
-        reads_by_key[r.key].append(r.comp)
-        hits: list[Write] = []
-        if r.workload == "counter":
-            m = failed_delta_mask.get(r.key, 0)
-            if m and isinstance(r.value, int) and r.value & m:
+        hits: list[int] = []
+        if wl == "counter":
+            m = failed_delta_mask.get(key, 0)
+            if m and isinstance(value, int) and value & m:
                 hits = [
-                    w
-                    for (k, v), w in failed.items()
-                    if k == r.key and w.workload == "counter" and r.value & v
+                    i
+                    for (k, v), i in failed.items()
+                    if k == key and w_workload[i] == "counter" and value & v
                 ]
         else:
-            for x in _read_items(r.value, r.workload):
+            items = _read_items(value, wl)
+            try:
+                if failed_values[key].isdisjoint(items):
+                    continue
+            except TypeError:
+                pass  # an unhashable item: look at each
+            for x in items:
                 try:
-                    hit = failed.get((r.key, x))
+                    hit = failed.get((key, x))
                 except TypeError:  # unhashable: no write had that value
                     continue
                 if hit is not None:
                     hits.append(hit)
-        for w in hits:
-            if (w.key, w.value) in flagged:
+        for i in hits:
+            ident = (w_key[i], w_value[i])
+            if ident in flagged:
                 continue
-            flagged.add((w.key, w.value))
+            flagged.add(ident)
             violations += 1
+            c = a.r_cidx[j]
             res.witness(
                 {
                     "kind": "rejected-write-read",
-                    "write": {**_wref(a, w), "error": w.error},
-                    "read_ops": [r.index]
-                    + ([r.complete_index] if r.complete_index is not None else []),
-                    "read_node": r.node,
+                    "write": {**_wref(a, i), "error": a.w_error[i]},
+                    "read_ops": [a.r_index[j]] + ([c] if c is not None else []),
+                    "read_node": a.r_node[j],
                 }
             )
     # Evidence: a rejected write whose key was read after it was rejected.
     evidence = 0
-    for w in failed.values():
-        if w.comp is not None and any(c >= w.comp for c in reads_by_key.get(w.key, ())):
+    for i in failed.values():
+        c = a.w_comp[i]
+        if c is not None and w_key[i] in last_read and last_read[w_key[i]] >= c:
             evidence += 1
     res.evidence = {"rejected": len(failed), "rejected_then_read": evidence}
     res.valid = _verdict(violations, evidence)
@@ -633,16 +762,20 @@ def no_loss_without_failure(a: Analysis) -> PropertyResult:
     res = PropertyResult(valid="unknown")
     last_failure = max((t for t, _ep in a.knowledge[-1].failures), default=None)
     final_epoch = a.knowledge[-1].epoch
-    judged = violations = 0
-    for w in _ok_writes(a):
-        if last_failure is not None and w.inv <= last_failure:
-            continue
-        if w.epoch != final_epoch or w.present is None:
-            continue
-        judged += 1
-        if w.present is False:
+    inv, epoch, present = a.w_inv, a.w_epoch, a.w_present
+    judged_writes = [
+        i
+        for i in _ok_writes(a)
+        if (last_failure is None or inv[i] > last_failure)
+        and epoch[i] == final_epoch
+        and present[i] is not None
+    ]
+    violations = 0
+    for i in judged_writes:
+        if present[i] is False:
             violations += 1
-            res.witness({"kind": "acked-write-lost-without-failure", "write": _wref(a, w)})
+            res.witness({"kind": "acked-write-lost-without-failure", "write": _wref(a, i)})
+    judged = len(judged_writes)
     res.evidence = {
         "acknowledged_judged": judged,
         "since_s": a.seconds(last_failure) if last_failure is not None else None,
@@ -663,6 +796,9 @@ def resume_bound(a: Analysis) -> int:
     return p.tolerance + p.recovery
 
 
+_NEVER = float("inf")
+
+
 def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     """Once every fault is healed, writes are accepted again within the allowance.
 
@@ -673,22 +809,31 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     """
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
-    writes = sorted(a.writes, key=lambda w: w.inv)
     evidence = violations = 0
+    cols: tuple[list[int], list[int], list[Any], list[bool], list[int]] | None = None
     for start, end, idx in a.heals:
         deadline = end + bound
         if any(end < s <= deadline for s in a.fault_starts):
             continue  # another fault began before writes had to resume: nothing to judge
-        after = [w for w in writes if w.inv >= start]
-        accepted = [w for w in after if w.type == "ok" and w.comp is not None]
-        first_ok = min(accepted, key=lambda w: w.comp or 0) if accepted else None
-        if first_ok is not None and first_ok.comp is not None and first_ok.comp <= deadline:
+        if cols is None:
+            cols = _by_invocation(a)
+        order, invs, accept_at, refused, last_t = cols
+        # The writes invoked from the heal on are a suffix in invocation order.
+        pos = bisect.bisect_left(invs, start)
+        n_after = len(invs) - pos
+        first_ok: int | None = None
+        if n_after:
+            tail = accept_at[pos:]
+            earliest = min(tail)
+            if earliest != _NEVER:
+                first_ok = order[pos + tail.index(earliest)]
+        fc = None if first_ok is None else a.w_comp[first_ok]
+        if fc is not None and fc <= deadline:
             evidence += 1
             continue
-        refused_late = [w for w in after if w.inv > deadline and w.type != "ok"]
-        spanned = any(w.inv <= deadline for w in after) and any(
-            (w.comp or w.inv) > deadline for w in after
-        )
+        late = max(pos, bisect.bisect_right(invs, deadline))
+        refused_late = True in refused[late:]
+        spanned = n_after > 0 and invs[pos] <= deadline and max(last_t[pos:]) > deadline
         if not refused_late and not (spanned and first_ok is None):
             continue  # the evidence does not say when writes resumed
         evidence += 1
@@ -700,12 +845,34 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
                 "healed_s": a.seconds(end),
                 "allowance_s": round(bound / 1e9, 6),
                 "first_ok": _wref(a, first_ok) if first_ok is not None else None,
-                "attempts_after_heal": len(after),
+                "attempts_after_heal": n_after,
             }
         )
     res.evidence = {"heals": len(a.heals), "heals_judged": evidence}
     res.valid = _verdict(violations, evidence)
     return res
+
+
+def _by_invocation(
+    a: Analysis,
+) -> tuple[list[int], list[int], list[Any], list[bool], list[int]]:
+    """The writes in order of invocation time (stable): their positions, invocation times,
+    acknowledgement times (infinity when not acknowledged), whether refused, and completion
+    (else invocation) times."""
+    inv, comp, typ = a.w_inv, a.w_comp, a.w_type
+    order = list(range(len(inv)))
+    if any(map(operator.gt, inv, inv[1:])):
+        order.sort(key=inv.__getitem__)
+    accept_at: list[Any] = [
+        c if typ[i] == "ok" and c is not None else _NEVER for i in order for c in (comp[i],)
+    ]
+    return (
+        order,
+        [inv[i] for i in order],
+        accept_at,
+        [typ[i] != "ok" for i in order],
+        [comp[i] or inv[i] for i in order],
+    )
 
 
 ALL_MODES = frozenset(Mode)

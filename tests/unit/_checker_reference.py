@@ -308,7 +308,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
             effect_ops.append((inv.index, c.index))
 
     azs, primary = _topology(history, seen_nodes)
-    for n in seen_nodes - set(azs) - {"client"}:
+    for n in sorted(seen_nodes - set(azs) - {"client"}, key=str):
         raise HistoryError(
             f"{source}: node {n!r} appears in ops but not in the header's topology; add it"
         )
