@@ -415,10 +415,14 @@ class Cluster:
         """Make ``name`` a replica of ``primary`` through the proxy link name→primary."""
         link = self._repl_link(name, primary)
         values = {"primary_host": link.host, "primary_port": link.port, "primary_name": primary}
+        node = self._nodes[name]
+        # Until the command is known to have worked the node follows nobody we know of: a
+        # command that timed out may still take effect later, so the next convergence must
+        # point it again rather than trust stale bookkeeping.
+        node.role, node.upstream = "replica", None
         for command in self.target.replication.replicaof:
             rendered = [part.format_map({k: str(v) for k, v in values.items()}) for part in command]
             self._cmd_checked(name, rendered, f"make it a replica of {primary}")
-        node = self._nodes[name]
         node.role, node.upstream = "replica", primary
 
     def _promote(self, name: str) -> None:
@@ -1013,15 +1017,69 @@ class Cluster:
                 self._flush()
                 _t0, status = self._wait_synced(timeout)
                 lagging = {n: why for n, why in status.items() if why}
+                if lagging and not self._external:
+                    # A replica that does not follow: point it at the primary again (its
+                    # bookkeeping may be stale); failing that, start it afresh and empty.
+                    for name in lagging:
+                        with contextlib.suppress(ClusterError, ClientError):
+                            self._point(name, self.primary)
+                    _t0, status = self._wait_synced(timeout / 2)
+                    lagging = {n: why for n, why in status.items() if why}
+                    for name in lagging:
+                        self._restart_empty(name)
+                    if lagging:
+                        _t0, status = self._wait_synced(timeout)
+                        lagging = {n: why for n, why in status.items() if why}
                 if lagging:
                     detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
                     raise ClusterError(
                         f"reset: replicas did not catch up within {timeout:g} s ({detail})"
                     )
+                self._check_empty()
             finally:
                 self.mode = saved
             for name in self._nodes:
                 self._setup(name)
+
+    def _restart_empty(self, name: str) -> None:
+        """Kill ``name``, wipe its data and start it again as a replica of the primary."""
+        if self._nodes[name].status != "down":
+            self._stop_node(name)
+        self._wipe(name)
+        self._start_node(name, None, record_loss=False)
+        self._point(name, self.primary)
+
+    def _check_empty(self) -> None:
+        """Every node holds no key after a reset, or it is started afresh.
+
+        A replica may claim an offset it never applied (a server bug) and keep a previous
+        example's keys through the flush; an example must not inherit them, or its reads
+        would show values no client of *this* example wrote.
+        """
+        if self._external:
+            return
+        dirty = []
+        for name, node in self._nodes.items():
+            if node.status != "up":
+                continue
+            try:
+                size = self._cmd(name, "DBSIZE")
+            except ClientError:
+                continue
+            if isinstance(size, int) and size > 0:
+                dirty.append(name)
+        if not dirty:
+            return
+        for name in dirty:
+            if name == self.primary:
+                self._flush()
+            else:
+                self._restart_empty(name)
+        _t0, status = self._wait_synced(10.0)
+        lagging = {n: why for n, why in status.items() if why}
+        if lagging:
+            detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
+            raise ClusterError(f"reset: a node kept old data and did not resync ({detail})")
 
     # ------------------------------------------------------------------ lifecycle
     def _boot(self) -> None:

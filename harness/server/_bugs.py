@@ -63,9 +63,9 @@ BUGS: Final[dict[str, Bug]] = {
             name="async-lag-from-last-ack",
             breaks="loss-window-bounded",
             mode="async",
-            description="async mode measures lag as the time since the last replica "
-            "acknowledgement, like stock min-replicas-max-lag: over a slow link acks keep "
-            "coming and it never rejects (breaks loss-window-bounded)",
+            description="async mode enforces the limit on the time since the last replica "
+            "acknowledgement, like stock min-replicas-max-lag (it reports the true lag): over "
+            "a slow link acks keep coming and it never rejects (breaks loss-window-bounded)",
         ),
         Bug(
             name="lag-underreported",
