@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "server": ("harness.server._cli", "start the bundled reference RESP server"),
     "spec": ("harness.cli._spec", "model-check the TLA+ spec, validate runs against it"),
     "matrix": ("harness.cli._matrix", "run the conformance matrix and write docs/matrix.md"),
+    "images": ("harness.cli._images", "build the docker backend's images locally (docker import)"),
     "targets": ("harness.cli._targets", "list or validate targets and target files"),
     "faults": ("harness.cli._faults", "list the faults and apply one to a running cluster"),
     "docs": ("harness.cli._docs", "check or rewrite the reference tables in docs/ (developers)"),

@@ -102,6 +102,12 @@ class DockerBackend:
             return
         except errors.ImageNotFound:
             pass
+        if self.image.startswith("ackbound-") and self.image.endswith(":local"):
+            name = self.image.removeprefix("ackbound-").removesuffix(":local")
+            raise ClusterError(
+                f"docker image {self.image!r} is not present; it is built locally, never "
+                f"pulled: run ackbound images build {name}"
+            )
         try:
             self.client.images.pull(self.image)
         except Exception as exc:
