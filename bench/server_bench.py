@@ -96,6 +96,14 @@ def benchmark(
     return float(rows[1][1]), cpu
 
 
+def load() -> str:
+    """The load average, to judge how much of the machine the benchmark had."""
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load average unknown"
+
+
 def info_server(port: int) -> dict[str, str]:
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(encode_command("INFO", "server"))
@@ -131,7 +139,7 @@ def main() -> None:
     ap.add_argument("--latency-ops", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=3, help="runs per server and test (median)")
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, {load()}")
     procs: list[subprocess.Popen[bytes]] = []
     try:
         vport, bport = free_port(), free_port()
@@ -169,6 +177,7 @@ def main() -> None:
         for p in procs:
             p.kill()
         procs.clear()
+        print(f"({load()})")
         print(f"\nSET latency, one sequential client, {args.latency_ops} ops (ms)")
         print(f"{'mode':<8}{'p50':>8}{'p99':>8}")
         for mode in ("none", "async", "sync"):
