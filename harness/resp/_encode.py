@@ -58,7 +58,13 @@ def error(text: str) -> bytes:
     return b"-" + text.replace("\r", " ").replace("\n", " ").encode() + b"\r\n"
 
 
+_SMALL_INTEGERS: Final = [b":%d\r\n" % value for value in range(1024)]
+
+
 def integer(value: int) -> bytes:
+    """``:value``; the replies of 0..1023 (counts, lengths, flags) are built once."""
+    if 0 <= value < 1024:
+        return _SMALL_INTEGERS[value]
     return b":%d\r\n" % value
 
 
