@@ -13,7 +13,14 @@ import contextlib
 import socket
 import time
 
-from harness.resp import NEED_DATA, ErrorReply, ReplyParser, SimpleString, encode_command
+from harness.resp import (
+    NEED_DATA,
+    ErrorReply,
+    ReplyParser,
+    RequestParser,
+    SimpleString,
+    encode_command,
+)
 
 from .conftest import ClusterFactory, Node, ServerFactory, poll
 
@@ -192,3 +199,46 @@ def test_real_replica_announces_its_run_id(cluster: ClusterFactory) -> None:
     assert primary.info("replication")["connected_slaves"] == "1"
     assert "replaced by a new link" in primary.log.read_text()
     twin.close()
+
+
+def test_replica_handshake_tolerates_a_primary_without_run_ids(
+    start_server: ServerFactory,
+) -> None:
+    # A primary that does not know REPLCONF run-id (an older ackbound) refuses it; the
+    # replica goes on and is known to it by its endpoint.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        port = listener.getsockname()[1]
+        replica = start_server("--az", "b", "--replicaof", "127.0.0.1", str(port))
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            parser = RequestParser()
+            seen: list[list[bytes]] = []
+
+            def next_command() -> list[bytes]:
+                while (command := parser.next_command()) is None:
+                    data = conn.recv(4096)
+                    if not data:
+                        raise ConnectionError(f"the replica closed the link after {seen}")
+                    parser.feed(data)
+                seen.append(command)
+                return command
+
+            replies = {b"PING": b"+PONG\r\n", b"REPLCONF": b"+OK\r\n"}
+            while (command := next_command())[0] != b"PSYNC":
+                if command[:2] == [b"REPLCONF", b"run-id"]:
+                    conn.sendall(b"-ERR Unrecognized REPLCONF option: run-id\r\n")
+                else:
+                    conn.sendall(replies[command[0]])
+            conn.sendall(b"+FULLRESYNC " + b"c" * 40 + b" 0\r\n$0\r\n\r\n")
+            assert next_command() == [b"REPLCONF", b"ACK", b"0"]
+            poll(
+                lambda: replica.info("replication")["master_link_status"] == "up",
+                "the replica's link to be up",
+            )
+    assert [c[:2] for c in seen[1:4]] == [
+        [b"REPLCONF", b"listening-port"],
+        [b"REPLCONF", b"az"],
+        [b"REPLCONF", b"run-id"],
+    ]
