@@ -67,6 +67,31 @@ class Durability:
         self.tripped = False
         """never-resumes-writes: set by the first rejection."""
         self.last_eligible_ack = time.monotonic()
+        self.inherited: deque[list[float]] = deque()
+        """[end offset, apply time] of what this node applied as a replica, oldest first.
+
+        Should it be promoted, none of it is known to be on any of its own replicas yet:
+        by the semantics its durability lag then counts from the oldest of these entries,
+        and it rejects writes (async) until its replicas acknowledge them."""
+
+    def note_replicated(self, offset: int, now: float) -> None:
+        """A replica applied the stream up to ``offset`` at ``now``."""
+        inherited = self.inherited
+        if inherited and now - inherited[-1][1] < 0.001:
+            inherited[-1][0] = offset
+        else:
+            inherited.append([offset, now])
+        if len(inherited) > 10_000:
+            # Merge the two oldest entries, keeping the older time: the lag may only be
+            # overestimated, never underestimated.
+            first = inherited.popleft()
+            inherited[0][1] = min(inherited[0][1], first[1])
+
+    def on_promoted(self) -> None:
+        """This node became the primary: what it inherited is unacknowledged until its new
+        replicas acknowledge it."""
+        self.unacked = self.inherited
+        self.inherited = deque()
 
     # -- who counts ----------------------------------------------------------------------
 

@@ -557,6 +557,7 @@ class Server:
         name = argv[0].upper()
         if name in (b"PING", b"MULTI", b"EXEC", b"REPLCONF", b"SELECT"):
             return
+        self.durability.note_replicated(self.history.offset, time.monotonic())
         if apply:
             cmd = COMMANDS.get(name)
             if cmd is not None:
@@ -584,6 +585,9 @@ class Server:
         self.history = History(replid=replid, offset=offset)
         self.has_history = True
         self.backlog.reset(offset)
+        self.durability.inherited.clear()
+        if len(self.keyspace):
+            self.durability.note_replicated(offset, time.monotonic())
         if self.aof is not None:
             self.aof.rewrite(self.keyspace.dump_commands())
 
@@ -662,7 +666,7 @@ class Server:
         self.has_history = True
         self.role = "master"
         self.keyspace.is_primary = True
-        self.durability.unacked.clear()
+        self.durability.on_promoted()
         self.log("notice", f"Promoted to primary; new replication id {self.history.replid}")
 
     def become_replica(self, host: str, port: int) -> None:

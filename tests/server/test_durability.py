@@ -133,3 +133,24 @@ def test_wait_counts_all_replicas(cluster: ClusterFactory) -> None:
     assert time.monotonic() - start >= 0.19
     assert c("WAIT", "x", "1") == ErrorReply("ERR value is not an integer or out of range")
     assert isinstance(Conn, type)
+
+
+def test_a_promoted_replica_counts_its_inherited_writes_in_its_lag(
+    cluster: ClusterFactory,
+) -> None:
+    """A new primary has no acknowledgement for what it inherited: by the semantics its lag
+    counts from the oldest inherited write, so (async) it rejects writes until its own
+    replicas acknowledge them — a second failure then loses no more than the limit."""
+    primary, [replica] = cluster(1)
+    c = primary.conn()
+    for i in range(5):
+        assert c("RPUSH", "l", str(i)) == i + 1
+    poll(lambda: replica.conn()("LLEN", "l") == 5, "the replica to apply the writes")
+    r = replica.conn()
+    assert r("CONFIG", "SET", "lag-limit-ms", "200") == b"OK"
+    assert r("CONFIG", "SET", "durability", "async") == b"OK"
+    time.sleep(0.3)  # the inherited writes are now older than the limit
+    assert r("REPLICAOF", "NO", "ONE") == b"OK"
+    reply = r("RPUSH", "l", "new")
+    assert isinstance(reply, ErrorReply) and reply.prefix == "CLUSTERDOWN", reply
+    assert int(replica.info("durability")["durability_lag_ms"]) >= 300
