@@ -75,7 +75,7 @@ class RunConfig:
     json: Path | None = None
     bug: str | None = None
     image: str | None = None
-    steps: int = 12  # most steps in one example
+    steps: int = 8  # most steps in one example
     shrink_budget_s: float | None = None  # None: a share of the budget, at least 60 s
     workers: int = 2  # background writers per burst
     command: tuple[str, ...] = field(default_factory=tuple)

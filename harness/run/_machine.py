@@ -279,7 +279,7 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
                 if fault == "partition":
                     self._fault("partition", node=name, direction="both")
                 elif fault == "slow-link":
-                    self._fault("slow-link", node=name, bandwidth=2_000, latency_ms=50)
+                    self._fault("slow-link", node=name, bandwidth=500, latency_ms=50)
                 elif len(self._up()) > 1:
                     self._fault(fault, node=name)
             self.ex.wait(hold_ms)

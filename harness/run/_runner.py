@@ -177,7 +177,9 @@ def _hypothesis_settings(config: RunConfig, database_dir: Path, *, max_examples:
         deadline=None,
         database=DirectoryBasedExampleDatabase(str(database_dir)),
         suppress_health_check=list(HealthCheck),
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        # No Phase.shrink: against real servers every attempt is a whole example, so the
+        # run shrinks failures itself by deleting steps (harness.run._shrink).
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target),
         report_multiple_bugs=False,
         verbosity=Verbosity.quiet,
         print_blob=False,
@@ -287,6 +289,13 @@ def run_conformance(
             db = run_dir.parent / ".ackbound-db" / f"{target.name}-{mode}-{config.bug or 'none'}"
             try:
                 hyp_error, flaky = run_mode(run, seed, db)
+                first = _pick_failure(run.examples)
+                if first is not None:
+                    from harness.run._machine import make_machine
+                    from harness.run._shrink import shrink_steps
+
+                    run.shrink_deadline = time.monotonic() + shrink
+                    shrink_steps(run, make_machine(run), first.steps)
             finally:
                 _fold_mode(result, run, run_dir, seed, config)
             failure = _pick_failure(run.examples)
@@ -298,7 +307,10 @@ def run_conformance(
                     example=failure.id,
                     steps=failure.steps,
                     check=failure.result,
-                    shrunk=sum(1 for r in run.examples if r.valid is False) > 1,
+                    shrunk=failure
+                    is not run.examples[
+                        next(i for i, r in enumerate(run.examples) if r.valid is False)
+                    ],
                     flaky=flaky,
                     history=str(failure.history.relative_to(run_dir)),
                     run_dir=str(run_dir),
