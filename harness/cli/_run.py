@@ -60,9 +60,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--steps",
         type=_positive_int,
-        default=10,
+        default=8,
         metavar="N",
-        help="most steps in one example (default 10)",
+        help="most steps in one example (default 8)",
     )
     p.add_argument(
         "--shrink-budget",
