@@ -454,6 +454,7 @@ def _info_server(srv: Server) -> list[tuple[str, object]]:
         ("process_id", os.getpid()),
         ("run_id", srv.run_id),
         ("tcp_port", cfg.port),
+        ("tls_port", cfg.tls_port),
         ("uptime_in_seconds", uptime),
         ("az", cfg.az),
         ("bugs", ",".join(sorted(cfg.bugs)) or "none"),

@@ -42,11 +42,38 @@ def _bug(name: str) -> str:
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the server's flags to ``parser``."""
     add = parser.add_argument
-    add("--port", type=int, default=6379, help="TCP port to listen on (default 6379)")
+    add(
+        "--port",
+        type=int,
+        default=6379,
+        help="TCP port to listen on (default 6379); 0: no plain listener (TLS only)",
+    )
     add(
         "--bind",
         default="127.0.0.1",
         help="addresses to listen on, space-separated (default 127.0.0.1)",
+    )
+    add("--tls-port", type=int, default=0, metavar="P", help="also listen for TLS on port P")
+    add("--tls-cert-file", default="", metavar="FILE", help="the node's TLS certificate (PEM)")
+    add("--tls-key-file", default="", metavar="FILE", help="the key of --tls-cert-file (PEM)")
+    add(
+        "--tls-ca-cert-file",
+        default="",
+        metavar="FILE",
+        help="CA certificates that client (and primary) certificates must chain to (PEM)",
+    )
+    add(
+        "--tls-auth-clients",
+        choices=("yes", "optional", "no"),
+        default="yes",
+        help="whether TLS clients must present a certificate signed by the CA (default yes)",
+    )
+    add(
+        "--tls-replication",
+        type=_yes_no,
+        default=False,
+        metavar="yes|no",
+        help="a replica connects to its primary over TLS (default no)",
     )
     add("--replicaof", nargs=2, metavar=("HOST", "PORT"), help="start as a replica of HOST PORT")
     add(
@@ -187,6 +214,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         port=args.port,
         bind=args.bind,
+        tls_port=args.tls_port,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
+        tls_ca_cert_file=args.tls_ca_cert_file,
+        tls_auth_clients=args.tls_auth_clients,
+        tls_replication=args.tls_replication,
         replicaof=replicaof,
         az=args.az,
         durability=args.durability,
@@ -225,6 +258,24 @@ async def _serve(config: ServerConfig, use_hiredis: bool | None) -> None:
     serving.cancel()
 
 
+def _tls_problem(config: ServerConfig) -> str | None:
+    """Why the listeners or the TLS options cannot work (checked before the loop starts)."""
+    if not config.port and not config.tls_port:
+        return "--port 0 without --tls-port leaves nothing to listen on; give a port"
+    if not config.tls_port and not config.tls_replication:
+        return None
+    from harness.server._tls import TlsConfigError, replica_context, server_context
+
+    try:
+        if config.tls_port:
+            server_context(config)
+        if config.tls_replication:
+            replica_context(config)
+    except TlsConfigError as exc:
+        return str(exc)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT; 0 on a clean stop."""
     if args.list_bugs:
@@ -232,6 +283,10 @@ def run(args: argparse.Namespace) -> int:
         print()
         return 0
     config = config_from_args(args)
+    problem = _tls_problem(config)
+    if problem is not None:
+        print(f"ackbound server: {problem}", file=sys.stderr)
+        return 3
     use_hiredis = False if args.no_hiredis else None
     if not args.no_uvloop:
         try:

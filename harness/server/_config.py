@@ -20,6 +20,12 @@ class ServerConfig:
 
     port: int = 6379
     bind: str = "127.0.0.1"
+    tls_port: int = 0
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_cert_file: str = ""
+    tls_auth_clients: str = "yes"
+    tls_replication: bool = False
     replicaof: tuple[str, int] | None = None
     az: str = "default"
     durability: str = "none"
@@ -114,6 +120,12 @@ SETTINGS: Final[dict[str, Setting]] = {
     for s in (
         Setting(name="port", attr="port", show=_str, parse=None),
         Setting(name="bind", attr="bind", show=_str, parse=None),
+        Setting(name="tls-port", attr="tls_port", show=_str, parse=None),
+        Setting(name="tls-cert-file", attr="tls_cert_file", show=_str, parse=None),
+        Setting(name="tls-key-file", attr="tls_key_file", show=_str, parse=None),
+        Setting(name="tls-ca-cert-file", attr="tls_ca_cert_file", show=_str, parse=None),
+        Setting(name="tls-auth-clients", attr="tls_auth_clients", show=_str, parse=None),
+        Setting(name="tls-replication", attr="tls_replication", show=_bool, parse=None),
         Setting(name="dir", attr="dir", show=_str, parse=None),
         Setting(name="az", attr="az", show=_str, parse=_text),
         Setting(name="durability", attr="durability", show=_str, parse=_one_of(DURABILITY_MODES)),

@@ -19,7 +19,7 @@ The replica's link, as one table (rows are the only transitions; any error, EOF,
 
     state      event                                   next       action
     ---------  --------------------------------------  ---------  ----------------------------
-    connect    TCP connection established              handshake  PING, AUTH, REPLCONF
+    connect    TCP (TLS: tls-replication) connected    handshake  PING, AUTH, REPLCONF
                                                                   listening-port P, REPLCONF az,
                                                                   REPLCONF run-id
     handshake  every reply +OK / +PONG                 sync       PSYNC replid offset+1
@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import ssl
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -205,6 +206,7 @@ class ReplicaLink:
         # upstream, or apply the stream twice next to its successor. So every step of the
         # link checks this flag after each await.
         self._stopped = False
+        self._tls_context: ssl.SSLContext | None = None
 
     def _check_stopped(self) -> None:
         if self._stopped:
@@ -242,7 +244,7 @@ class ReplicaLink:
             try:
                 timeout = srv.config.repl_timeout_ms / 1000
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), timeout
+                    asyncio.open_connection(self.host, self.port, ssl=self._tls()), timeout
                 )
                 self._check_stopped()
                 self._writer = writer
@@ -269,6 +271,16 @@ class ReplicaLink:
                 self.state = "connect"
             await asyncio.sleep(0.1)
 
+    def _tls(self) -> ssl.SSLContext | None:
+        """The TLS context for the link (``tls-replication yes``), made once per link."""
+        if not self.server.config.tls_replication:
+            return None
+        if self._tls_context is None:
+            from harness.server._tls import replica_context
+
+            self._tls_context = replica_context(self.server.config)
+        return self._tls_context
+
     async def _reply(
         self, reader: asyncio.StreamReader, parser: ReplyParser, timeout: float
     ) -> object:
@@ -291,7 +303,10 @@ class ReplicaLink:
         steps: list[tuple[bytes | str | int, ...]] = [(b"PING",)]
         if srv.config.masterauth:
             steps.append((b"AUTH", srv.config.masterauth))
-        steps.append((b"REPLCONF", b"listening-port", srv.config.port))
+        # Like Valkey: a replica that replicates over TLS announces its TLS port.
+        cfg = srv.config
+        port = cfg.tls_port if cfg.tls_replication and cfg.tls_port else cfg.port
+        steps.append((b"REPLCONF", b"listening-port", port))
         steps.append((b"REPLCONF", b"az", srv.config.az))
         steps.append((b"REPLCONF", b"run-id", srv.run_id))
         for step in steps:
@@ -299,6 +314,8 @@ class ReplicaLink:
             reply = await self._reply(reader, parser, timeout)
             if step[1:2] == (b"run-id",) and isinstance(reply, ErrorReply):
                 continue  # a primary that does not know run ids identifies us by endpoint
+            if step[0] == b"PING" and isinstance(reply, ErrorReply) and reply.prefix == "NOAUTH":
+                continue  # as in Valkey: a primary with a password answers PING with NOAUTH
             if isinstance(reply, ErrorReply) or not isinstance(reply, bytes):
                 raise _LinkError(f"{step[0]!r} got {reply!r} from the primary")
         history = srv.history

@@ -314,7 +314,7 @@ class Server:
         self.stats_connections = 0
         self.stats_writes = 0
         self._phantom_reads = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._servers: list[asyncio.AbstractServer] = []
         self._cron: asyncio.Task[None] | None = None
         self._log_file = open(config.logfile, "a") if config.logfile else sys.stdout  # noqa: SIM115
 
@@ -721,21 +721,42 @@ class Server:
             self.load_aof()
         loop = asyncio.get_running_loop()
         factory: Callable[[], Client] = lambda: Client(self)  # noqa: E731
-        self._server = await loop.create_server(
-            factory, host=cfg.bind.split(), port=cfg.port, reuse_address=True, backlog=511
-        )
+        hosts = cfg.bind.split()
+        kinds = []
+        if cfg.port:  # port 0: TLS only, as in Valkey
+            self._servers.append(
+                await loop.create_server(
+                    factory, host=hosts, port=cfg.port, reuse_address=True, backlog=511
+                )
+            )
+            kinds.append("tcp")
+        if cfg.tls_port:
+            from harness.server._tls import server_context
+
+            self._servers.append(
+                await loop.create_server(
+                    factory,
+                    host=hosts,
+                    port=cfg.tls_port,
+                    reuse_address=True,
+                    backlog=511,
+                    ssl=server_context(cfg),
+                )
+            )
+            kinds.append("tls")
         if cfg.replicaof is not None:
             self.role = "slave"
             self.keyspace.is_primary = False
             self.link = ReplicaLink(self, *cfg.replicaof)
         self._cron = loop.create_task(self._cron_loop())
-        self.log("notice", f"ackbound server started, port {cfg.port}, az {cfg.az}")
-        self.log("notice", "Ready to accept connections tcp")
+        ports = f"port {cfg.port}" + (f", tls-port {cfg.tls_port}" if cfg.tls_port else "")
+        self.log("notice", f"ackbound server started, {ports}, az {cfg.az}")
+        for kind in kinds:
+            self.log("notice", f"Ready to accept connections {kind}")
 
     async def serve_forever(self) -> None:
-        assert self._server is not None
-        async with self._server:
-            await self._server.serve_forever()
+        assert self._servers
+        await asyncio.gather(*(server.serve_forever() for server in self._servers))
 
     def close(self) -> None:
         if self._cron is not None:
@@ -744,8 +765,8 @@ class Server:
             self.link.stop()
         if self.aof is not None:
             self.aof.close()
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
 
     async def _cron_loop(self) -> None:
         last_second = time.monotonic()
