@@ -1188,7 +1188,9 @@ def start_cluster(
     tgt = load_target(target) if isinstance(target, str) else target
     tgt.mode(mode)
     mode_params = tgt.effective_params(ModeParams.of(_plain(params)))
-    root = Path(run_dir)
+    # Absolute: local nodes run with their data directory as working directory, so a relative
+    # path handed to them (valkey's --dir) would point nowhere.
+    root = Path(run_dir).absolute()
     if backend not in BACKENDS:
         raise ClusterError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
 
