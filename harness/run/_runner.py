@@ -111,9 +111,10 @@ class ModeRun:
         now = time.monotonic()
         failing = any(r.valid is False for r in self.examples)
         done = self.config.examples is not None and len(self.examples) >= self.config.examples
-        if (failing and now > self.shrink_deadline) or (
+        spent = (failing and now > self.shrink_deadline) or (
             not failing and (now > self.deadline or done)
-        ):
+        )
+        if spent or self.broken_in_a_row >= 3:
             self.stopping = True
             raise KeyboardInterrupt
 
@@ -261,6 +262,7 @@ def run_conformance(
     error: str | None = None
     interrupted = False
     result_files: list[Any] = []
+    could_not_run = False
     cluster: Cluster | None = None
     stack = contextlib.ExitStack()
     stack.enter_context(sigint_to_flag())
@@ -328,6 +330,7 @@ def run_conformance(
         if cluster is None:
             raise  # could not even start: the command reports it in one line (exit 3)
         error = str(exc)
+        could_not_run = True
     finally:
         stack.close()
         if cluster is not None:
@@ -350,6 +353,8 @@ def run_conformance(
         if top is not None and top.exists():
             _copy_history(top, run_dir / "history.ndjson")
         result.finish(complete=not interrupted and error is None, error=error)
+        if could_not_run and result.valid is not False:
+            result.exit_code = 3  # the harness could not drive the cluster: no verdict
         files = write_reports(run_dir, result, json_path=config.json, junit_path=config.junit)
         result_files[:] = [files]
     if interrupted:
