@@ -1,0 +1,76 @@
+"""The pytest plugin end to end, and a run that cannot drive its cluster."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+
+def test_the_pytest_plugin_turns_the_run_into_items(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--ackbound-target",
+            "bundled",
+            "--ackbound-mode",
+            "none",
+            "--ackbound-budget",
+            "6",
+            "--ackbound-seed",
+            "3",
+            "--ackbound-report-dir",
+            str(tmp_path / "run"),
+            f"--junitxml={junit}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    cases = ET.parse(junit).getroot().iter("testcase")
+    names = sorted(c.get("name", "") for c in cases)
+    assert names == [
+        f"ackbound[bundled-none-{p}]"
+        for p in sorted(
+            [
+                "no-holes",
+                "no-loss-without-failure",
+                "no-phantom-writes",
+                "rejected-writes-not-applied",
+                "writes-resume-after-heal",
+            ]
+        )
+    ]
+    assert (tmp_path / "run" / "results.json").is_file()
+
+
+def test_a_cluster_the_harness_cannot_drive_ends_the_run_with_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.run._example as example
+    from harness.run import RunConfig, run_conformance
+    from harness.targets import load_target
+
+    def broken_judge(self: object) -> dict[str, object]:
+        raise OSError("the history disk vanished")
+
+    monkeypatch.setattr(example.Example, "judge", broken_judge)
+    config = RunConfig(target="bundled", modes=("none",), budget_s=60, seed=1)
+    result = run_conformance(config, run_dir=tmp_path / "run", target=load_target("bundled"))
+    assert result.exit_code == 3
+    assert result.modes["none"].examples == 3
+    assert result.error is not None
+    assert "broke in 3 examples in a row" in result.error
+    assert "the history disk vanished" in result.error

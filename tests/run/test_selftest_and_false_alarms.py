@@ -1,0 +1,78 @@
+"""The harness proves itself: every seeded bug is caught by the property it breaks, and the
+correct bundled server is never accused (long tests, run in CI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.run import RunConfig, bundled_bugs, run_conformance
+from harness.targets import load_target
+
+BUGS = [b["name"] for b in bundled_bugs()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", BUGS)
+def test_every_seeded_bug_fails_the_run_naming_its_property(tmp_path: Path, bug: str) -> None:
+    breaks = next(b["breaks"] for b in bundled_bugs() if b["name"] == bug)
+    run_dir = tmp_path / "run"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--bug",
+            bug,
+            "--budget",
+            "60",
+            "--shrink-budget",
+            "10",
+            "--seed",
+            "0",
+            "--quiet",
+            "--report-dir",
+            str(run_dir),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-2000:]
+    doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    violated = {
+        name
+        for mode in doc["modes"].values()
+        for name, p in mode["properties"].items()
+        if p["valid"] is False
+    }
+    assert breaks in violated, f"{bug} should break {breaks}; the run saw {sorted(violated)}"
+    assert breaks in out.stdout
+
+
+@pytest.mark.slow
+def test_the_correct_server_passes_every_mode_across_50_seeds(tmp_path: Path) -> None:
+    """No false alarms: the correct bundled server, every fault enabled, all three modes,
+    fifty seeds (one example per mode and seed)."""
+    target = load_target("bundled")
+    accused: list[str] = []
+    examples = 0
+    for seed in range(50):
+        config = RunConfig(target="bundled", seed=seed, examples=1, budget_s=60)
+        result = run_conformance(config, run_dir=tmp_path / f"seed-{seed}", target=target)
+        assert result.error is None, f"seed {seed}: {result.error}"
+        for mode, m in result.modes.items():
+            examples += m.examples
+            for name, p in m.properties.items():
+                if p.valid is False:
+                    why = p.first_violation.explanation if p.first_violation else ""
+                    accused.append(f"seed {seed} {mode} {name}: {why}")
+    assert examples == 150
+    assert accused == []
