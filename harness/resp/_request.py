@@ -307,8 +307,8 @@ class HiredisRequestParser:
 
     Two paths, tried in order on each chunk:
 
-    - **whole chunk** (the pipelined common case; a chunk with a single ``*`` holds one
-      command at most and goes to the careful path): hiredis parses the entire chunk at once.
+    - **whole chunk** (the common case: one command, or a pipeline): hiredis parses the
+      entire chunk at once.
       It is taken only when the chunk cannot hold anything hiredis reads differently from
       the pure parser - no ``+ ( = ~ > | %`` right after a CRLF (``_NOT_CANONICAL``)
       and no more bytes than the bulk limit (so no complete argument can break it) - and
@@ -398,7 +398,7 @@ class HiredisRequestParser:
         pure = self._pure
         if (
             self._pending
-            or pure.buffered
+            or pure._pos < len(pure._buf)
             or pure._remaining
             or not pure.authenticated
             or data[:1] != b"*"
@@ -406,16 +406,57 @@ class HiredisRequestParser:
             pure.feed(data)
             return
         chunk = bytes(data)
-        if chunk.count(b"*") > 1:  # one '*': one command at most, and no nested header
-            if _BIG_HEADER.search(chunk):
-                pure.feed(chunk)
+        if chunk.count(b"*") == 1:  # one command at most, and no nested array header
+            if self._one(chunk):
                 return
-            if self._whole(chunk):
-                return
+        elif _BIG_HEADER.search(chunk):
+            pure.feed(chunk)
+            return
+        elif self._whole(chunk):
+            return
         self._chunk = chunk
         self._start = 0
         self._chunk_typed = len(chunk.translate(None, _TYPE_BYTES)) != len(chunk)
         self._reader.feed(chunk)
+
+    def _one(self, chunk: bytes) -> bool:
+        """The whole-chunk path for a chunk with a single ``*`` (no pipelining): the same
+        checks as :meth:`_whole`, for one command; False: use the careful path."""
+        pure = self._pure
+        n = len(chunk)
+        nl = chunk.find(b"\r\n")
+        if not 0 < nl < 7 or n > pure.max_bulk_len:  # `*N` of 6 digits or more: careful
+            return False
+        if len(chunk.translate(None, _TYPE_BYTES)) != n and _NOT_CANONICAL.search(chunk):
+            return False
+        reader = self._reader
+        reader.feed(chunk)
+        try:
+            command = reader.gets()
+            if command is False:  # not complete yet
+                self._reader = self._reader_type()
+                pure.feed(chunk)
+                return True
+            if type(command) is not list or not command:
+                raise _Unsure
+            payload = len(b"".join(command))  # TypeError unless every argument is bytes
+        except Exception:
+            self._reader = self._reader_type()
+            return False
+        if len(command) > pure.max_multibulk_len:
+            self._reader = self._reader_type()
+            return False
+        try:
+            digits = sum(map(_DIGITS.__getitem__, map(len, command)))
+        except IndexError:
+            digits = sum(len(str(len(arg))) for arg in command)
+        consumed = nl + 2 + payload + 5 * len(command) + digits
+        if consumed != n:  # something after the command (an inline command, a partial one)
+            self._reader = self._reader_type()
+            pure.feed(chunk[consumed:])
+        self._pending = [command]
+        self._recheck = False
+        return True
 
     def _whole(self, chunk: bytes) -> bool:
         """The whole-chunk path (see the class docstring); False: use the careful path."""
@@ -479,7 +520,10 @@ class HiredisRequestParser:
             return command
         chunk = self._chunk
         if not chunk:
-            return self._pure.next_command()
+            pure = self._pure
+            if pure._remaining or pure._pos < len(pure._buf):
+                return pure.next_command()
+            return None
         start = self._start
         n = len(chunk)
         if start >= n:
