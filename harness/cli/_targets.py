@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from typing import Any
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, AckboundError
@@ -52,6 +53,12 @@ def _summary(spec: str) -> dict[str, Any]:
         "binary_error": binary_error,
         "capabilities": sorted(t.capabilities()),
         "errors": dict(sorted(t.errors.entries.items())),
+        "tls": None if t.tls is None else {k: v for k, v in asdict(t.tls).items() if v},
+        # where the password is, never the password
+        "auth": None
+        if t.auth is None
+        else {"user": t.auth.user or "default", "password_from": t.auth.where()},
+        "glide": None if t.glide is None else asdict(t.glide),
     }
 
 
@@ -92,6 +99,19 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"  tolerance       {s['tolerance_s']:g} s; recovery allowance {s['recovery_s']:g} s")
         print(f"  durable restart {'yes' if s['durable_restart'] else 'no'}")
+        print(f"  client          {s['client']}")
+        if s["tls"] is not None:
+            verify = (
+                "no verification"
+                if s["tls"].get("insecure")
+                else (f"CA {s['tls'].get('ca_file', 'the system store')}")
+            )
+            mtls = "; client certificate" if s["tls"].get("cert_file") else ""
+            print(f"  tls             yes; {verify}{mtls}")
+        if s["auth"] is not None:
+            print(
+                f"  auth            user {s['auth']['user']}, password from {s['auth']['password_from']}"
+            )
         if s["binary"] or s["binary_error"]:
             print(f"  binary          {s['binary'] or s['binary_error']}")
         if s["docker_image"]:

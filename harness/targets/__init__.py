@@ -6,7 +6,9 @@ returns a :class:`Target`. A target says how to start node i, make it a replica 
 read its replication offset (and durability lag, if it has one), what each durability mode
 means on it (setup commands and write protocol), its lag-limit granularity, timing tolerance
 and recovery allowance, whether a restart keeps data, and how to classify its error replies
-(:class:`ErrorRegistry`). docs/targets.md documents the file format; the built-in files in
+(:class:`ErrorRegistry`), and how to reach the nodes securely (:class:`TlsSpec`, and
+:class:`AuthSpec`: where the password is, never the password). docs/targets.md documents the
+file format; the built-in files in
 ``harness/targets/builtin/`` are its examples.
 
 A plugin is an entry point in group ``ackbound.targets`` whose object is a :class:`Target`,
@@ -32,6 +34,14 @@ from harness.targets._load import (
     parse_target,
 )
 from harness.targets._params import MODES, Mode, ModeParams
+from harness.targets._secure import (
+    AuthSpec,
+    Credentials,
+    GlideReconnect,
+    GlideSpec,
+    TlsSpec,
+    config_lines,
+)
 from harness.targets._target import (
     CLIENTS,
     HOOK_CAPABILITIES,
@@ -60,13 +70,17 @@ __all__ = [
     "MODES",
     "PROCESS_CAPABILITIES",
     "WRITE_PROTOCOLS",
+    "AuthSpec",
     "BinarySpec",
     "Command",
+    "Credentials",
     "DockerSpec",
     "ErrorClass",
     "ErrorRegistry",
     "ExternalNode",
     "ExternalSpec",
+    "GlideReconnect",
+    "GlideSpec",
     "LagSpec",
     "Mode",
     "ModeParams",
@@ -75,7 +89,9 @@ __all__ = [
     "StartSpec",
     "Target",
     "TargetError",
+    "TlsSpec",
     "available_targets",
+    "config_lines",
     "load_target",
     "load_target_file",
     "op_type_for",

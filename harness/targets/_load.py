@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from importlib import metadata
@@ -19,6 +20,14 @@ from typing import Any, Final, TypeVar, cast
 
 from harness.targets._errors import ERROR_CLASSES, ErrorClass, ErrorRegistry
 from harness.targets._params import MODES
+from harness.targets._secure import (
+    AuthSpec,
+    GlideReconnect,
+    GlideSpec,
+    TlsSpec,
+    absolute,
+    check_env_name,
+)
 from harness.targets._target import (
     CLIENTS,
     HOOK_CAPABILITIES,
@@ -56,6 +65,14 @@ DOCKER_VARS: Final = ("name", "index", "az", "host", "port", "dir")
 REPLICAOF_VARS: Final = ("primary_host", "primary_port", "primary_name")
 MODE_VARS: Final = ("sync_replicas", "sync_timeout_ms", "lag_limit_ms", "lag_limit_s")
 HOOK_VARS: Final = ("name", "host", "port", "az", "params")
+TLS_VARS: Final = ("tls_ca_file", "tls_server_cert_file", "tls_server_key_file", "tls_auth_clients")
+# [tls] keys behind the {tls_*} placeholders of [start].tls_args.
+_TLS_PLACEHOLDER_KEYS: Final = {
+    "tls_ca_file": "ca_file",
+    "tls_server_cert_file": "server_cert_file",
+    "tls_server_key_file": "server_key_file",
+}
+URL_SCHEMES: Final = {"redis": False, "valkey": False, "rediss": True, "valkeys": True}
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 
 T = TypeVar("T")
@@ -191,8 +208,12 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_target(data: Mapping[str, Any], source: str) -> Target:
-    """Validate a parsed target file (a TOML document) and build its :class:`Target`."""
+def parse_target(data: Mapping[str, Any], source: str, base_dir: Path | None = None) -> Target:
+    """Validate a parsed target file (a TOML document) and build its :class:`Target`.
+
+    Relative paths in ``[tls]`` and ``[auth]`` are resolved against ``base_dir`` (the target
+    file's directory), else the current directory.
+    """
     top = _Table(source, "", data)
     schema = top.get("schema", int, SCHEMA_VERSION, what="the schema version, 1")
     if schema != SCHEMA_VERSION:
@@ -206,7 +227,7 @@ def parse_target(data: Mapping[str, Any], source: str) -> Target:
             )
         base = tomllib.loads(_builtin_text(extends))
         merged = _merge(base, {k: v for k, v in data.items() if k != "extends"})
-        return parse_target(merged, source)
+        return parse_target(merged, source, base_dir)
 
     name = top.get("name", str, required=True, what='the target\'s name, e.g. name = "mystore"')
     if not _NAME.match(name):
@@ -249,6 +270,7 @@ def parse_target(data: Mapping[str, Any], source: str) -> Target:
     start: StartSpec | None = None
     docker: DockerSpec | None = None
     external: ExternalSpec | None = None
+    url_tls: bool | None = None
     if kind == "process":
         for forbidden in ("external",):
             if top.has(forbidden):
@@ -270,13 +292,19 @@ def parse_target(data: Mapping[str, Any], source: str) -> Target:
                     "is for targets the harness starts; an external target has "
                     "[external] nodes and hooks instead — remove it",
                 )
-        external = _external(top)
+        external, url_tls = _external(top)
 
     replication = _replication(top)
     flush = _flush(top)
     modes = _modes(top)
     lag = _lag(top)
     errors = _errors(top)
+    tls = _tls(top, kind, base_dir, url_tls)
+    auth = _auth(top, base_dir)
+    glide = _glide(top, client)
+    if kind == "process":
+        assert start is not None
+        _check_secure_start(top, start, tls, auth)
     top.done()
     return Target(
         name=name,
@@ -299,6 +327,9 @@ def parse_target(data: Mapping[str, Any], source: str) -> Target:
         durable_restart=durable_restart,
         client_timeout_ms=client_timeout_ms,
         errors=errors,
+        tls=tls,
+        auth=auth,
+        glide=glide,
     )
 
 
@@ -346,9 +377,35 @@ def _start(top: _Table) -> StartSpec:
         "ready_timeout_s", float, 10.0, what="seconds to wait for a node to answer PING"
     )
     ready_log = t.get("ready_log", str, None, what="a line the node logs when it is ready")
+    tls_args = t.command(
+        "tls_args",
+        (*NODE_VARS, *TLS_VARS),
+        what="arguments that make a node listen with TLS on {port}, used when the target "
+        'has [tls], e.g. ["--tls-port", "{port}", "--tls-cert-file", "{tls_server_cert_file}"]',
+    )
+    password_env = t.get(
+        "password_env",
+        str,
+        None,
+        what="the environment variable a node reads its password from, with [auth]",
+    )
+    if password_env is not None and not check_env_name(password_env):
+        raise t.error("password_env", f"{password_env!r} is not an environment variable name")
+    config_stdin = t.command(
+        "config_stdin",
+        (),
+        what="arguments that make a node read configuration directives (the password) from "
+        'its standard input, with [auth], e.g. ["-"]',
+    )
     t.done()
     return StartSpec(
-        command=command, bug_args=bug_args, ready_timeout_s=ready_timeout_s, ready_log=ready_log
+        command=command,
+        bug_args=bug_args,
+        ready_timeout_s=ready_timeout_s,
+        ready_log=ready_log,
+        tls_args=tls_args,
+        password_env=password_env,
+        config_stdin=config_stdin,
     )
 
 
@@ -368,20 +425,58 @@ def _docker(top: _Table) -> DockerSpec | None:
     return DockerSpec(image=image, command=command, data_dir=data_dir)
 
 
-def _external(top: _Table) -> ExternalSpec:
+def _node_address(n: _Table) -> tuple[str, int, bool | None]:
+    """host and port, from ``host``/``port`` or a ``url`` (``rediss://host:port``); and
+    whether the url asks for TLS (None: no url)."""
+    url = n.get("url", str, None, what='the node\'s address as a URL, e.g. "rediss://host:6380"')
+    if url is None:
+        host = n.get("host", str, required=True, what="the node's address (or give url)")
+        port = n.get("port", int, required=True, what="the node's port")
+        if not 0 < port < 65536:
+            raise n.error("port", f"{port} is not a TCP port; use 1..65535")
+        return host, port, None
+    for clash in ("host", "port"):
+        if n.has(clash):
+            n.seen.add(clash)
+            raise n.error(clash, "is given by url too; keep url, or host and port")
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in URL_SCHEMES:
+        raise n.error(
+            "url", f"{url!r}: use a redis://, rediss:// (TLS), valkey:// or valkeys:// URL"
+        )
+    if parsed.username is not None or parsed.password is not None:
+        raise n.error(
+            "url",
+            "holds credentials; remove them from the URL and name where the password is "
+            "in [auth] (password_env or password_file), so it never lands in a file or argv",
+        )
+    try:
+        port = parsed.port or 6379
+    except ValueError:
+        raise n.error("url", f"{url!r} has no valid port; write scheme://host:port") from None
+    if not parsed.hostname or parsed.path not in ("", "/") or parsed.query:
+        raise n.error("url", f"{url!r}: write scheme://host:port (no database, no options)")
+    return parsed.hostname, port, URL_SCHEMES[parsed.scheme]
+
+
+def _external(top: _Table) -> tuple[ExternalSpec, bool | None]:
     t = top.table("external", required=True, what="the running cluster: nodes, primary, hooks")
     assert t is not None
     raw_nodes = t.get("nodes", list, required=True, what="[[external.nodes]] entries")
     nodes: list[ExternalNode] = []
+    url_tls: bool | None = None
     for i, raw in enumerate(raw_nodes):
         if not isinstance(raw, dict):
             raise t.error("nodes", "each entry must be a table with name, host, port and az")
         n = _Table(t.source, f"external.nodes[{i}]", raw)
         node_name = n.get("name", str, required=True, what='the node\'s name, e.g. "n1"')
-        host = n.get("host", str, required=True, what="the node's address")
-        port = n.get("port", int, required=True, what="the node's port")
-        if not 0 < port < 65536:
-            raise n.error("port", f"{port} is not a TCP port; use 1..65535")
+        host, port, node_tls = _node_address(n)
+        if node_tls is not None:
+            if url_tls is not None and node_tls != url_tls:
+                raise n.error(
+                    "url", "mixes TLS and plain URLs; every node of a target uses the same scheme"
+                )
+            url_tls = node_tls
         az = n.get("az", str, required=True, what="the node's availability zone")
         n.done()
         nodes.append(ExternalNode(name=node_name, host=host, port=port, az=az))
@@ -410,9 +505,10 @@ def _external(top: _Table) -> ExternalSpec:
         raise t.error("hooks", "pause and resume come together; define both or neither")
     hook_timeout_s = t.positive("hook_timeout_s", float, 60.0, what="seconds a hook may take")
     t.done()
-    return ExternalSpec(
+    spec = ExternalSpec(
         nodes=tuple(nodes), primary=primary, hooks=hooks, hook_timeout_s=hook_timeout_s
     )
+    return spec, url_tls
 
 
 def _replication(top: _Table) -> ReplicationSpec:
@@ -510,6 +606,190 @@ def _lag(top: _Table) -> LagSpec | None:
     return LagSpec(command=command, field=field, unit=cast(Any, unit))
 
 
+def _file(t: _Table, name: str, base_dir: Path | None, what: str) -> str | None:
+    value = t.get(name, str, None, what=what)
+    if value is None:
+        return None
+    path = absolute(value, base_dir)
+    if not Path(path).is_file():
+        raise t.error(
+            name,
+            f"{path} is not a file; give the path of {what} (a relative path is relative to "
+            "the target file)",
+        )
+    return path
+
+
+def _tls(top: _Table, kind: str, base_dir: Path | None, url_tls: bool | None) -> TlsSpec | None:
+    t = top.table("tls", what="how to speak TLS to the nodes: ca_file, cert_file, key_file, ...")
+    if t is None:
+        return TlsSpec() if url_tls else None
+    if url_tls is False:
+        raise top.error(
+            "tls",
+            "is set but the nodes' URLs are plain (redis://); use rediss:// URLs or drop [tls]",
+        )
+    ca_file = _file(
+        t, "ca_file", base_dir, "the CA certificates (PEM) the nodes' certificates chain to"
+    )
+    cert_file = _file(t, "cert_file", base_dir, "the harness's client certificate (PEM)")
+    key_file = _file(t, "key_file", base_dir, "the key of the client certificate (PEM)")
+    if (cert_file is None) != (key_file is None):
+        raise t.error(
+            "cert_file" if cert_file is None else "key_file",
+            "is missing: a client certificate needs both cert_file and key_file",
+        )
+    insecure = t.get(
+        "insecure", bool, False, what="true to skip verifying the nodes' certificates (tests only)"
+    )
+    server_name = t.get(
+        "server_name", str, None, what="the name the nodes' certificates are checked against"
+    )
+    server_cert_file = server_key_file = None
+    if kind == "process":
+        server_cert_file = _file(
+            t, "server_cert_file", base_dir, "the certificate (PEM) of the nodes the harness starts"
+        )
+        server_key_file = _file(t, "server_key_file", base_dir, "the key of server_cert_file (PEM)")
+    t.done()
+    return TlsSpec(
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        insecure=insecure,
+        server_name=server_name,
+        server_cert_file=server_cert_file,
+        server_key_file=server_key_file,
+    )
+
+
+def _auth(top: _Table, base_dir: Path | None) -> AuthSpec | None:
+    t = top.table("auth", what="where the password is: password_env or password_file, and user")
+    if t is None:
+        return None
+    user = t.get("user", str, None, what="the ACL user to authenticate as (default: default)")
+    password_env = t.get(
+        "password_env", str, None, what="the environment variable holding the password"
+    )
+    password_file = t.get(
+        "password_file", str, None, what="a file whose first line is the password"
+    )
+    for key in ("password", "pass", "requirepass", "secret"):
+        if t.has(key):
+            t.seen.add(key)
+            raise t.error(
+                key,
+                "a target file never holds the password; put it in an environment variable "
+                "or a file and name it with password_env or password_file",
+            )
+    if (password_env is None) == (password_file is None):
+        raise t.error(
+            "password_env",
+            "give exactly one of password_env (an environment variable) and password_file "
+            "(a file whose first line is the password)",
+        )
+    if password_env is not None and not check_env_name(password_env):
+        raise t.error("password_env", f"{password_env!r} is not an environment variable name")
+    if user is not None and not user:
+        raise t.error("user", "is empty; name the ACL user or drop the key")
+    t.done()
+    return AuthSpec(
+        user=user,
+        password_env=password_env,
+        password_file=None if password_file is None else absolute(password_file, base_dir),
+        source=top.source,
+    )
+
+
+def _glide(top: _Table, client: str) -> GlideSpec | None:
+    t = top.table("glide", what="Valkey GLIDE's settings: request_timeout_ms, reconnect, ...")
+    if t is None:
+        return GlideSpec() if client == "glide" else None
+    if client != "glide":
+        raise top.error(
+            "glide",
+            f'configures the GLIDE client, but client = {client!r}; set client = "glide" or remove [glide]',
+        )
+    request_timeout_ms = t.get(
+        "request_timeout_ms", int, None, what="GLIDE's request timeout in ms"
+    )
+    connection_timeout_ms = t.get(
+        "connection_timeout_ms", int, None, what="GLIDE's connection timeout in ms"
+    )
+    inflight = t.get(
+        "inflight_requests_limit", int, None, what="GLIDE's limit on requests in flight"
+    )
+    for key, value in (
+        ("request_timeout_ms", request_timeout_ms),
+        ("connection_timeout_ms", connection_timeout_ms),
+        ("inflight_requests_limit", inflight),
+    ):
+        if value is not None and value <= 0:
+            raise t.error(key, f"must be > 0; got {value}")
+    protocol = t.get("protocol", str, "resp3", what='"resp3" (GLIDE\'s default) or "resp2"')
+    if protocol not in ("resp2", "resp3"):
+        raise t.error("protocol", f'{protocol!r} is not a protocol; use "resp3" or "resp2"')
+    reconnect = None
+    r = t.table("reconnect", what="GLIDE's reconnect backoff: retries, factor_ms, exponent_base")
+    if r is not None:
+        retries = r.get("retries", int, required=True, what="reconnect attempts with growing waits")
+        factor_ms = r.positive("factor_ms", int, 100, what="the backoff's multiplier in ms")
+        exponent_base = r.positive("exponent_base", int, 2, what="the backoff's exponent base")
+        jitter = r.get("jitter_percent", int, None, what="jitter in percent, 0..100")
+        if retries < 0:
+            raise r.error("retries", f"must be ≥ 0; got {retries}")
+        if jitter is not None and not 0 <= jitter <= 100:
+            raise r.error("jitter_percent", f"must be 0..100; got {jitter}")
+        r.done()
+        reconnect = GlideReconnect(
+            retries=retries, factor_ms=factor_ms, exponent_base=exponent_base, jitter_percent=jitter
+        )
+    t.done()
+    return GlideSpec(
+        request_timeout_ms=request_timeout_ms,
+        connection_timeout_ms=connection_timeout_ms,
+        reconnect=reconnect,
+        protocol=cast(Any, protocol),
+        inflight_requests_limit=inflight,
+    )
+
+
+def _check_secure_start(
+    top: _Table, start: StartSpec, tls: TlsSpec | None, auth: AuthSpec | None
+) -> None:
+    """A process target with [tls]/[auth] must be able to start its nodes that way."""
+    if tls is not None:
+        if start.tls_args is None:
+            raise top.error(
+                "tls",
+                "needs [start].tls_args: the arguments that make a node listen with TLS on "
+                '{port}, e.g. ["--port", "0", "--tls-port", "{port}", ...] (see docs/targets.md)',
+            )
+        for part in start.tls_args:
+            for placeholder, key in _TLS_PLACEHOLDER_KEYS.items():
+                if "{" + placeholder + "}" in part and getattr(tls, key) is None:
+                    raise top.error(
+                        f"tls.{key}",
+                        f"is missing but [start].tls_args uses {{{placeholder}}}; add it "
+                        "(the nodes the harness starts need it)",
+                    )
+    if auth is not None:
+        if start.password_env is None and start.config_stdin is None:
+            raise top.error(
+                "auth",
+                "needs a way to give the nodes the harness starts their password without "
+                "argv: set [start].password_env (an environment variable the node reads) or "
+                '[start].config_stdin (e.g. ["-"]: configuration on standard input)',
+            )
+        if start.config_stdin is None and auth.user not in (None, "default"):
+            raise top.error(
+                "auth.user",
+                f"{auth.user!r}: the nodes get only a password through "
+                f"${start.password_env}; drop user (the default user) or use "
+                "[start].config_stdin so the harness can create the user",
+            )
+
+
 def _errors(top: _Table) -> ErrorRegistry:
     t = top.table("errors", what="RESP error prefixes mapped to rejected, failed or indeterminate")
     if t is None:
@@ -545,7 +825,7 @@ def load_target_file(path: str | Path) -> Target:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
-    return parse_target(data, str(p))
+    return parse_target(data, str(p), p.parent)
 
 
 def _plugins() -> dict[str, metadata.EntryPoint]:

@@ -16,12 +16,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from harness._errors import AckboundError
 from harness.targets._errors import ErrorClass, ErrorRegistry
 from harness.targets._params import MODES, Mode, ModeParams
 from harness.targets._template import render, render_command
+
+if TYPE_CHECKING:
+    from harness.targets._secure import AuthSpec, GlideSpec, TlsSpec
 
 __all__ = [
     "CLIENTS",
@@ -50,8 +53,9 @@ Command = tuple[str, ...]
 #           (applied on the primary, maybe not replicated) is indeterminate.
 WRITE_PROTOCOLS: Final = ("plain", "wait")
 
-# Client libraries a target may name (``client = "..."``). GLIDE joins in issue 7.
-CLIENTS: Final = ("valkey-py",)
+# Client libraries a target may name (``client = "..."``): valkey-py (the default) or Valkey
+# GLIDE's synchronous client (``valkey-glide-sync``, the ``glide`` extra), configured by [glide].
+CLIENTS: Final = ("valkey-py", "glide")
 
 
 # Capabilities a fault may need (harness.faults declares which).
@@ -127,6 +131,13 @@ class StartSpec:
     bug_args: Command | None = None
     ready_timeout_s: float = 10.0
     ready_log: str | None = None
+    # With [tls]: arguments that make the node listen with TLS on {port} ({tls_*} placeholders).
+    tls_args: Command | None = None
+    # With [auth], how a node gets the password (never argv): an environment variable the
+    # node reads, or configuration directives written to its standard input, which the
+    # arguments ``config_stdin`` make it read (Valkey and Redis: ``-``, last).
+    password_env: str | None = None
+    config_stdin: Command | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +231,9 @@ class Target:
     durable_restart: bool = False
     client_timeout_ms: int = 2000
     errors: ErrorRegistry = field(default_factory=ErrorRegistry)
+    tls: TlsSpec | None = None
+    auth: AuthSpec | None = None
+    glide: GlideSpec | None = None
 
     # -- modes -----------------------------------------------------------------------------
     @property
@@ -295,7 +309,13 @@ class Target:
             "dir": dir,
         }
         command = render_command(self.start.command, values)
-        return command + self._bug_args(bug)
+        if self.tls is not None and self.start.tls_args is not None:
+            tls_values = {**values, **self.tls.template_values()}
+            command += render_command(self.start.tls_args, tls_values)
+        command += self._bug_args(bug)
+        if self.auth is not None and self.start.config_stdin is not None:
+            command += list(self.start.config_stdin)  # last: Valkey reads "-" only first or last
+        return command
 
     def docker_command(
         self, *, name: str, index: int, az: str, host: str, port: int, bug: str | None = None

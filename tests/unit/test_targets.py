@@ -128,10 +128,10 @@ MALFORMED = [
         "unknown-top-level-key",
         "schema = 1\n",
         'schema = 1\ncolour = "blue"\n',
-        "key 'colour': unknown key in the top level; remove it or use one of: binary, client, "
-        "client_timeout_ms, description, docker, durable_restart, errors, extends, kind, lag, "
-        "lag_limit, modes, name, recovery_s, replication, reset, schema, start, tolerance_s "
-        "(see docs/targets.md)",
+        "key 'colour': unknown key in the top level; remove it or use one of: auth, binary, "
+        "client, client_timeout_ms, description, docker, durable_restart, errors, extends, "
+        "glide, kind, lag, lag_limit, modes, name, recovery_s, replication, reset, schema, "
+        "start, tls, tolerance_s (see docs/targets.md)",
     ),
     (
         "missing-name",
@@ -198,7 +198,8 @@ MALFORMED = [
         "ready_timeout_s = 15",
         "readytimeout = 15",
         "key 'start.readytimeout': unknown key in table [start]; remove it or use one of: "
-        "bug_args, command, ready_log, ready_timeout_s (see docs/targets.md)",
+        "bug_args, command, config_stdin, password_env, ready_log, ready_timeout_s, tls_args "
+        "(see docs/targets.md)",
     ),
     (
         "command-without-port",
