@@ -18,11 +18,15 @@ from harness.cluster._backend import (
 )
 from harness.cluster._client import (
     CLIENT_FACTORIES,
+    ClientAuthError,
     ClientConnectionError,
     ClientError,
     ClientTimeout,
+    ClientTLSError,
+    ConnectOptions,
     RespClient,
     ServerError,
+    client_version,
     connect,
 )
 from harness.cluster._cluster import (
@@ -41,11 +45,14 @@ __all__ = [
     "CLIENT",
     "CLIENT_FACTORIES",
     "Backend",
+    "ClientAuthError",
     "ClientConnectionError",
     "ClientError",
+    "ClientTLSError",
     "ClientTimeout",
     "Cluster",
     "ClusterError",
+    "ConnectOptions",
     "Killable",
     "NodeInfo",
     "NodeSpec",
@@ -54,6 +61,7 @@ __all__ = [
     "RespClient",
     "ServerError",
     "Wipeable",
+    "client_version",
     "connect",
     "history_header",
     "perform",

@@ -43,9 +43,13 @@ from typing import Any, Final, Literal
 
 from harness.cluster._backend import Backend, ClusterError, Killable, NodeSpec, Pausable, Wipeable
 from harness.cluster._client import (
+    ClientAuthError,
     ClientConnectionError,
     ClientError,
+    ClientTLSError,
+    ConnectOptions,
     RespClient,
+    ServerError,
     connect,
 )
 from harness.cluster._external import ExternalBackend
@@ -53,7 +57,7 @@ from harness.cluster._local import LocalBackend
 from harness.cluster._perform import Outcome, perform
 from harness.faults import PASS, FaultError, FaultProxy, Link, Policy, get_fault
 from harness.history import NEMESIS, OBSERVER, Header, HistoryWriter
-from harness.targets import ModeParams, Target, TargetError, load_target
+from harness.targets import Credentials, ModeParams, Target, TargetError, load_target
 
 __all__ = [
     "BACKENDS",
@@ -186,8 +190,10 @@ class Cluster:
         history: HistoryWriter,
         proxy: FaultProxy,
         auto_failover: bool,
+        credentials: Credentials | None = None,
     ) -> None:
         self.target = target
+        self._credentials = credentials
         self.backend = backend
         self.mode = mode
         self.params = params
@@ -201,6 +207,7 @@ class Cluster:
         self._net: dict[tuple[str, str], Policy] = {}
         self._repl_links: dict[tuple[str, str], Link] = {}
         self._admins: dict[str, RespClient] = {}
+        self._unready: dict[str, str] = {}  # node -> why its last readiness PING failed
         self._nodes: dict[str, _Node] = {}
         for spec in specs:
             link = proxy.add_link(f"client:{spec.name}", (spec.host, spec.port))
@@ -275,6 +282,16 @@ class Cluster:
             link.host,
             link.port,
             self.client_timeout_s() if timeout_s is None else timeout_s,
+            self._options(name, glide=True),
+        )
+
+    def _options(self, name: str, *, glide: bool) -> ConnectOptions:
+        """TLS and credentials for ``name``, whose certificate is checked against its host."""
+        return ConnectOptions(
+            tls=self.target.tls,
+            credentials=self._credentials,
+            server_name=self._nodes[name].spec.host,
+            glide=self.target.glide if glide else None,
         )
 
     def perform(self, client: RespClient, workload: str, f: str, key: str, value: Any) -> Outcome:
@@ -290,10 +307,19 @@ class Cluster:
 
     # ------------------------------------------------------------------ admin plumbing
     def _admin(self, name: str) -> RespClient:
+        """The controller's connection to ``name``: valkey-py, whatever the target's client
+        (the control plane is the harness's, not the client under test)."""
         client = self._admins.get(name)
         if client is None:
             spec = self._nodes[name].spec
-            client = connect(self.target.client, name, spec.host, spec.port, _ADMIN_TIMEOUT_S)
+            client = connect(
+                "valkey-py",
+                name,
+                spec.host,
+                spec.port,
+                _ADMIN_TIMEOUT_S,
+                self._options(name, glide=False),
+            )
             self._admins[name] = client
         return client
 
@@ -337,20 +363,82 @@ class Cluster:
                     raise self._start_error(name, "exited during startup")
             if pending:
                 if time.monotonic() > deadline:
-                    raise self._start_error(pending[0], f"did not answer PING within {timeout:g} s")
+                    raise self._start_error(
+                        pending[0],
+                        f"did not answer PING within {timeout:g} s"
+                        + self._unready_hint(pending[0]),
+                    )
                 time.sleep(_POLL_S)
+
+    def _unready_hint(self, name: str) -> str:
+        """What the last failed PING said, and what a TLS target may be missing."""
+        last = self._unready.get(name)
+        if last is None:
+            return ""
+        hint = f" (last: {last.split(': ', 1)[-1]})"
+        tls = self.target.tls
+        if tls is not None and tls.cert_file is None and "closed" in last.lower():
+            hint += (
+                "; a node that closes TLS connections at once may want a client certificate: "
+                f"set [tls] cert_file and key_file in {self.target.source}"
+            )
+        return hint
 
     def _ready(self, name: str) -> bool:
         try:
             if self._admin(name).execute("PING") not in ("PONG", True):
                 return False
-        except ClientError:
+        except (ClientTLSError, ClientAuthError) as exc:
+            raise self._secure_error(name, exc) from None
+        except ServerError as exc:
+            if str(exc).startswith(("NOAUTH", "WRONGPASS")):
+                raise self._secure_error(name, ClientAuthError(f"{name}: {exc}")) from None
+            self._unready[name] = str(exc)
             self._admins.pop(name, None)
             return False
+        except ClientError as exc:
+            self._unready[name] = str(exc)
+            self._admins.pop(name, None)
+            return False
+        self._unready.pop(name, None)
         ready_log = self.target.start.ready_log if self.target.start else None
         if ready_log and not self._external:
             return ready_log in self.backend.log_tail(self._nodes[name].spec, 400)
         return True
+
+    def _secure_error(self, name: str, exc: ClientError) -> ClusterError:
+        """One line for a node that refuses our TLS or our credentials, naming the fix."""
+        spec = self._nodes[name].spec
+        where = f"node {name} ({spec.host}:{spec.port}, target {self.target.name})"
+        source = self.target.source
+        if isinstance(exc, ClientTLSError):
+            detail = str(exc).split(": ", 1)[-1]
+            if self.target.tls is None:
+                fix = f"the node speaks TLS: add [tls] to {source} (or use rediss:// URLs)"
+            elif "wrong version number" in detail.lower() or "record layer" in detail.lower():
+                fix = f"the node does not speak TLS on this port: check the port or drop [tls] in {source}"
+            elif "verify failed" in detail.lower():
+                fix = (
+                    f"set [tls] ca_file in {source} to the CA that signed the node's "
+                    "certificate (and server_name to a name it holds), or insecure = true "
+                    "for tests"
+                )
+            else:
+                fix = (
+                    f"the node wants a client certificate it trusts: set [tls] cert_file and "
+                    f"key_file in {source}"
+                )
+            return ClusterError(f"{where} refused the TLS handshake ({detail}); {fix}")
+        reply = str(exc).split(": ", 1)[-1]
+        auth = self.target.auth
+        if auth is None:
+            fix = (
+                f"the node wants a password: add [auth] password_env (or password_file) to {source}"
+            )
+        else:
+            who = f"user {auth.user!r}" if auth.user else "the default user"
+            fix = f"check the password in {auth.where()} ({who}; [auth] in {source})"
+        return ClusterError(f"{where} refused the credentials ({reply}); {fix}")
 
     def _start_error(self, name: str, what: str) -> ClusterError:
         spec = self._nodes[name].spec
@@ -1188,6 +1276,7 @@ def start_cluster(
     tgt = load_target(target) if isinstance(target, str) else target
     tgt.mode(mode)
     mode_params = tgt.effective_params(ModeParams.of(_plain(params)))
+    credentials = tgt.auth.resolve() if tgt.auth is not None else None
     # Absolute: local nodes run with their data directory as working directory, so a relative
     # path handed to them (valkey's --dir) would point nowhere.
     root = Path(run_dir).absolute()
@@ -1226,7 +1315,7 @@ def start_cluster(
             for i, n in enumerate(topo["nodes"])
         ]
         primary = topo["primary"]
-        be = _make_backend(tgt, backend, bug, image, root)
+        be = _make_backend(tgt, backend, bug, image, root, credentials)
     for spec in specs:
         spec.dir.mkdir(parents=True, exist_ok=True)
 
@@ -1245,6 +1334,7 @@ def start_cluster(
             history=history,
             proxy=proxy,
             auto_failover=auto_failover,
+            credentials=credentials,
         )
         cluster._boot()
         return cluster
@@ -1260,16 +1350,24 @@ def start_cluster(
 
 
 def _make_backend(
-    tgt: Target, backend: str, bug: str | None, image: str | None, root: Path
+    tgt: Target,
+    backend: str,
+    bug: str | None,
+    image: str | None,
+    root: Path,
+    credentials: Credentials | None = None,
 ) -> Backend:
     if backend == "local":
-        from harness.cluster._local import LocalBackend
+        from harness.cluster._local import LocalBackend, NodeSecrets
 
         if tgt.start is None:
             raise TargetError(
                 f"target {tgt.name!r} ({tgt.source}) has no [start] table for the local backend"
             )
         binary = tgt.locate_binary()
+        secrets_ = None
+        if credentials is not None:
+            secrets_ = NodeSecrets.for_start(tgt.start, credentials)
 
         def local_command(spec: NodeSpec) -> list[str]:
             return tgt.start_command(
@@ -1283,8 +1381,14 @@ def _make_backend(
                 bug=bug,
             )
 
-        return LocalBackend(local_command)
+        return LocalBackend(local_command, secrets=secrets_)
     from harness.cluster._docker import DockerBackend
+
+    if tgt.tls is not None or tgt.auth is not None:
+        raise TargetError(
+            f"target {tgt.name!r} ({tgt.source}) has [tls] or [auth]; the docker backend does "
+            "not yet mount certificates or pass secrets to containers: use --backend local"
+        )
 
     if tgt.docker is None:
         raise TargetError(

@@ -10,6 +10,10 @@ No stray processes, whatever happens to the harness:
   the process;
 - nodes run in their own session, so a Ctrl-C in the terminal reaches the harness only, and
   the harness decides the order of teardown.
+
+A node's password (a target with ``[auth]``) never goes on its command line, which any user
+can read in ``ps`` and which the node's log records: the node gets it from an environment
+variable it reads, or as configuration directives on its standard input (:class:`NodeSecrets`).
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 from harness.cluster._backend import ClusterError, NodeSpec
+from harness.targets import Credentials, StartSpec, config_lines
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "NodeSecrets"]
 
 _PR_SET_PDEATHSIG: Final = 1
 
@@ -70,13 +76,36 @@ class _Spawner:
         return fut.result()
 
 
+@dataclass(frozen=True)
+class NodeSecrets:
+    """What a node started by the harness gets besides its argv: environment and stdin."""
+
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    stdin: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_start(cls, start: StartSpec, credentials: Credentials) -> NodeSecrets:
+        """The way ``start`` says its nodes take a password (config on stdin first)."""
+        if start.config_stdin is not None:
+            return cls(stdin=config_lines(credentials).encode())
+        if start.password_env is not None:
+            return cls(env={start.password_env: credentials.password})
+        raise ClusterError(
+            "the target gives its nodes no way to get the password (set [start].password_env "
+            "or [start].config_stdin)"
+        )
+
+
 class LocalBackend:
     """Runs each node as a subprocess of the harness."""
 
     name = "local"
 
-    def __init__(self, commands: Callable[[NodeSpec], list[str]]) -> None:
+    def __init__(
+        self, commands: Callable[[NodeSpec], list[str]], *, secrets: NodeSecrets | None = None
+    ) -> None:
         self._commands = commands
+        self._secrets = secrets or NodeSecrets()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self._paused: set[str] = set()
@@ -102,10 +131,12 @@ class LocalBackend:
         log.flush()
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update(self._secrets.env)
+        stdin_data = self._secrets.stdin
         try:
-            return _Spawner.get().popen(
+            proc = _Spawner.get().popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin_data is None else subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=node.data_dir,
@@ -118,6 +149,13 @@ class LocalBackend:
                 f"node {node.name}: cannot run {argv[0]!r} ({exc.strerror}); check the target's "
                 "[start].command and that the binary is installed"
             ) from None
+        if stdin_data is not None and proc.stdin is not None:
+            # A few hundred bytes: far below a pipe's buffer, so this never blocks.
+            with contextlib.suppress(OSError):
+                proc.stdin.write(stdin_data)
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        return proc
 
     # A standby is a fresh process for a killed node, started in the background on another
     # port so that a later restart only has to attach it (the proxy hides the port change).

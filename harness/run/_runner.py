@@ -242,6 +242,7 @@ def run_conformance(
 ) -> RunResult:
     """Run every mode of ``config`` against ``target``; the result is also written to
     ``run_dir`` (results.json, junit.xml, program.txt, report.html, histories)."""
+    from harness.cluster import client_version
     from harness.report import RunResult, TargetInfo, Topology, write_reports
 
     prog: Progress = progress or _NoProgress()
@@ -254,7 +255,7 @@ def run_conformance(
             backend=config.backend,
             file=config.target if target.source not in ("builtin",) else None,
             bug=config.bug,
-            client=target.client,
+            client=client_version(target.client),
         ),
         seed=seed,
         budget_s=config.budget_s,
