@@ -37,6 +37,7 @@ __all__ = [
     "ClientAuthError",
     "ClientConnectionError",
     "ClientError",
+    "ClientRefused",
     "ClientTLSError",
     "ClientTimeout",
     "ConnectOptions",
@@ -67,6 +68,11 @@ class ClientConnectionError(ClientError):
 class ClientTLSError(ClientConnectionError):
     """The TLS handshake was refused: a certificate did not verify, the node asked for a
     client certificate we do not have, or one side does not speak TLS."""
+
+
+class ClientRefused(ClientError):
+    """The client library refused to send the command: it never left, so it was not applied
+    (GLIDE's client of a replica does not send writes)."""
 
 
 class ClientAuthError(ClientConnectionError):
@@ -247,11 +253,20 @@ class _Refused(Exception):
     """A TLS handshake refused (raised past valkey-py's connect, which would flatten it)."""
 
 
+def _glide_factory(
+    node: str, host: str, port: int, timeout_s: float, options: ConnectOptions
+) -> RespClient:
+    from harness.cluster._glide import GlideRespClient
+
+    return GlideRespClient(node, host, port, timeout_s, options)
+
+
 ClientFactory = Callable[[str, str, int, float, ConnectOptions], RespClient]
 
 # client name (a target's ``client``) -> factory(node, host, port, timeout_s, options)
 CLIENT_FACTORIES: Final[dict[str, ClientFactory]] = {
     "valkey-py": _ValkeyPyClient,
+    "glide": _glide_factory,
 }
 
 # client name -> the distribution whose version results.json records

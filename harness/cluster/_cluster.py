@@ -217,6 +217,12 @@ class Cluster:
             )
         self.primary = primary
         self.initial_primary = primary
+        self._glide_stderr = target.client == "glide"
+        if self._glide_stderr:
+            from harness.cluster._glide import STDERR, preload
+
+            preload()  # importing GLIDE takes ~1 s: not inside the first op's latency
+            STDERR.acquire()
 
     # ------------------------------------------------------------------ topology, queries
     @property
@@ -1224,6 +1230,11 @@ class Cluster:
             self.backend.close()
         with contextlib.suppress(Exception):
             self.proxy.close()
+        if self._glide_stderr:
+            from harness.cluster._glide import STDERR
+
+            self._glide_stderr = False
+            STDERR.release()
 
     def __enter__(self) -> Cluster:
         return self

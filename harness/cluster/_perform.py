@@ -11,6 +11,7 @@ from typing import Any, Final
 from harness.cluster._client import (
     ClientConnectionError,
     ClientError,
+    ClientRefused,
     ClientTimeout,
     RespClient,
     ServerError,
@@ -64,7 +65,7 @@ def perform(
     if f == "read":
         try:
             reply = client.execute(*_read_command(workload, key))
-        except ServerError as exc:
+        except (ServerError, ClientRefused) as exc:
             return ("fail", None, str(exc))  # a read applies nothing
         except ClientError as exc:
             return ("info", None, _describe(exc))
@@ -79,6 +80,8 @@ def perform(
         reply = client.execute(_WRITES[workload], key, value)
     except ServerError as exc:
         return (op_type_for(target.classify_error(str(exc))), value, str(exc))
+    except ClientRefused as exc:
+        return ("fail", value, f"not sent: {exc}")  # never left the client
     except ClientError as exc:
         return ("info", value, _describe(exc))
     if not _write_reply_ok(workload, reply):

@@ -7,6 +7,7 @@ the command's stdout and stderr are searched for them: none may appear.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _deps import need_redis
+from _deps import missing, need_redis
 
 from harness.report import validate_results
 
@@ -73,13 +74,20 @@ def write_target(where: Path, text: str) -> Path:
 
 
 @pytest.mark.slow
-def test_bundled_over_mutual_tls_with_a_password(tmp_path: Path, certs: Certs) -> None:
+@pytest.mark.parametrize("client", ["valkey-py", "glide"])
+def test_bundled_over_mutual_tls_with_a_password(tmp_path: Path, certs: Certs, client: str) -> None:
+    if client == "glide" and importlib.util.find_spec("glide_sync") is None:
+        missing("Valkey GLIDE", "pip install 'ackbound[glide]' (valkey-glide-sync)")
+    # GLIDE is given the node's name (the certificate holds localhost) and resolves it to
+    # the fault proxy; valkey-py checks the same name.
     target = write_target(
         tmp_path,
         f"""
 extends = "bundled"
 name = "bundled-tls"
+client = "{client}"
 [tls]
+server_name = "localhost"
 ca_file = "{certs.ca}"
 cert_file = "{certs.client_cert}"
 key_file = "{certs.client_key}"
@@ -96,7 +104,7 @@ password_env = "ACKBOUND_TEST_PW"
     )  # fmt: skip
     assert out.returncode in (0, 1, 2), out.stderr
     results = verdict(tmp_path / "run")
-    assert results["target"]["client"].startswith("valkey-py ")  # type: ignore[index]
+    assert results["target"]["client"].startswith(f"{client} ")  # type: ignore[index]
     for node in ("n1", "n2", "n3"):
         log = (tmp_path / "run" / "nodes" / node / "log").read_text()
         assert "Ready to accept connections tls" in log
