@@ -154,6 +154,8 @@ class Client(asyncio.Protocol):
         expires = srv.keyspace.expires
         stream_extend = srv._stream.extend
         monotonic = time.monotonic
+        unacked = srv.durability.unacked
+        lag_bound = srv.config.lag_limit_ms + 1  # async admits while the lag is below this
         reads = writes = grown = 0  # fast commands run, and stream bytes not counted yet
         last = b""
         try:
@@ -162,11 +164,18 @@ class Client(asyncio.Protocol):
                 if argv is None:
                     break
                 n = len(argv)
-                if n == 3 and set_mode and argv[0] in _SET:
-                    if set_mode == _ASYNC and (rejection := srv.durability.admit()) is not None:
-                        append(rejection)
-                        reads += 1
-                        continue
+                if (
+                    n == 3
+                    and set_mode
+                    and argv[0] in _SET
+                    and (
+                        set_mode == _NONE
+                        # async: Durability.admit's test (no bug is on here); a write it
+                        # would reject goes through execute, which rejects and counts it
+                        or (oldest := unacked[0][1] if unacked else srv.pending_write_time) is None
+                        or (monotonic() - oldest) * 1000 < lag_bound
+                    )
+                ):
                     _, key, value = argv
                     data[key] = value
                     if expires:
@@ -213,6 +222,8 @@ class Client(asyncio.Protocol):
                 set_mode, get_ok, null_reply = srv.fast_paths(self)
                 data = srv.keyspace.data
                 expires = srv.keyspace.expires
+                unacked = srv.durability.unacked  # a promotion replaces it
+                lag_bound = srv.config.lag_limit_ms + 1
         except ProtocolError as exc:
             append(error(f"ERR {exc}"))
             self.closing = True
@@ -357,7 +368,7 @@ class Server:
 
     def fast_paths(self, c: Client) -> tuple[int, bool, bytes]:
         """What :meth:`Client.process` may run without :meth:`execute` for ``c`` now:
-        SET (0: no, ``_NONE``, or ``_ASYNC``: after :meth:`Durability.admit`), whether GET
+        SET (0: no, ``_NONE``, or ``_ASYNC``: while the lag is within the limit), whether GET
         may, and the null reply of ``c``'s protocol. No fast path with a seeded bug on, or
         for a replica's link, an unauthenticated client or one inside MULTI; GET only
         while no key has a TTL (expiry is lazy and lives in the keyspace); SET only on a

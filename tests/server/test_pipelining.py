@@ -209,3 +209,20 @@ def test_fast_path_values_of_every_size_replicate(cluster: ClusterFactory) -> No
     wait_offset_match(primary, replica)
     assert Conn(replica.port)("DEBUG", "DIGEST") == c("DEBUG", "DIGEST")
     assert Conn(replica.port)("GET", b"k" * 12345) == b"v" * 12345
+
+
+def test_pipelined_write_after_promotion_counts_inherited_lag(cluster: ClusterFactory) -> None:
+    # The SET after REPLICAOF NO ONE in the same read must see the writes the node
+    # inherited as unacknowledged (async rejects), like one sent on its own.
+    primary, [replica] = cluster(1)
+    assert pipelined(primary, ["SET a 1", "WAIT 1 2000"]) == [b"OK", 1]
+    replies = pipelined(
+        replica,
+        [
+            *("CONFIG SET lag-limit-ms 200 durability async", "DEBUG SLEEP 0.3"),
+            *("REPLICAOF NO ONE", "SET k v", "GET a"),
+        ],
+    )
+    assert replies[:3] == [b"OK", b"OK", b"OK"]
+    assert isinstance(replies[3], ErrorReply) and replies[3].prefix == "CLUSTERDOWN", replies
+    assert replies[4] == b"1"
