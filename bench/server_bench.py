@@ -6,8 +6,9 @@ Runs redis-benchmark (SET and GET, 50 clients, -P 1 and -P 16) against the bundl
 valkey-server in the same run, alternating between them ``--repeat`` times, and prints the
 median requests/s, their ratio, and each server's CPU time per request (user + system, from
 /proc: steadier than requests/s on a machine shared with other work); then measures p50/p99
-SET latency of the bundled server in none, async and sync (one replica in another AZ) with
-one sequential client. A script that prints figures, never a test. Loopback only.
+SET latency of the bundled server in none, async and sync (one replica in another AZ), one
+sequential client per mode, the three taking turns. A script that prints figures, never a
+test. Loopback only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import csv
 import io
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -114,23 +116,43 @@ def info_server(port: int) -> dict[str, str]:
     return dict(line.split(":", 1) for line in reply.decode().splitlines() if ":" in line)
 
 
-def latencies(port: int, ops: int) -> tuple[float, float]:
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    parser = ReplyParser()
-    samples = []
-    for i in range(ops):
+class Timer:
+    """One sequential client timing SETs against one server."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.parser = ReplyParser()
+        self.samples: list[float] = []
+
+    def set(self, i: int) -> None:
         payload = encode_command("SET", f"lat:{i % 1000}", "x" * 16)
         t0 = time.perf_counter()
-        sock.sendall(payload)
-        while (reply := parser.next_reply()) is NEED_DATA:
-            parser.feed(sock.recv(4096))
-        samples.append(time.perf_counter() - t0)
+        self.sock.sendall(payload)
+        while (reply := self.parser.next_reply()) is NEED_DATA:
+            self.parser.feed(self.sock.recv(4096))
+        self.samples.append(time.perf_counter() - t0)
         if reply != b"OK":
-            sys.exit(f"SET got {reply!r} on port {port}")
-    sock.close()
-    samples.sort()
-    return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
+            sys.exit(f"SET got {reply!r} on port {self.port}")
+
+    def percentiles(self) -> tuple[float, float]:
+        ordered = sorted(self.samples)
+        return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
+
+
+def wait_eligible(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(encode_command("INFO", "durability"))
+            parser = ReplyParser()
+            while (reply := parser.next_reply()) is NEED_DATA:
+                parser.feed(s.recv(4096))
+        if isinstance(reply, bytes) and b"durability_eligible_replicas:1" in reply:
+            return
+        time.sleep(0.05)
+    sys.exit(f"the replica of port {port} did not come online within 15 s")
 
 
 def main() -> None:
@@ -178,24 +200,27 @@ def main() -> None:
             p.kill()
         procs.clear()
         print(f"({load()})")
-        print(f"\nSET latency, one sequential client, {args.latency_ops} ops (ms)")
+        print(
+            f"\nSET latency, one sequential client per mode, {args.latency_ops} ops each, "
+            "the modes taking turns op by op in random order (so they share the machine's load) (ms)"
+        )
         print(f"{'mode':<8}{'p50':>8}{'p99':>8}")
+        timers: dict[str, Timer] = {}
         for mode in ("none", "async", "sync"):
             pport, rport = free_port(), free_port()
             procs.append(bundled(pport, "--az", "a", "--durability", mode))
             procs.append(bundled(rport, "--az", "b", "--replicaof", "127.0.0.1", str(pport)))
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                with socket.create_connection(("127.0.0.1", pport)) as s:
-                    s.sendall(b"INFO durability\r\n")
-                    time.sleep(0.05)
-                    if b"durability_eligible_replicas:1" in s.recv(4096):
-                        break
-            p50, p99 = latencies(pport, args.latency_ops)
+            wait_eligible(pport)
+            timers[mode] = Timer(pport)
+        order = list(timers.values())
+        shuffler = random.Random(1)
+        for i in range(args.latency_ops):
+            shuffler.shuffle(order)  # no mode always right after another
+            for timer in order:
+                timer.set(i)
+        for mode, timer in timers.items():
+            p50, p99 = timer.percentiles()
             print(f"{mode:<8}{p50:>8.3f}{p99:>8.3f}")
-            for p in procs:
-                p.kill()
-            procs.clear()
     finally:
         for p in procs:
             p.kill()
