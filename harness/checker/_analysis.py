@@ -17,9 +17,12 @@ judged per key for all of the key's writes at once.
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+import operator
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import compress, count, islice, repeat
 from typing import Any
 
 from harness.history import Columns, History, HistoryError, Op
@@ -157,7 +160,7 @@ class Analysis:
     final_primary: str | None
     final_states: dict[str | None, dict[str, Any]]  # node -> key -> last final value
     final_node_used: str | bool | None  # which node's state judged survival; False if none
-    by_value: dict[tuple[str, Any], int]  # (key, value) -> the write's position
+    by_key: dict[str, dict[Any, int]]  # key -> {value: position} of its writes
     pow2_keys: set[str]
     errors: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # shared intermediate results
@@ -321,7 +324,8 @@ class _Paired:
 
 
 def _pair(cols: Columns) -> _Paired | None:
-    """Pair every invocation with its completion, in one loop that does nothing else.
+    """Pair every invocation with its completion, in one loop that does nothing else but
+    file each client operation's fields into columns while its op is at hand.
 
     ``None`` when a process invokes twice, completes what it never invoked, or completes
     with another ``f`` (:func:`_raise_first_problem` then says which op).
@@ -416,29 +420,29 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     # has a workload and a key; no two writes of a key share a value; a counter's is an int.
     ok = None not in w_workload and None not in w_key
     ok = ok and None not in r_workload and None not in r_key
-    by_value: dict[tuple[str, Any], int] = {}
+    by_key: dict[str, dict[Any, int]] = {}
+    is_counter: list[bool] = []
     if ok:
         try:
-            by_value = dict(zip(zip(w_key, w_value, strict=True), range(len(w_key)), strict=True))
+            for i, key, value in zip(count(), w_key, w_value):
+                d = by_key.get(key)
+                if d is None:
+                    by_key[key] = {value: i}
+                else:
+                    d[value] = i
         except TypeError:  # an unhashable value: replay to fail exactly where the op loop does
             ok = False
-        ok = ok and len(by_value) == len(w_key)
-        ok = ok and all(
-            [type(v) is int for wl, v in zip(w_workload, w_value, strict=True) if wl == "counter"]
-        )
+        ok = ok and sum(map(len, by_key.values())) == len(w_key)
+        is_counter = list(map(operator.eq, w_workload, repeat("counter")))
+        ok = ok and {int}.issuperset(map(type, compress(w_value, is_counter)))
     if not ok:
         _raise_first_problem(history.ops, source)
         raise AssertionError("bulk checks failed, yet no problem found")  # pragma: no cover
     w_index, w_inv, w_process, w_node = pc.w_index, pc.w_inv, pc.w_process, pc.w_node
     w_cidx, w_comp, w_type, w_error = pc.w_cidx, pc.w_comp, pc.w_type, pc.w_error
     r_index, r_inv, r_process, r_node = pc.r_index, pc.r_inv, pc.r_process, pc.r_node
-    r_cidx, r_comp, r_type, r_value, r_final = (
-        pc.r_cidx,
-        pc.r_comp,
-        pc.r_type,
-        pc.r_value,
-        pc.r_final,
-    )
+    r_cidx, r_comp, r_type, r_value = pc.r_cidx, pc.r_comp, pc.r_type, pc.r_value
+    r_final = pc.r_final
 
     # -- everything else: faults and lag observations --
     nemesis: list[tuple[Op, Op | None]] = []
@@ -459,9 +463,8 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     seen_nodes = {n for n in set(w_node) | set(r_node) if n is not None}
 
     deltas: dict[str, list[int]] = defaultdict(list)
-    for wl, key, v in zip(w_workload, w_key, w_value, strict=True):
-        if wl == "counter":
-            deltas[key].append(v)
+    for key, v in zip(compress(w_key, is_counter), compress(w_value, is_counter), strict=True):
+        deltas[key].append(v)
     pow2_keys = {
         key
         for key, ds in deltas.items()
@@ -524,8 +527,15 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     effect_starts = [te.start for te in effects]
 
     final_states: dict[str | None, dict[str, Any]] = defaultdict(dict)
-    for fin, typ, node, key, v in zip(r_final, r_type, r_node, r_key, r_value, strict=True):
+    # Nodes read alike at the end: where a final value is identical to one already read of
+    # its key, keep one object, so that what is worked out for one holds for all at once.
+    first_read: dict[str, Any] = {}
+    for j, (fin, typ, node, key) in enumerate(zip(r_final, r_type, r_node, r_key, strict=True)):
         if fin and typ == "ok":
+            v = r_value[j]
+            seen = first_read.setdefault(key, v)
+            if seen is not v and _identical(seen, v):
+                r_value[j] = v = seen
             final_states[node][key] = v
     final_primary = knowledge[-1].primary if knowledge else None
 
@@ -571,7 +581,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         final_primary=final_primary,
         final_states=dict(final_states),
         final_node_used=False,
-        by_value=by_value,
+        by_key=by_key,
         pow2_keys=pow2_keys,
     )
     _assign_epochs(a)
@@ -601,30 +611,35 @@ def _assign_epochs(a: Analysis) -> None:
         epochs_of_node[p].append(ep)
     br = bisect.bisect_right
     last = len(ks) - 1
-    # The answer depends only on the snapshots at invocation (and completion) and the
-    # node, so it is worked out once per distinct combination.
-    memo: dict[tuple[int, str | None, int], tuple[int | None, str | None]] = {}
-    epochs = a.w_epoch
-    primaries = a.w_primary
-    for i, (s_inv, comp, node) in enumerate(zip(_snaps(a), a.w_comp, a.w_node, strict=True)):
-        s_end = -1
+
+    def epoch_and_primary(
+        s_inv: int, node: str | None, s_end: int
+    ) -> tuple[int | None, str | None]:
+        k = ks[s_inv]
         if node is None:
-            s_end = br(starts, comp) if comp is not None else last
-        key = (s_inv, node, s_end)
-        got = memo.get(key)
-        if got is None:
-            k = ks[s_inv]
-            if node is None:
-                # Sent to "the primary": if the primary changed while it was in flight, it
-                # may have landed on either, so neither its epoch nor its node is known.
-                got = (None, None) if ks[s_end].epoch != k.epoch else (k.epoch, k.primary)
-            elif node == k.primary:
-                got = (k.epoch, k.primary)
-            else:
-                eps = [e for e in epochs_of_node.get(node, ()) if e <= k.epoch]
-                got = (eps[-1], node) if eps else (None, node)
-            memo[key] = got
-        epochs[i], primaries[i] = got
+            # Sent to "the primary": if the primary changed while it was in flight, it may
+            # have landed on either, so neither its epoch nor its node is known.
+            return (None, None) if ks[s_end].epoch != k.epoch else (k.epoch, k.primary)
+        if node == k.primary:
+            return k.epoch, k.primary
+        eps = [e for e in epochs_of_node.get(node, ()) if e <= k.epoch]
+        return (eps[-1], node) if eps else (None, node)
+
+    # The answer depends only on the snapshots at invocation (and, for a write sent to no
+    # node in particular, completion) and the node: worked out once per combination.
+    ends = (
+        [
+            -1 if node is not None else (br(starts, comp) if comp is not None else last)
+            for node, comp in zip(a.w_node, a.w_comp, strict=True)
+        ]
+        if None in a.w_node
+        else repeat(-1)
+    )
+    combos = list(zip(_snaps(a), a.w_node, ends, strict=False))
+    memo = {c: epoch_and_primary(*c) for c in set(combos)}
+    got = list(map(memo.__getitem__, combos))
+    a.w_epoch = list(map(operator.itemgetter(0), got))
+    a.w_primary = list(map(operator.itemgetter(1), got))
 
 
 def _snaps(a: Analysis) -> list[int]:
@@ -635,8 +650,7 @@ def _snaps(a: Analysis) -> list[int]:
         if not starts:
             cached = [0] * len(a.w_inv)
         else:
-            br = bisect.bisect_right
-            cached = [br(starts, t) for t in a.w_inv]
+            cached = list(map(partial(bisect.bisect_right, starts), a.w_inv))
         a.cache["snaps"] = cached
     return cached
 
@@ -650,56 +664,163 @@ def _snaps(a: Analysis) -> list[int]:
 #   before it was invoked (absent: it was overwritten, or lost); null is absent.
 
 
-def _writes_by_key(a: Analysis) -> dict[tuple[str, str], list[int]]:
-    """(key, workload) -> positions of its writes, in order."""
-    cached: dict[tuple[str, str], list[int]] | None = a.cache.get("writes_by_key")
+def key_workloads(a: Analysis) -> dict[str, str | None]:
+    """key -> the workload of all its writes (``None`` for a key written by several)."""
+    cached: dict[str, str | None] | None = a.cache.get("key_workloads")
     if cached is None:
-        cached = defaultdict(list)
-        for i, kw in enumerate(zip(a.w_key, a.w_workload, strict=True)):
-            cached[kw].append(i)
-        a.cache["writes_by_key"] = cached
+        cached = {}
+        for key, wl in set(zip(a.w_key, a.w_workload, strict=True)):
+            cached[key] = wl if key not in cached else None
+        a.cache["key_workloads"] = cached
     return cached
 
 
-def presence_column(a: Analysis, state: Mapping[str, Any]) -> list[bool | None]:
-    """Presence of every write in a node's final ``state`` (see :func:`presence`)."""
-    out: list[bool | None] = [None] * len(a.w_index)
-    values = a.w_value
-    for (key, wl), group in _writes_by_key(a).items():
-        if key not in state:
+def invs_sorted(a: Analysis) -> bool:
+    """Whether the writes' invocation times never decrease (as in any recorded history)."""
+    cached: bool | None = a.cache.get("invs_sorted")
+    if cached is None:
+        inv = a.w_inv
+        cached = a.cache["invs_sorted"] = all(map(operator.le, inv, islice(inv, 1, None)))
+    return cached
+
+
+_ABSENT = object()
+_PLAIN = frozenset((str, int, bool))
+_SCALARS = frozenset((str, int, bool, float, type(None)))
+
+
+def _identical(x: Any, y: Any) -> bool:
+    """Whether ``x`` and ``y`` are the same JSON value, down to the types of their items
+    (so that either may stand for the other anywhere, witnesses included)."""
+    tx = type(x)
+    if tx is not type(y) or x != y:
+        return False
+    if tx is list:
+        types = list(map(type, x))
+        return _SCALARS.issuperset(types) and types == list(map(type, y))
+    return tx in _SCALARS
+
+
+def item_positions(a: Analysis, key: str, v: Any, items: list[Any]) -> list[int | None] | None:
+    """The position of the write of ``key`` whose value each of ``items`` (those of read
+    value ``v``) is, or ``None`` for an item nobody wrote; ``None`` when an item cannot be
+    looked up. Worked out once per read value object."""
+    memo: dict[tuple[int, str], tuple[Any, list[int | None] | None]] = a.cache.setdefault(
+        "positions", {}
+    )
+    hit = memo.get((id(v), key))
+    if hit is not None and hit[0] is v:
+        return hit[1]
+    try:
+        got: list[int | None] | None = list(map(a.by_key.get(key, {}).get, items))
+    except TypeError:  # unhashable
+        got = None
+    memo[(id(v), key)] = (v, got)
+    return got
+
+
+def _same_answer(x: Any, y: Any) -> bool:
+    """Whether final values ``x`` and ``y`` (``_ABSENT``: not read) say the same of every
+    write: equal, of the same type and, for lists, with items of the same types (presence
+    looks at a list's str and int items only, and 1 == 1.0)."""
+    if x is y:
+        return True
+    if type(x) is not type(y) or x != y:
+        return False
+    return type(x) is not list or list(map(type, x)) == list(map(type, y))
+
+
+# How presence is answered for the writes of one (key, workload) in one final state.
+_UNKNOWN, _MEMBER, _BIT, _GONE, _REGISTER, _LIKE = range(6)
+
+
+def _plan(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> int:
+    if key not in state:
+        return _UNKNOWN
+    v = state[key]
+    if wl == "list" or wl == "set":
+        return _MEMBER if isinstance(v, list) else _UNKNOWN
+    if wl == "counter":
+        return _BIT if key in a.pow2_keys and isinstance(v, int) else _UNKNOWN
+    if wl == "register":
+        return _GONE if v is None else _REGISTER
+    return _UNKNOWN
+
+
+def _scatter(out: list[Any], positions: list[int], values: Any) -> None:
+    deque(map(out.__setitem__, positions, values), maxlen=0)
+
+
+def presence_column(
+    a: Analysis,
+    state: Mapping[str, Any],
+    like: tuple[Mapping[str, Any], list[bool | None]] | None = None,
+) -> list[bool | None]:
+    """Presence of every write in a node's final ``state`` (see :func:`presence`).
+
+    What a key's final value says is worked out once per (key, workload); the writes are
+    then answered a kind at a time over whole columns. ``like``: another node's final state
+    and its column; the writes of a key both nodes read alike (:func:`_same_answer`) are
+    taken from it rather than worked out again.
+    """
+    n = len(a.w_index)
+    w_key, w_value = a.w_key, a.w_value
+    kinds = key_workloads(a)
+    plans: dict[Any, int] = {}
+    for key, wl in set(zip(w_key, a.w_workload, strict=True)):
+        if like is not None and _same_answer(state.get(key, _ABSENT), like[0].get(key, _ABSENT)):
+            plan = _LIKE
+        else:
+            plan = _plan(a, state, key, wl)
+        plans[(key, wl) if kinds[key] is None else key] = plan
+    if None in kinds.values():
+        # A key written by several workloads: its plans differ by workload.
+        keyed: Any = [
+            (k, wl) if kinds[k] is None else k for k, wl in zip(w_key, a.w_workload, strict=True)
+        ]
+    else:
+        keyed = w_key
+    per_write = list(map(plans.__getitem__, keyed))
+    out: list[bool | None] = like[1].copy() if like is not None else [None] * n
+    for plan in set(per_write):
+        if plan == _LIKE or (plan == _UNKNOWN and like is None):
             continue
-        v = state[key]
-        col: list[bool | None]
-        if wl == "list" or wl == "set":
-            if not isinstance(v, list):
-                continue
-            members = frozenset(x for x in v if isinstance(x, str | int))
-            col = [values[i] in members for i in group]
-        elif wl == "counter":
-            if key not in a.pow2_keys or not isinstance(v, int):
-                continue
-            col = [bool(v & values[i]) for i in group]
-        elif wl == "register":
-            if v is None:
-                col = [False] * len(group)
-            else:
+        at = list(compress(range(n), map(operator.eq, per_write, repeat(plan))))
+        if plan == _UNKNOWN:
+            _scatter(out, at, repeat(None))
+        elif plan == _GONE:
+            _scatter(out, at, repeat(False))
+        elif plan == _MEMBER:
+            # The writes whose value the final lists hold, by position.
+            held: set[int | None] = set()
+            for key in {w_key[i] for i in at}:
+                v = state[key]
+                if _PLAIN.issuperset(map(type, v)):
+                    got = item_positions(a, key, v, v)
+                    assert got is not None  # str, int and bool are hashable
+                    held.update(got)
+                else:
+                    held.update(map(a.by_key[key].get, [x for x in v if isinstance(x, str | int)]))
+            _scatter(out, at, map(held.__contains__, at))
+        elif plan == _BIT:
+            finals = map(state.__getitem__, map(w_key.__getitem__, at))
+            _scatter(out, at, map(bool, map(operator.and_, finals, map(w_value.__getitem__, at))))
+        else:  # _REGISTER
+            last_comp: dict[str, int | None] = {}
+            for key in {w_key[i] for i in at}:
                 try:
-                    last = a.by_value.get((key, v))
+                    last = a.by_key[key].get(state[key])
                 except TypeError:  # unhashable: no write had that value
                     last = None
-                last_comp = None if last is None else a.w_comp[last]
-                invs = a.w_inv
-                col = [
-                    True
-                    if v == values[i]
-                    # written after the write that is still there completed: it is gone
-                    else (False if last_comp is not None and last_comp < invs[i] else None)
-                    for i in group
-                ]
-        else:
-            continue
-        for i, p in zip(group, col, strict=True):
-            out[i] = p
+                last_comp[key] = None if last is None else a.w_comp[last]
+            invs = a.w_inv
+            for i in at:
+                key, value = w_key[i], w_value[i]
+                v, lc = state[key], last_comp[key]
+                # written after the write that is still there completed: it is gone
+                out[i] = (
+                    True if v == value else (False if lc is not None and lc < invs[i] else None)
+                )
     return out
 
 
@@ -710,13 +831,15 @@ def presence(a: Analysis, state: Mapping[str, Any], i: int) -> bool | None:
 
 
 def _presence_of_node(a: Analysis, state: Mapping[str, Any]) -> list[bool | None]:
+    """:func:`presence_column`, once per state, each after the first like the first."""
     memo: dict[int, tuple[Mapping[str, Any], list[bool | None]]] = a.cache.setdefault(
         "presence", {}
     )
     hit = memo.get(id(state))
     if hit is not None and hit[0] is state:
         return hit[1]
-    col = presence_column(a, state)
+    like = next(iter(memo.values()), None)
+    col = presence_column(a, state, like)
     memo[id(state)] = (state, col)
     return col
 

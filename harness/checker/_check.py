@@ -12,14 +12,18 @@ check raised is ``"unknown"`` with the error, so one broken property never hides
 
 from __future__ import annotations
 
+import operator
 import traceback
 from collections import Counter
+from collections.abc import Iterator
+from itertools import compress, repeat
 from typing import Any
 
 from harness.checker._analysis import MS, SECOND, Analysis, Params, analyse
 from harness.checker._properties import (
     PropertyResult,
     Verdict,
+    _ok_writes,
     applicable,
     loss_windows,
 )
@@ -58,29 +62,24 @@ def error_prefix(error: str | None) -> str:
     return word.lstrip("-")[:40]
 
 
+def _is(values: list[Any], value: Any) -> Iterator[bool]:
+    return map(operator.eq, values, repeat(value))
+
+
 def stats(a: Analysis) -> dict[str, Any]:
     """Counts and figures of a history (independent of any verdict)."""
     w_type, w_comp, w_inv, present = a.w_type, a.w_comp, a.w_inv, a.w_present
     types = Counter(w_type)
-    ok_lat = sorted(
-        [
-            c - i
-            for t, c, i in zip(w_type, w_comp, w_inv, strict=True)
-            if t == "ok" and c is not None
-        ]
-    )
-    ok_present = [p for t, p in zip(w_type, present, strict=True) if t == "ok"]
+    ok = _ok_writes(a)
+    ok_lat = sorted(map(operator.sub, map(w_comp.__getitem__, ok), map(w_inv.__getitem__, ok)))
+    ok_present = list(compress(present, map(operator.eq, w_type, repeat("ok"))))
     lost = ok_present.count(False)
     judged = len(ok_present) - ok_present.count(None)
     # The figure users compare across modes: per failover, the span of the acknowledged
     # writes of the failed primary's epoch that are gone at the end.
     windows = {ep: w for ep, (w, _first, _last) in loss_windows(a).items()}
-    rejected_by = Counter(
-        error_prefix(e) for t, e in zip(w_type, a.w_error, strict=True) if t == "fail"
-    )
-    indeterminate_by = Counter(
-        error_prefix(e) for t, e in zip(w_type, a.w_error, strict=True) if t == "info"
-    )
+    rejected_by = Counter(map(error_prefix, compress(a.w_error, _is(w_type, "fail"))))
+    indeterminate_by = Counter(map(error_prefix, compress(a.w_error, _is(w_type, "info"))))
     faults = Counter(a.nemesis_fs)
     duration = a.t_end - a.t0
     return {

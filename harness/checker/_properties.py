@@ -11,9 +11,11 @@ from __future__ import annotations
 import bisect
 import operator
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from itertools import accumulate, compress, groupby, islice, repeat
+from typing import Any, Literal, NamedTuple, cast
 
 from harness.checker._analysis import (
     MS,
@@ -22,8 +24,10 @@ from harness.checker._analysis import (
     _ackers_at,
     _presence_of_node,
     _snaps,
-    _writes_by_key,
     holders_for,
+    invs_sorted,
+    item_positions,
+    key_workloads,
 )
 from models import Holders, LoseData, Mode, Promote, promote_candidates
 
@@ -76,15 +80,29 @@ def _wref(a: Analysis, i: int) -> dict[str, Any]:
     }
 
 
+def _where_ok(types: list[str], comps: list[int | None]) -> list[int]:
+    """Positions of the operations that are ``ok`` and have a completion time."""
+    return list(compress(range(len(types)), _ok_mask(types, comps)))
+
+
+def _ok_mask(types: list[str], comps: list[int | None]) -> list[bool]:
+    ok = map(operator.eq, types, repeat("ok"))
+    return list(map(operator.and_, ok, map(operator.is_not, comps, repeat(None))))
+
+
+def _where_ok_mask(a: Analysis) -> list[bool]:
+    """For each write, whether it was acknowledged (``ok``, with a completion time)."""
+    cached: list[bool] | None = a.cache.get("ok_mask")
+    if cached is None:
+        cached = a.cache["ok_mask"] = _ok_mask(a.w_type, a.w_comp)
+    return cached
+
+
 def _ok_writes(a: Analysis) -> list[int]:
     """Positions of the acknowledged writes (``ok``, with a completion time)."""
     cached: list[int] | None = a.cache.get("ok_writes")
     if cached is None:
-        cached = a.cache["ok_writes"] = [
-            i
-            for i, (t, c) in enumerate(zip(a.w_type, a.w_comp, strict=True))
-            if t == "ok" and c is not None
-        ]
+        cached = a.cache["ok_writes"] = list(compress(range(len(a.w_type)), _where_ok_mask(a)))
     return cached
 
 
@@ -143,7 +161,7 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
 
 
 def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int]]]:
-    """Walk ops in time order and bound the lag from below during isolation windows.
+    """Bound the lag from below during isolation windows.
 
     An isolation of a primary ``p`` starts when no eligible replica of ``p`` can acknowledge
     a new write of ``p`` any more. A write ``w0`` that ``p`` acknowledged inside the
@@ -156,9 +174,11 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
     and the bound; and for each lag observation (by position in ``a.lag_obs``) covered the
     same way, the bound.
 
-    Only the writes invoked or acknowledged while their primary was isolated take part:
-    whether it was is a function of the knowledge snapshot and the primary, tabulated first,
-    so the writes of a healthy cluster cost one lookup each.
+    In time order (completions before invocations at equal times), ``w0`` is the first
+    write of the isolation to complete: an invocation or observation at or after its
+    completion, in the same isolation (and, for a write, the same epoch), is bounded by
+    it. Whether a primary is isolated is a function of the knowledge snapshot, tabulated
+    first, so the writes of a healthy cluster cost one lookup each.
     """
     cached = a.cache.get("isolation")
     if cached is not None:
@@ -174,88 +194,65 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         return iso_memo[key]
 
     br = bisect.bisect_right
-
-    def snap_at(t: int) -> int:
-        return br(starts, t)
-
     prim, epoch, inv, comp = a.w_primary, a.w_epoch, a.w_inv, a.w_comp
-    primaries = {p for p in set(prim) if p is not None}
-    # Snapshots in which some primary is isolated.
-    iso_snaps = {s for s in range(len(ks)) for p in sorted(primaries) if iso_at(s, p) is not None}
-    # Events: (time, order, kind, i). Completions sort before invocations at equal times.
-    events: list[tuple[int, int, int, int]] = []
-    if iso_snaps:
-        snaps = _snaps(a)
-        for i in [i for i, s in enumerate(snaps) if s in iso_snaps]:
-            p = prim[i]
-            if p is None or epoch[i] is None:
-                continue
-            st = iso_at(snaps[i], p)
-            if st is not None and inv[i] >= st:
-                events.append((inv[i], 1, 0, i))
-        for i in _ok_writes(a):
+    primaries = sorted(p for p in set(prim) if p is not None)
+    # (snapshot, primary) -> since when that primary is isolated in that snapshot.
+    since = {
+        (s, p): st for s in range(len(ks)) for p in primaries if (st := iso_at(s, p)) is not None
+    }
+    # An isolation is identified by (primary, its start); w0 is its first acknowledged write.
+    first_ack: dict[tuple[str, int], tuple[int, int]] = {}  # -> (completion, w0)
+    invoked: list[tuple[int, tuple[str, int]]] = []  # (write, isolation) at invocation
+    if since:
+        isolated = since.__contains__
+        # Acknowledgements inside an isolation of their primary, each isolation's first.
+        ok = _ok_writes(a)
+        comp_snaps = list(map(partial(br, starts), map(comp.__getitem__, ok)))
+        at_ack = zip(comp_snaps, map(prim.__getitem__, ok), strict=True)
+        for i, s in compress(zip(ok, comp_snaps, strict=True), map(isolated, at_ack)):
             p = prim[i]
             c = comp[i]
-            assert c is not None
-            if p is None or epoch[i] is None:
+            assert p is not None and c is not None
+            st = since[(s, p)]
+            if epoch[i] is None or inv[i] < st:
                 continue
-            s = br(starts, c)
-            if s not in iso_snaps:
-                continue
-            st = iso_at(s, p)
-            if st is not None and inv[i] >= st:
-                events.append((c, 0, 1, i))
-    for j, obs in enumerate(a.lag_obs):
-        events.append((obs[0], 1, 2, j))
-    events.sort()
-    # An isolation is identified by (primary, its start); w0 is its first acknowledged write.
-    first_ack: dict[tuple[str, int], int] = {}
-    at_invoke: list[tuple[int, tuple[str, int], int]] = []
-    at_obs: list[tuple[int, tuple[str, int], int]] = []
-    snap = 0
-    n_eff = len(starts)
-    for t, _o, kind, i in events:
-        while snap < n_eff and starts[snap] <= t:
-            snap += 1
-        if kind == 2:
-            node = a.lag_obs[i][3] or ks[snap].primary
-            st = iso_at(snap, node)
-            if st is None:
-                continue
-            w0 = first_ack.get((node, st))
-            if w0 is not None:
-                at_obs.append((i, (node, st), w0))
-            continue
-        p = prim[i]
-        assert p is not None
-        st = iso_at(snap, p)
-        if st is None or inv[i] < st:
-            continue
-        iso = (p, st)
-        if kind == 1:
-            first_ack.setdefault(iso, i)
-        else:
-            w0 = first_ack.get(iso)
-            if w0 is not None and epoch[w0] == epoch[i]:
-                at_invoke.append((i, iso, w0))
+            iso = (p, st)
+            got = first_ack.get(iso)
+            if got is None or (c, i) < got:
+                first_ack[iso] = (c, i)
+        # Invocations inside an isolation of their primary.
+        snaps = _snaps(a)
+        at_inv = zip(snaps, prim, strict=True)
+        for i in compress(range(len(snaps)), map(isolated, at_inv)):
+            p = prim[i]
+            assert p is not None
+            st = since[(snaps[i], p)]
+            if epoch[i] is not None and inv[i] >= st:
+                invoked.append((i, (p, st)))
 
     def still_isolated(iso: tuple[str, int], until: int) -> bool:
-        return iso_at(snap_at(until), iso[0]) == iso[1]
+        return iso_at(br(starts, until), iso[0]) == iso[1]
 
     writes_out: dict[int, tuple[int, int]] = {}
-    for i, iso, w0 in at_invoke:
+    for i, iso in invoked:
+        got = first_ack.get(iso)
+        if got is None:
+            continue
+        c0, w0 = got
         c = comp[i]
-        if c is not None and still_isolated(iso, c):
-            c0 = comp[w0]
-            assert c0 is not None
+        # The invocation comes after w0's acknowledgement (or at the same time).
+        if inv[i] >= c0 and epoch[w0] == epoch[i] and c is not None and still_isolated(iso, c):
             writes_out[i] = (w0, inv[i] - c0)
     obs_out: list[tuple[int, int]] = []
-    for j, iso, w0 in at_obs:
-        o_inv, o_comp, _ms, _node, _idx = a.lag_obs[j]
-        if still_isolated(iso, o_comp):
-            c0 = comp[w0]
-            assert c0 is not None
-            obs_out.append((j, o_inv - c0))
+    for j, (o_inv, o_comp, _ms, node, _idx) in enumerate(a.lag_obs):
+        snap = br(starts, o_inv)
+        who = node or ks[snap].primary
+        st = iso_at(snap, who)
+        if st is None:
+            continue
+        got = first_ack.get((who, st))
+        if got is not None and got[0] <= o_inv and still_isolated((who, st), o_comp):
+            obs_out.append((j, o_inv - got[0]))
     result = (writes_out, obs_out)
     a.cache["isolation"] = result
     return result
@@ -294,8 +291,10 @@ def _lost_writes(a: Analysis) -> list[int]:
     """Positions of the acknowledged writes absent from the judged final state."""
     cached: list[int] | None = a.cache.get("lost_writes")
     if cached is None:
-        present = a.w_present
-        cached = a.cache["lost_writes"] = [i for i in _ok_writes(a) if present[i] is False]
+        absent = map(operator.is_, a.w_present, repeat(False))
+        cached = a.cache["lost_writes"] = list(
+            compress(range(len(a.w_present)), map(operator.and_, _where_ok_mask(a), absent))
+        )
     return cached
 
 
@@ -398,7 +397,8 @@ def loss_window_bounded(a: Analysis) -> PropertyResult:
     prop = Propagator(a)
     last_failure = max((t for t, _ep in a.knowledge[-1].failures), default=None)
     present = a.w_present
-    judged = sum(1 for i in _ok_writes(a) if present[i] is not None)
+    judged_present = list(compress(present, _where_ok_mask(a)))
+    judged = len(judged_present) - judged_present.count(None)
     if last_failure is not None:
         for i in _lost_writes(a):
             if a.w_inv[i] <= last_failure and _must_survive(a, prop, i):
@@ -506,28 +506,33 @@ def _holes(
     a: Analysis, present: list[bool | None]
 ) -> tuple[dict[int, int], dict[int, int], set[int]]:
     """Per epoch, under one node's presence: the earliest-completed acknowledged write that
-    is absent, the latest-invoked write that is present, and the epochs judged."""
-    lost_first: dict[int, int] = {}
-    surv_last: dict[int, int] = {}
-    judged: set[int] = set()
-    inv, comp, typ = a.w_inv, a.w_comp, a.w_type
-    for i, (p, ep, prim) in enumerate(zip(present, a.w_epoch, a.w_primary, strict=True)):
-        if p is None or ep is None or prim is None:
-            continue
-        if p:
-            s = surv_last.get(ep)
-            if s is None or inv[i] > inv[s]:
-                surv_last[ep] = i
-            judged.add(ep)
-        elif typ[i] == "ok":
-            c = comp[i]
-            if c is None:
-                continue
-            lf = lost_first.get(ep)
-            if lf is None or c < comp[lf]:  # type: ignore[operator]
-                lost_first[ep] = i
-            judged.add(ep)
-    return lost_first, surv_last, judged
+    is absent, the latest-invoked write that is present, and the epochs judged (writes by
+    position; of several alike, the first)."""
+    inv, comp = a.w_inv, a.w_comp
+    epoch = cast(list[int], a.w_epoch)  # where it is None, no write is looked at
+    known = list(
+        map(
+            operator.and_,
+            map(operator.is_not, epoch, repeat(None)),
+            map(operator.is_not, a.w_primary, repeat(None)),
+        )
+    )
+    positions = range(len(present))
+    survived = compress(
+        positions, map(operator.and_, known, map(operator.is_, present, repeat(True)))
+    )
+    absent = map(operator.and_, known, map(operator.is_, present, repeat(False)))
+    lost = compress(positions, map(operator.and_, absent, _where_ok_mask(a)))
+    by_epoch = epoch.__getitem__
+    surv_last = {
+        ep: max(g, key=inv.__getitem__)
+        for ep, g in groupby(sorted(survived, key=by_epoch), key=by_epoch)
+    }
+    lost_first = {
+        ep: min(g, key=comp.__getitem__)  # type: ignore[arg-type]  # completed ones only
+        for ep, g in groupby(sorted(lost, key=by_epoch), key=by_epoch)
+    }
+    return lost_first, surv_last, set(surv_last) | set(lost_first)
 
 
 def no_holes(a: Analysis) -> PropertyResult:
@@ -581,103 +586,163 @@ def _ok_reads(a: Analysis) -> list[int]:
     """Positions of the successful reads (``ok``, with a completion time)."""
     cached: list[int] | None = a.cache.get("ok_reads")
     if cached is None:
-        cached = a.cache["ok_reads"] = [
-            j
-            for j, (t, c) in enumerate(zip(a.r_type, a.r_comp, strict=True))
-            if t == "ok" and c is not None
-        ]
+        cached = a.cache["ok_reads"] = _where_ok(a.r_type, a.r_comp)
     return cached
+
+
+def _reads_by_key(a: Analysis) -> dict[tuple[str, str], list[int]]:
+    """(key, workload) -> positions of its successful reads, in order."""
+    cached: dict[tuple[str, str], list[int]] | None = a.cache.get("reads_by_key")
+    if cached is None:
+        cached = defaultdict(list)
+        r_key, r_wl = a.r_key, a.r_workload
+        for j in _ok_reads(a):
+            cached[(r_key[j], r_wl[j])].append(j)
+        a.cache["reads_by_key"] = cached
+    return cached
+
+
+def _phantoms(a: Analysis, j: int) -> tuple[list[Any], list[Any]]:
+    """The items of (list, set or register) read ``j`` that no write of its key and
+    workload had been invoked for by its completion, and those a list holds twice."""
+    key, wl, comp = a.r_key[j], a.r_workload[j], a.r_comp[j]
+    assert comp is not None
+    by_value = a.by_key.get(key, {})
+    w_inv, w_workload = a.w_inv, a.w_workload
+    bad: list[Any] = []
+    twice: list[Any] = []
+    seen: set[Any] = set()
+    for x in _read_items(a.r_value[j], wl):
+        try:
+            src = by_value.get(x)
+        except TypeError:  # unhashable (a nested list or map): nobody wrote that
+            bad.append(x)
+            continue
+        if src is None or w_inv[src] > comp or w_workload[src] != wl:
+            bad.append(x)
+        elif wl == "list" and x in seen:
+            twice.append(x)  # one write, applied twice
+        seen.add(x)
+    return bad, twice
+
+
+def _latest_write(
+    a: Analysis, key: str, value: Any, items: list[Any], by_inv: bool
+) -> tuple[int | None, bool]:
+    """The latest invocation among the writes of ``key`` that the items of read value
+    ``value`` are (``None`` if some item is no write's), and whether the items are
+    distinct; once per read value object (nodes read alike at the end share theirs)."""
+    memo: dict[tuple[int, str], tuple[Any, int | None, bool]] = a.cache.setdefault(
+        "latest_write", {}
+    )
+    hit = memo.get((id(value), key))
+    if hit is not None and hit[0] is value:
+        return hit[1], hit[2]
+    latest: int | None = None
+    distinct = False
+    positions = item_positions(a, key, value, items)
+    if positions is not None and None not in positions:
+        found = cast(list[int], positions)
+        w_inv = a.w_inv
+        # When invocations never go back, the write last in order was invoked last.
+        latest = w_inv[max(found)] if by_inv else max(map(w_inv.__getitem__, found))
+        distinct = len(set(found)) == len(found)
+    memo[(id(value), key)] = (value, latest, distinct)
+    return latest, distinct
 
 
 def no_phantom_writes(a: Analysis) -> PropertyResult:
     """No read returns a value that no client had written by then.
 
-    A read passes at once when every item it returned is the value of a write of its key
-    and workload invoked no later than the read completed (the latest such invocation is
-    found with one lookup per item), and a list holds no item twice; only a read that does
-    not is examined item by item, for the witness.
+    Reads are taken key by key, so that the key's writes stay at hand. A read passes at
+    once when every item it returned is the value of a write of its key and workload
+    invoked no later than the read completed (found with one lookup per item), and a list
+    holds no item twice; only a read that does not is examined item by item, for the
+    witness.
     """
     res = PropertyResult(valid="unknown")
-    by_value = a.by_value
-    w_inv, w_workload, values = a.w_inv, a.w_workload, a.w_value
-    groups = _writes_by_key(a)
-    # (key, workload) -> {value: invocation time}; key -> (sorted invocations, prefix ORs).
-    inv_of: dict[tuple[str, str], dict[Any, int]] = {}
-    masks: dict[str, tuple[list[int], list[int]]] = {}
-    for (key, wl), group in groups.items():
+    kinds = key_workloads(a)
+    w_inv, w_value = a.w_inv, a.w_value
+    by_inv = invs_sorted(a)  # then the latest write is the one invoked last
+    r_val, r_comp, r_final = a.r_value, a.r_comp, a.r_final
+    found: list[tuple[int, list[Any], list[Any]]] = []  # (read, phantom items, twice)
+    for (key, wl), reads in _reads_by_key(a).items():
+        writes = a.by_key.get(key, {})
         if wl == "counter":
-            pairs = sorted((w_inv[i], values[i]) for i in group)
+            if key not in a.pow2_keys:
+                for j in reads:
+                    value = r_val[j]
+                    if value is not None and not isinstance(value, int):
+                        found.append((j, [value], []))
+                continue
+            # The deltas invoked by each read's completion, ORed: prefix ORs by time.
+            pairs = sorted(
+                (w_inv[i], w_value[i]) for i in writes.values() if a.w_workload[i] == "counter"
+            )
+            times = [t for t, _d in pairs]
             ors: list[int] = []
             m = 0
             for _t, d in pairs:
                 m |= d
                 ors.append(m)
-            masks[key] = ([t for t, _d in pairs], ors)
-        else:
-            inv_of[(key, wl)] = {values[i]: w_inv[i] for i in group}
-    judged = violations = 0
-    r_key, r_wl, r_val, r_comp = a.r_key, a.r_workload, a.r_value, a.r_comp
-    for j in _ok_reads(a):
-        judged += 1
-        comp = r_comp[j]
-        assert comp is not None
-        key, wl, value = r_key[j], r_wl[j], r_val[j]
-        bad: list[Any] = []
-        twice: list[Any] = []
-        if wl == "counter":
-            if value is None:
-                pass  # an absent counter reads as nothing written yet
-            elif not isinstance(value, int):
-                bad.append(value)
-            elif key in a.pow2_keys:
-                m = 0
-                if key in masks:
-                    times, ors = masks[key]
-                    n = bisect.bisect_right(times, comp)
-                    m = ors[n - 1] if n else 0
+            for j in reads:
+                value = r_val[j]
+                if value is None:
+                    continue  # an absent counter reads as nothing written yet
+                if not isinstance(value, int):
+                    found.append((j, [value], []))
+                    continue
+                comp = r_comp[j]
+                assert comp is not None
+                n = bisect.bisect_right(times, comp)
+                m = ors[n - 1] if n else 0
                 if value < 0 or value & ~m:
-                    bad.append(value)
-        else:
+                    found.append((j, [value], []))
+            continue
+        # The fast test needs every write of the key to be of this workload.
+        fast = kinds.get(key) == wl
+        get = writes.__getitem__
+        for j in reads:
+            value = r_val[j]
             items = _read_items(value, wl)
             if not items:
                 continue
-            known = inv_of.get((key, wl))
-            if known is not None:
+            comp = r_comp[j]
+            assert comp is not None
+            if fast and r_final[j]:
+                # Final reads of nodes that agree share their value: judged once.
+                latest, distinct = _latest_write(a, key, value, items, by_inv)
+                if latest is not None and latest <= comp and (wl != "list" or distinct):
+                    continue
+            elif fast:
                 try:
-                    if max(map(known.__getitem__, items)) <= comp and (
-                        wl != "list" or len(set(items)) == len(items)
-                    ):
+                    if by_inv:  # then the write last in order was invoked last
+                        latest = w_inv[max(map(get, items))]
+                    else:
+                        latest = max(map(w_inv.__getitem__, map(get, items)))
+                    if latest <= comp and (wl != "list" or len(set(items)) == len(items)):
                         continue
                 except (KeyError, TypeError):
                     pass  # some item is not a write of this key: look at each
-            seen: set[Any] = set()
-            for x in items:
-                try:
-                    src = by_value.get((key, x))
-                except TypeError:  # unhashable (a nested list or map): nobody wrote that
-                    bad.append(x)
-                    continue
-                if src is None or w_inv[src] > comp or w_workload[src] != wl:
-                    bad.append(x)
-                elif wl == "list" and x in seen:
-                    twice.append(x)  # one write, applied twice
-                seen.add(x)
-        if bad or twice:
-            violations += 1
-            c = a.r_cidx[j]
-            res.witness(
-                {
-                    "kind": "phantom-value",
-                    "ops": [a.r_index[j]] + ([c] if c is not None else []),
-                    "key": key,
-                    "node": a.r_node[j],
-                    "values": bad[:10],
-                    "duplicated": twice[:10],
-                    "read_s": a.seconds(comp),
-                }
-            )
+            bad, twice = _phantoms(a, j)
+            if bad or twice:
+                found.append((j, bad, twice))
+    for j, bad, twice in sorted(found, key=lambda x: x[0]):
+        c = a.r_cidx[j]
+        res.witness(
+            {
+                "kind": "phantom-value",
+                "ops": [a.r_index[j]] + ([c] if c is not None else []),
+                "key": a.r_key[j],
+                "node": a.r_node[j],
+                "values": bad[:10],
+                "duplicated": twice[:10],
+                "read_s": a.seconds(r_comp[j]),
+            }
+        )
+    judged = len(_ok_reads(a))
     res.evidence = {"reads_judged": judged}
-    res.valid = _verdict(violations, judged)
+    res.valid = _verdict(len(found), judged)
     return res
 
 
@@ -763,13 +828,24 @@ def no_loss_without_failure(a: Analysis) -> PropertyResult:
     last_failure = max((t for t, _ep in a.knowledge[-1].failures), default=None)
     final_epoch = a.knowledge[-1].epoch
     inv, epoch, present = a.w_inv, a.w_epoch, a.w_present
-    judged_writes = [
-        i
-        for i in _ok_writes(a)
-        if (last_failure is None or inv[i] > last_failure)
-        and epoch[i] == final_epoch
-        and present[i] is not None
-    ]
+    since: Any = (
+        repeat(True) if last_failure is None else map(operator.gt, inv, repeat(last_failure))
+    )
+    judged_writes = list(
+        compress(
+            range(len(inv)),
+            map(
+                all,
+                zip(
+                    _where_ok_mask(a),
+                    since,
+                    map(operator.eq, epoch, repeat(final_epoch)),
+                    map(operator.is_not, present, repeat(None)),
+                    strict=False,  # since may repeat forever
+                ),
+            ),
+        )
+    )
     violations = 0
     for i in judged_writes:
         if present[i] is False:
@@ -810,30 +886,31 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
     evidence = violations = 0
-    cols: tuple[list[int], list[int], list[Any], list[bool], list[int]] | None = None
+    cols: _ByInvocation | None = None
     for start, end, idx in a.heals:
         deadline = end + bound
         if any(end < s <= deadline for s in a.fault_starts):
             continue  # another fault began before writes had to resume: nothing to judge
-        if cols is None:
-            cols = _by_invocation(a)
-        order, invs, accept_at, refused, last_t = cols
-        # The writes invoked from the heal on are a suffix in invocation order.
-        pos = bisect.bisect_left(invs, start)
-        n_after = len(invs) - pos
-        first_ok: int | None = None
-        if n_after:
-            tail = accept_at[pos:]
-            earliest = min(tail)
-            if earliest != _NEVER:
-                first_ok = order[pos + tail.index(earliest)]
+        # The writes invoked from the heal on are a suffix in invocation order: a short
+        # one (the usual last heal) is looked at as it is, a long one through suffix
+        # minima and maxima built once.
+        if invs_sorted(a) and len(a.w_inv) - bisect.bisect_left(a.w_inv, start) <= _SHORT:
+            n_after, first_ok, refused_late, spanned = _after_heal(a, start, deadline)
+        else:
+            if cols is None:
+                cols = _by_invocation(a)
+            pos = bisect.bisect_left(cols.invs, start)
+            n_after = len(cols.invs) - pos
+            first_ok = None
+            if n_after and cols.earliest_ok[pos] != _NEVER:
+                first_ok = cols.order[cols.accepted_at.index(cols.earliest_ok[pos], pos)]
+            late = max(pos, bisect.bisect_right(cols.invs, deadline))
+            refused_late = late < len(cols.invs) and cols.refused_from[late]
+            spanned = n_after > 0 and cols.invs[pos] <= deadline and cols.last_from[pos] > deadline
         fc = None if first_ok is None else a.w_comp[first_ok]
         if fc is not None and fc <= deadline:
             evidence += 1
             continue
-        late = max(pos, bisect.bisect_right(invs, deadline))
-        refused_late = True in refused[late:]
-        spanned = n_after > 0 and invs[pos] <= deadline and max(last_t[pos:]) > deadline
         if not refused_late and not (spanned and first_ok is None):
             continue  # the evidence does not say when writes resumed
         evidence += 1
@@ -853,25 +930,66 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     return res
 
 
-def _by_invocation(
-    a: Analysis,
-) -> tuple[list[int], list[int], list[Any], list[bool], list[int]]:
-    """The writes in order of invocation time (stable): their positions, invocation times,
-    acknowledgement times (infinity when not acknowledged), whether refused, and completion
-    (else invocation) times."""
+_SHORT = 4096  # writes after a heal looked at directly
+
+
+def _after_heal(a: Analysis, start: int, deadline: int) -> tuple[int, int | None, bool, bool]:
+    """For the writes invoked from ``start`` on (invocations in order): how many, the
+    first acknowledged of the earliest acknowledgement, whether one invoked after
+    ``deadline`` was refused, and whether they were tried across ``deadline``."""
     inv, comp, typ = a.w_inv, a.w_comp, a.w_type
-    order = list(range(len(inv)))
-    if any(map(operator.gt, inv, inv[1:])):
-        order.sort(key=inv.__getitem__)
-    accept_at: list[Any] = [
-        c if typ[i] == "ok" and c is not None else _NEVER for i in order for c in (comp[i],)
+    pos = bisect.bisect_left(inv, start)
+    n_after = len(inv) - pos
+    first_ok: int | None = None
+    comps, types = comp[pos:], typ[pos:]
+    accepted: list[Any] = [
+        c if ok else _NEVER for c, ok in zip(comps, _ok_mask(types, comps), strict=True)
     ]
-    return (
-        order,
-        [inv[i] for i in order],
-        accept_at,
-        [typ[i] != "ok" for i in order],
-        [comp[i] or inv[i] for i in order],
+    if accepted and (earliest := min(accepted)) != _NEVER:
+        first_ok = pos + accepted.index(earliest)
+    late = max(pos, bisect.bisect_right(inv, deadline))
+    refused_late = any(map(operator.ne, islice(typ, late, None), repeat("ok")))
+    spanned = (
+        n_after > 0
+        and inv[pos] <= deadline
+        and max(c or i for c, i in zip(comps, inv[pos:], strict=True)) > deadline
+    )
+    return n_after, first_ok, refused_late, spanned
+
+
+class _ByInvocation(NamedTuple):
+    """The writes in order of invocation time (stable), and what a heal asks of a suffix."""
+
+    order: Sequence[int]  # positions of the writes
+    invs: list[int]  # invocation times
+    accepted_at: list[Any]  # acknowledgement time (infinity when not acknowledged)
+    earliest_ok: list[Any]  # the least of accepted_at from here on
+    refused_from: list[bool]  # whether a write from here on was not acknowledged
+    last_from: list[int]  # the latest completion (else invocation) from here on
+
+
+def _suffix(values: Any, combine: Callable[[Any, Any], Any]) -> list[Any]:
+    out = list(accumulate(reversed(values), combine))
+    out.reverse()
+    return out
+
+
+def _by_invocation(a: Analysis) -> _ByInvocation:
+    inv, comp, typ = a.w_inv, a.w_comp, a.w_type
+    order: Sequence[int] = range(len(inv))
+    if not invs_sorted(a):
+        order = sorted(order, key=inv.__getitem__)
+        inv = [inv[i] for i in order]
+        comp = [comp[i] for i in order]
+        typ = [typ[i] for i in order]
+    accepted = [c if ok else _NEVER for c, ok in zip(comp, _ok_mask(typ, comp), strict=True)]
+    return _ByInvocation(
+        order=order,
+        invs=inv,
+        accepted_at=accepted,
+        earliest_ok=_suffix(accepted, min),
+        refused_from=_suffix(list(map(operator.ne, typ, repeat("ok"))), operator.or_),
+        last_from=_suffix([c or i for c, i in zip(comp, inv, strict=True)], max),
     )
 
 

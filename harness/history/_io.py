@@ -13,13 +13,12 @@ import dataclasses
 import functools
 import gc
 import json
-import operator
 import os
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -260,21 +259,24 @@ _INT_OR_STR = frozenset((int, str))
 
 
 def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
-    """Read ``raw`` with one JSON parse per line, one loop gathering the fields into columns
-    and checks over whole columns; ``None`` when any line is not exactly as a run writes
-    it (then the line-by-line reader decides)."""
+    """Read ``raw`` in one loop that parses each line and files its fields into columns,
+    then check whole columns; ``None`` when any line is not exactly as a run writes it
+    (then the line-by-line reader decides)."""
+    header = Header()
+    lines = iter(raw)
+    first = next(lines, None)
+    if first is None:
+        return History.from_columns(header, tuple([] for _ in Op._fields))  # type: ignore[arg-type]
     try:
-        objs = list(map(_loads, raw))
+        obj = _loads(first)
     except ValueError:
         return None
-    header = Header()
-    start = 0
-    if objs and type(objs[0]) is dict and "format" in objs[0]:
-        if objs[0]["format"] != FORMAT:
+    if type(obj) is dict and "format" in obj:
+        if obj["format"] != FORMAT:
             return None
-        header = _header_from(objs[0], f"{source}:1")
-        start = 1
-    body = islice(objs, start, None)
+        header = _header_from(obj, f"{source}:1")
+    else:
+        lines = chain((first,), lines)
     index: list[int] = []
     times: list[int] = []
     process: list[Any] = []
@@ -286,36 +288,51 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
     error: list[Any] = []
     node: list[Any] = []
     final: list[Any] = []
+    loads = _loads
+    known = _KNOWN_FIELDS
+    # The fields of each line, in order: few distinct tuples (a writer writes them alike).
+    layouts: set[tuple[str, ...]] = set()
+    layout = layouts.add
+    # Strings that repeat (f, key, node, error) are kept once: one object per distinct
+    # value, so that the checker's many comparisons and lookups of them stay cheap. (A
+    # non-string value this maps to another equal one is rejected below all the same.)
+    once = {None: None}.setdefault
+    type_of = _TYPE_OF.__getitem__  # KeyError: not an op type
+    workload_of = _WORKLOAD_OF.__getitem__  # KeyError: not a workload
+    last_index = -1
+    last_time = -(1 << 62)
     try:
-        for o in body:
-            get = o.get
-            index.append(o["index"])
-            times.append(o["time"])
+        for line in lines:
+            o = loads(line)
+            get = o.get  # AttributeError: not an object
+            i = o["index"]
+            t = o["time"]
+            if type(i) is not int or i <= last_index or type(t) is not int or t < last_time:
+                return None
+            index.append(i)
+            times.append(t)
+            last_index = i
+            last_time = t
             process.append(o["process"])
-            types.append(o["type"])
-            fs.append(o["f"])
-            workload.append(get("workload"))
-            key.append(get("key"))
+            types.append(type_of(o["type"]))
+            f = o["f"]
+            fs.append(once(f, f))
+            workload.append(workload_of(get("workload")))
+            k = get("key")
+            key.append(once(k, k))
             value.append(get("value"))
-            error.append(get("error"))
-            node.append(get("node"))
+            e = get("error")
+            error.append(once(e, e))
+            n = get("node")
+            node.append(once(n, n))
             final.append(get("final", False))
-        # (Only a dict has .get.) Each check below is one the line-by-line reader makes.
-        if not _KNOWN_FIELDS.issuperset(chain.from_iterable(islice(objs, start, None))):
-            return None
-        types = list(map(_TYPE_OF.__getitem__, types))  # KeyError: not an op type
-        workload = list(map(_WORKLOAD_OF.__getitem__, workload))  # KeyError: unknown
-    except (KeyError, TypeError, AttributeError):
+            layout(tuple(o))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if index:
-        if set(map(type, index)) != {int} or set(map(type, times)) != {int}:
-            return None
-        if index[0] <= -1 or times[0] < -(1 << 62):
-            return None
-        if not all(map(operator.lt, index, islice(index, 1, None))):
-            return None
-        if not all(map(operator.le, times, islice(times, 1, None))):
-            return None
+    if not known.issuperset(chain.from_iterable(layouts)):
+        return None  # an unknown field (or a second header)
+    # Each check below is one the line-by-line reader makes of every op; the columns they
+    # read hold few distinct objects.
     if not _INT_OR_STR.issuperset(map(type, process)) or not {str}.issuperset(map(type, fs)):
         return None
     for col in (key, error, node):
