@@ -615,6 +615,10 @@ def run(args: argparse.Namespace) -> int:
         raise AckboundError("no cells to run; widen --targets/--modes")
     section_name = "short" if args.short else "full"
     out: Path | None = args.out if args.out is not None else (None if args.short else DEFAULT_OUT)
+    if args.check is not None and not args.check.exists():
+        raise AckboundError(
+            f"--check {args.check}: no such file; pass the committed matrix.json (docs/matrix.json)"
+        )
     expected = load_matrix(args.check).get(section_name) if args.check else None
     if args.check and not expected:
         raise AckboundError(

@@ -248,6 +248,28 @@ def test_render_only_writes_the_page_from_the_json(tmp_path: Path) -> None:
     assert main(["matrix", "--render", str(tmp_path / "nope.json"), "--out", str(page)]) == 3
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--targets", "redis/docker"], "--targets 'redis/docker' is not a row of the matrix"),
+        (["--seeds", "x"], "--seeds 'x': give a comma-separated list of whole numbers"),
+        (["--short", "--check", "nope.json"], "--check nope.json: no such file"),
+    ],
+)
+def test_bad_flags_are_one_line_and_exit_3(
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["matrix", *args]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"ackbound: error: {message}") and err.count("\n") == 1, err
+    assert not (tmp_path / "ackbound-runs").exists()
+
+
 def test_the_page() -> None:
     assert render_markdown(_doc()) == EXPECTED_PAGE
 
