@@ -357,7 +357,7 @@ class Knowledge:
             if e.node == self.primary and self.primary_data_lost:
                 # The primary is back without its data and no failover replaced it: a new
                 # lineage starts from its empty state.
-                return k._new_epoch(te.start, primary_data_lost=False)
+                return k._new_epoch(te.end, primary_data_lost=False)
             return k
         if isinstance(e, LinkCut):
             return replace(self, cuts=self.cuts | {(e.src, e.dst)})._recompute_reachability(te.end)

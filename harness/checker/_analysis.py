@@ -640,6 +640,38 @@ def _assign_epochs(a: Analysis) -> None:
     got = list(map(memo.__getitem__, combos))
     a.w_epoch = list(map(operator.itemgetter(0), got))
     a.w_primary = list(map(operator.itemgetter(1), got))
+    _unknown_epoch_across_changes(a)
+
+
+def _unknown_epoch_across_changes(a: Analysis) -> None:
+    """A write in flight while its lineage changed belongs to no epoch we can name.
+
+    An effect that starts a new epoch (a failover, a primary that lost its data serving
+    again) took place at some instant of its fault's interval: a write whose own interval
+    overlaps it may have been applied before or after — by the old lineage or the new.
+    """
+    spans = [
+        (te.start, te.end)
+        for i, te in enumerate(a.effects)
+        if a.knowledge[i + 1].epoch != a.knowledge[i].epoch
+    ]
+    if not spans:
+        return
+    starts = [s for s, _e in spans]
+    max_end: list[int] = []
+    m = -(1 << 62)
+    for _s, e in spans:
+        m = max(m, e)
+        max_end.append(m)
+    horizon = a.history.ops[-1].time if a.history.ops else 0
+    br = bisect.bisect_right
+    epochs = a.w_epoch
+    for i, (inv, comp) in enumerate(zip(a.w_inv, a.w_comp, strict=True)):
+        if epochs[i] is None:
+            continue
+        j = br(starts, horizon if comp is None else comp) - 1
+        if j >= 0 and max_end[j] >= inv:
+            epochs[i] = None
 
 
 def _snaps(a: Analysis) -> list[int]:

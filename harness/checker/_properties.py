@@ -311,12 +311,27 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[int]]:
     endings = _epoch_endings(a)
     out: dict[int, list[int]] = defaultdict(list)
     a.cache["lost_in_failures"] = out
+    final = a.final_primary if a.final_node_used is None else a.final_node_used
+    preserved: dict[int, bool] = {}
+
+    def lineage_preserved(j: int, node: str) -> bool:
+        """Whether what ``node`` held when promoted at effect ``j`` surely reached the final
+        node. If not — another failure came before the cluster caught up with it — a write
+        missing at the end may have been lost at that later failure instead, and this
+        failover's window cannot be told."""
+        if j not in preserved:
+            kept = prop.run(Holders(certain=frozenset({node})), j + 1, j + 1)
+            preserved[j] = final is not None and final in kept.certain
+        return preserved[j]
+
     for i in _lost_writes(a):
         ep = a.w_epoch[i]
         if ep is None or ep not in endings:
             continue
         j, e = endings[ep]
         if not isinstance(e, Promote) or not promised_failover(a, j):
+            continue
+        if not lineage_preserved(j, e.node):
             continue
         i_loss, i_gain = prop.first_after(i)
         h = prop.run(holders_for(a, i), i_loss, i_gain, stop=j + 1)

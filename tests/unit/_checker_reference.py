@@ -396,6 +396,17 @@ def _assign_epochs(a: Analysis) -> None:
             else:
                 w.epoch = None
                 w.primary = w.node
+    # A write in flight while its lineage changed belongs to no epoch we can name.
+    horizon = a.history.ops[-1].time if a.history.ops else 0
+    spans = [
+        (te.start, te.end)
+        for i, te in enumerate(a.effects)
+        if a.knowledge[i + 1].epoch != a.knowledge[i].epoch
+    ]
+    for w in a.writes:
+        end = horizon if w.comp is None else w.comp
+        if w.epoch is not None and any(s <= end and e >= w.inv for s, e in spans):
+            w.epoch = None
 
 
 def _judge_presence(a: Analysis) -> None:
@@ -775,12 +786,16 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
     endings = _epoch_endings(a)
     out: dict[int, list[Write]] = defaultdict(list)
     a.cache["lost_in_failures"] = out
+    final = a.final_primary if a.final_node_used is None else a.final_node_used
     for w in _ok_writes(a):
         if w.present is not False or w.epoch is None or w.epoch not in endings:
             continue
         i, e = endings[w.epoch]
         if not isinstance(e, Promote) or not promised_failover(a, i):
             continue
+        kept = prop.run(Holders(certain=frozenset({e.node})), i + 1, i + 1)
+        if final is None or final not in kept.certain:
+            continue  # a later failure may have lost it: this window cannot be told
         i_loss, i_gain = prop.first_after(w)
         h = prop.run(holders_for(a, w), i_loss, i_gain, stop=i + 1)
         if e.node in h.certain:
