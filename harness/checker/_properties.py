@@ -29,7 +29,7 @@ from harness.checker._analysis import (
     item_positions,
     key_workloads,
 )
-from models import Holders, LoseData, Mode, Promote, promote_candidates
+from models import Holders, LoseData, Mode, Promote, Replicate, promote_candidates
 
 __all__ = ["PROPERTIES", "Property", "PropertyResult", "Verdict", "applicable"]
 
@@ -243,6 +243,16 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         # The invocation comes after w0's acknowledgement (or at the same time).
         if inv[i] >= c0 and epoch[w0] == epoch[i] and c is not None and still_isolated(iso, c):
             writes_out[i] = (w0, inv[i] - c0)
+    # When a node's data may have been replaced (wiped, or resynced as a replica), the
+    # unreplicated writes it held are gone: its lag no longer counts them.
+    resets: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for te in a.effects:
+        if isinstance(te.effect, LoseData | Replicate):
+            resets[te.effect.node].append((te.start, te.end))
+
+    def kept_data(who: str, since: int, until: int) -> bool:
+        return not any(end > since and start < until for start, end in resets.get(who, ()))
+
     obs_out: list[tuple[int, int]] = []
     for j, (o_inv, o_comp, _ms, node, _idx) in enumerate(a.lag_obs):
         snap = br(starts, o_inv)
@@ -251,7 +261,12 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         if st is None:
             continue
         got = first_ack.get((who, st))
-        if got is not None and got[0] <= o_inv and still_isolated((who, st), o_comp):
+        if (
+            got is not None
+            and got[0] <= o_inv
+            and still_isolated((who, st), o_comp)
+            and kept_data(who, got[0], o_comp)
+        ):
             obs_out.append((j, o_inv - got[0]))
     result = (writes_out, obs_out)
     a.cache["isolation"] = result

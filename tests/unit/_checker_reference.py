@@ -733,11 +733,21 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
         if w.comp is not None and still_isolated(iso, w.comp):
             assert w0.comp is not None
             writes_out[i] = (w0, w.inv - w0.comp)
+    def kept_data(node: str, since: int, until: int) -> bool:
+        """No wipe or resync of ``node`` may have replaced its data in (since, until)."""
+        return not any(
+            isinstance(te.effect, LoseData | Replicate)
+            and te.effect.node == node
+            and te.end > since
+            and te.start < until
+            for te in a.effects
+        )
+
     obs_out: list[tuple[int, int]] = []
     for j, iso, w0 in at_obs:
         inv, comp, _ms, _node, _idx = a.lag_obs[j]
-        if still_isolated(iso, comp):
-            assert w0.comp is not None
+        assert w0.comp is not None
+        if still_isolated(iso, comp) and kept_data(iso[0], w0.comp, comp):
             obs_out.append((j, inv - w0.comp))
     result = (writes_out, obs_out)
     a.cache["isolation"] = result
