@@ -65,6 +65,12 @@ def register(p: argparse.ArgumentParser) -> None:
         help="most steps in one example (default 8)",
     )
     p.add_argument(
+        "--no-canon",
+        dest="canon",
+        action="store_false",
+        help="skip the textbook scenarios each mode starts with; only explore",
+    )
+    p.add_argument(
         "--shrink-budget",
         type=_seconds,
         default=None,
@@ -150,6 +156,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
         bug=args.bug,
         image=args.image,
         steps=args.steps,
+        canon=args.canon,
         shrink_budget_s=args.shrink_budget,
         command=tuple(argv),
     )

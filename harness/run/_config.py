@@ -76,6 +76,7 @@ class RunConfig:
     bug: str | None = None
     image: str | None = None
     steps: int = 8  # most steps in one example
+    canon: bool = True  # run the textbook scenarios (harness.run._machine.canon) first
     shrink_budget_s: float | None = None  # None: a share of the budget, at least 60 s
     workers: int = 2  # background writers per burst
     command: tuple[str, ...] = field(default_factory=tuple)

@@ -97,6 +97,7 @@ class ModeRun:
     steps: int = 0
     faults: int = 0
     broken_in_a_row: int = 0
+    canon_examples: int = 0  # examples that were textbook scenarios (not counted by --examples)
     stopping: bool = False
     _count: int = 0
 
@@ -110,7 +111,8 @@ class ModeRun:
         """
         now = time.monotonic()
         failing = any(r.valid is False for r in self.examples)
-        done = self.config.examples is not None and len(self.examples) >= self.config.examples
+        explored = len(self.examples) - self.canon_examples
+        done = self.config.examples is not None and explored >= self.config.examples
         spent = (failing and now > self.shrink_deadline) or (
             not failing and (now > self.deadline or done)
         )
@@ -201,6 +203,8 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
     from harness.run._machine import DurabilityViolation, make_machine
 
     machine = make_machine(run)
+    if _run_canon(run, machine):
+        return None, False
     size = run.config.examples if run.config.examples is not None else 1_000_000
     settings = _hypothesis_settings(run.config, database_dir, max_examples=size)
     test = hypothesis.seed(seed)(get_state_machine_test(machine, settings=settings))
@@ -224,6 +228,27 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
             f"(last: {last.error}); see the node logs under {run.directory.parent / 'nodes'}"
         )
     return None, False
+
+
+def _run_canon(run: ModeRun, machine: type[Any]) -> bool:
+    """Run the mode's textbook scenarios (:func:`harness.run._machine.canon`) as the first
+    examples; True when one of them failed (the failure is recorded and then shrunk)."""
+    from harness.run._machine import canon
+    from harness.run._shrink import OutOfTime, try_steps
+
+    if not run.config.canon:
+        return False
+    for steps in canon(run):
+        before = len(run.examples)
+        try:
+            failed = try_steps(run, machine, steps) is not None
+        except OutOfTime:
+            return False
+        finally:
+            run.canon_examples += len(run.examples) - before
+        if failed:
+            return True
+    return False
 
 
 def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:

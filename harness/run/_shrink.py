@@ -23,14 +23,14 @@ from harness.run._machine import DurabilityViolation
 if TYPE_CHECKING:
     from harness.run._runner import ModeRun
 
-__all__ = ["shrink_steps"]
+__all__ = ["OutOfTime", "shrink_steps", "try_steps"]
 
 
-class _OutOfTime(Exception):
-    pass
+class OutOfTime(Exception):
+    """The run's time (its budget, or its shrink budget) is spent."""
 
 
-def _replay(
+def try_steps(
     run: ModeRun, machine: type[Any], steps: list[dict[str, Any]]
 ) -> list[dict[str, Any]] | None:
     """Run ``steps`` as one example; the steps it executed if it failed, else None."""
@@ -38,7 +38,7 @@ def _replay(
         state = machine()
     except KeyboardInterrupt:
         if run.stopping:
-            raise _OutOfTime from None
+            raise OutOfTime from None
         raise
     failed = False
     try:
@@ -66,14 +66,14 @@ def shrink_steps(
             i = 0
             while i < len(best):
                 if time.monotonic() > run.shrink_deadline:
-                    raise _OutOfTime
+                    raise OutOfTime
                 candidate = best[:i] + best[i + chunk :]
-                executed = _replay(run, machine, candidate) if candidate else None
+                executed = try_steps(run, machine, candidate) if candidate else None
                 if executed is not None and len(executed) < len(best):
                     best = executed
                 else:
                     i += chunk
             chunk //= 2
-    except _OutOfTime:
+    except OutOfTime:
         pass
     return best
