@@ -48,8 +48,9 @@ def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
     is an ordinary example, recorded, judged and shrunk like any other) before Hypothesis
     explores: replication falling behind under load and then the primary lost (what an
     async loss window bounds, and what a sync acknowledgement must survive), the replicas
-    cut off under load and then healed (rejections, the lag metric, writes resuming), a lost
-    primary that comes back as a replica, and a replica down while clients write. Programs
+    cut off under load and then healed (rejections, the lag metric, writes resuming), a
+    primary that stalls while its replication lags and comes back after a failover with a
+    tail nobody else has, and a replica down while clients write. Programs
     using a fault the run leaves out (``--faults``) are skipped.
     """
     lag_ms = run.setup.lag_limit_ms
@@ -81,6 +82,26 @@ def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
             ],
         ),
     ]
+    # A primary that stalls (a VM freeze, a long GC pause) while its replication lags: the
+    # controller fails over, the new primary takes writes, and the old one comes back with a
+    # tail nobody else has, which it must discard when it rejoins as a replica.
+    programs.append(
+        (
+            {"slow_link", "pause", "failover", "heal"},
+            [
+                step("slow_link", node="primary", bandwidth=500, latency_ms=50),
+                writes,
+                step("wait", ms=max(20, round(lag_ms * 1.2))),
+                step("pause", node="primary"),
+                step("failover"),
+                step("burst", seconds=round(lag_ms * 3.0 / 1000, 3)),
+                step("wait", ms=max(20, round(lag_ms * 2.5))),
+                step("heal"),
+                writes,
+                read,
+            ],
+        )
+    )
     # A replica down while clients write: a sync acknowledgement must still come from a
     # replica in another AZ (with nodes sharing an AZ, one of these leaves only a same-AZ
     # replica up), and the replica must catch up when it returns.
