@@ -1,5 +1,6 @@
 """The TLA+ spec's tooling: finding and running TLC, reading its output, the configurations
-and their pinned results, and replaying TLC's states through the Python model.
+and their pinned results, replaying TLC's states through the Python model, and trace
+validation of recorded runs.
 
 ``ackbound spec check`` (harness/cli/_spec.py) is built from these pieces; tests/spec uses
 them to compare the spec with ``models``.
@@ -27,6 +28,12 @@ from harness.spec._tlc import (
     parse_tlc_output,
     run_tlc,
 )
+from harness.spec._validate import (
+    UnsupportedHistory,
+    Validation,
+    build_trace,
+    validate_history,
+)
 from harness.spec._values import ModelValue, TlaSyntaxError, format_value, parse_value
 
 __all__ = [
@@ -43,6 +50,9 @@ __all__ = [
     "TlcNotFound",
     "TlcResult",
     "TraceState",
+    "UnsupportedHistory",
+    "Validation",
+    "build_trace",
     "check_config",
     "default_specs_dir",
     "find_tlc",
@@ -57,4 +67,5 @@ __all__ = [
     "replay",
     "run_tlc",
     "state_from_tlc",
+    "validate_history",
 ]

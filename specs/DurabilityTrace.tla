@@ -1,0 +1,261 @@
+-------------------------- MODULE DurabilityTrace --------------------------
+(***************************************************************************)
+(* Trace validation: is a recorded run a behaviour of Durability?          *)
+(*                                                                         *)
+(* `ackbound spec validate` turns a history (docs/history.md) into the     *)
+(* constants below and asks TLC whether some behaviour of Durability       *)
+(* produces exactly the observed events, in the recorded order.  The       *)
+(* harness sees only the outside of the store: client operations (each an *)
+(* invocation and, later, a completion), lag observations and the effects *)
+(* of the faults it applied.  Everything else is existentially            *)
+(* quantified: replication, acknowledgements, clock ticks and the         *)
+(* completion of sync writes happen whenever the spec allows, between     *)
+(* and around the observations.                                            *)
+(*                                                                         *)
+(* Each observed operation is an interval, so the spec action it stands   *)
+(* for is not pinned to one observation either: it happens at some point  *)
+(* between the operation's opening event (its invocation) and its closing *)
+(* event (its completion).  A write is applied (ClientWrite) somewhere in  *)
+(* its interval, a read looks at a node's log somewhere in its interval,  *)
+(* a lag observation is one ReportLag in its interval, and the effects of *)
+(* a fault are spec actions taken in order inside the fault's interval.   *)
+(* A write whose outcome is unknown (info, or no completion) may be       *)
+(* applied at any later time, as a request held by a cut link may be.  A  *)
+(* failed write is not in the trace: a clean rejection changes no log, so  *)
+(* to every later observation it is as if the write never happened.       *)
+(*                                                                         *)
+(* The variable l indexes the next event of Trace to match.  The run is a *)
+(* behaviour of the spec iff some behaviour of TraceNext reaches           *)
+(* l = Len(Trace) + 1, i.e. iff TLC finds a violation of TraceIncomplete. *)
+(* Otherwise the largest l reached names the first event no behaviour     *)
+(* explains; the constraint Furthest prints the first state reaching each *)
+(* new l, so the last one printed is a state from which event l could not *)
+(* be matched.  Run TLC breadth first on one worker (TLC registers are    *)
+(* per worker).                                                            *)
+(*                                                                         *)
+(* Nothing here changes Durability's actions: the trace module only       *)
+(* restricts which of them may happen when, and adds bookkeeping          *)
+(* variables.  harness/spec/_validate.py builds the constants; see the    *)
+(* "Trace validation" section of specs/README.md for the mapping.         *)
+(***************************************************************************)
+EXTENDS Durability, TLC
+
+CONSTANTS
+    Trace,      \* The observed events in recorded order, records [k, t, x]:
+                \*   k = "open"   an operation begins (its window opens);
+                \*       "ok"     write x completed ok;
+                \*       "check"  read or lag observation x completed;
+                \*       "steps"  a fault completed: Steps[1..x] have happened;
+                \*   t = the tick of the clock at the event.
+    Writes,     \* Writes[h]: the h-th client write of the history:
+                \*   [node, key, val, from, to]: the node it was sent to ("*" if
+                \*   unknown), its key and value, and its window: it may be
+                \*   applied once event `from` is matched and until event `to`.
+    Checks,     \* Checks[c]: a read or a lag observation:
+                \*   [kind, node, key, val, lo, hi, from, to]; kind is "list",
+                \*   "set", "register", "counter" (a read of key on node that
+                \*   returned val) or "lag" (node reported a lag of lo..hi ticks).
+    Window,     \* Window[i]: [w, c], the writes and checks whose windows are open
+                \*   while l = i (a precomputed index: it only saves TLC work).
+    Steps       \* Steps[s]: the spec actions the fault effects stand for, in
+                \*   order: [act, x, y, from, to], act one of "Crash",
+                \*   "Restart", "RestartWiped", "Cut", "Heal", "Failover",
+                \*   "Repoint" (the controller pointed x at the primary: x may
+                \*   Rejoin from now on) and "Synced" (x holds the primary's log).
+
+VARIABLES
+    l,          \* The index of the next event of Trace to match.
+    hw,         \* hw[i]: the history write that the spec's write i is (the
+                \* spec numbers writes in the order they are applied).
+    fdone,      \* The checks whose window is open and that have happened.
+    fx,         \* How many of Steps have happened.
+    repointed   \* Nodes re-pointed at the current primary since its failover.
+
+traceVars == <<l, hw, fdone, fx, repointed>>
+
+\* The window of a write, check or step is open.
+Open(x) == x.from < l /\ l <= x.to
+
+Applied(h) == \E i \in DOMAIN hw : hw[i] = h
+
+SpecId(h) == CHOOSE i \in DOMAIN hw : hw[i] = h
+
+-----------------------------------------------------------------------------
+(* Reads: what a node's log says a read of a key returns. *)
+
+\* The spec ids in n's log of the writes to key, in log order.
+KeyIds(n, key) == SelectSeq(log[n], LAMBDA i : Writes[hw[i]].key = key)
+
+\* Their values.
+KeyValues(n, key) ==
+    LET ids == KeyIds(n, key) IN [j \in DOMAIN ids |-> Writes[hw[ids[j]]].val]
+
+RECURSIVE SumSeq(_)
+SumSeq(s) == IF s = <<>> THEN 0 ELSE Head(s) + SumSeq(Tail(s))
+
+\* A register reads as <<>> (nil) or <<v>>, the last value written.
+ReadFits(c) ==
+    LET ch == Checks[c]
+        vs == KeyValues(ch.node, ch.key)
+    IN  CASE ch.kind = "list"     -> vs = ch.val
+          [] ch.kind = "set"      -> {vs[j] : j \in DOMAIN vs} = ch.val
+          [] ch.kind = "counter"  -> SumSeq(vs) = ch.val
+          [] ch.kind = "register" -> IF vs = <<>> THEN ch.val = <<>>
+                                     ELSE ch.val = <<vs[Len(vs)]>>
+
+-----------------------------------------------------------------------------
+(* The actions the observations stand for, each inside its window. *)
+
+\* Write h, sent to the primary, is applied now (the mode decides its status).
+ApplyWrite(h) ==
+    /\ Open(Writes[h])
+    /\ ~Applied(h)
+    /\ Writes[h].node \in {primary, "*"}
+    /\ ClientWrite
+    /\ hw' = Append(hw, h)
+    /\ UNCHANGED <<l, fdone, fx, repointed>>
+
+\* Check c happens now: a read sees the node's log, or the primary reports a
+\* lag within the observed bounds.
+Check(c) ==
+    /\ Open(Checks[c])
+    /\ c \notin fdone
+    /\ IF Checks[c].kind = "lag"
+       THEN /\ Checks[c].node = primary
+            /\ Lag \in Checks[c].lo .. Checks[c].hi
+            /\ ReportLag
+       ELSE /\ ReadFits(c)
+            /\ UNCHANGED vars
+    /\ fdone' = fdone \cup {c}
+    /\ UNCHANGED <<l, hw, fx, repointed>>
+
+\* The next fault effect takes place.
+NextStep ==
+    /\ fx < Len(Steps)
+    /\ Open(Steps[fx + 1])
+    /\ LET st == Steps[fx + 1] IN
+       CASE st.act = "Crash"        -> Crash(st.x) /\ UNCHANGED repointed
+         [] st.act = "Restart"      -> Restart(st.x) /\ UNCHANGED repointed
+         [] st.act = "RestartWiped" -> RestartWiped(st.x) /\ UNCHANGED repointed
+         [] st.act = "Cut"          -> Cut(st.x, st.y) /\ UNCHANGED repointed
+         [] st.act = "Heal"         -> Heal(st.x, st.y) /\ UNCHANGED repointed
+         [] st.act = "Failover"     -> Failover(st.x) /\ repointed' = {}
+         [] st.act = "Repoint"      -> /\ repointed' = repointed \cup {st.x}
+                                       /\ UNCHANGED vars
+         [] st.act = "Synced"       -> /\ st.x \notin stale
+                                       /\ log[st.x] = log[primary]
+                                       /\ UNCHANGED <<vars, repointed>>
+    /\ fx' = fx + 1
+    /\ UNCHANGED <<l, hw, fdone>>
+
+\* Replication to n is quiet when nothing can observe it until the next fault
+\* effect that concerns n or a read of n: n's acknowledgements cannot count
+\* (none mode, n not eligible, or the link n -> primary cut).  Quietness ends
+\* only with a fault effect that concerns n, and replication stays enabled
+\* until one (the primary's log only grows in between), so quiet replication
+\* can always be deferred to a moment when such an effect or a read of n may
+\* come next (Observable): the states where it happened earlier need not be
+\* explored.
+Quiet(n) ==
+    \/ Mode = "none"
+    \/ n \notin Eligible
+    \/ <<n, primary>> \in cut
+
+\* The fault effects that concern n: a failover (it reads every log and
+\* changes who is eligible), anything done to n or to a link of n, and a
+\* crash or restart of the primary (n's replication stops or resumes).
+Concerns(st, n) ==
+    \/ st.act = "Failover"
+    \/ n \in {st.x, st.y}
+    \/ st.act \in {"Crash", "Restart"} /\ st.x = primary
+
+Observable(n) ==
+    \/ fx < Len(Steps) /\ Open(Steps[fx + 1]) /\ Concerns(Steps[fx + 1], n)
+    \/ \E c \in Window[l].c : c \notin fdone /\ Checks[c].kind # "lag" /\ Checks[c].node = n
+
+\* What the harness cannot see: replication, the end of a sync write's wait,
+\* a re-pointed node discarding what the primary lacks, and the clock (which
+\* never runs past the next event's tick).  Acknowledgements are separate:
+\* see Acknowledged.
+Unobserved ==
+    /\ \/ \E n \in Nodes : ReplicateNext(n) /\ (~Quiet(n) \/ Observable(n))
+       \/ Mode = "sync" /\ \E w \in DOMAIN writes : Complete(w) \/ TimeOut(w)
+       \/ \E n \in repointed : Rejoin(n)
+       \/ l <= Len(Trace) /\ now < Trace[l].t /\ Tick
+    /\ UNCHANGED traceVars
+
+\* A replica acknowledges what it holds.  Acknowledgements are taken as soon
+\* as they are enabled, before any other step: a larger acked[n] never
+\* disables an action (it only enables Complete, lowers the lag, and so turns
+\* rejections into acceptances, which the trace allows wherever it allows the
+\* rejection), so every behaviour that matches the trace has an eager
+\* counterpart that matches it too, and the states in between need not be
+\* explored.  (This is why a lag observation bounds the spec's lag only from
+\* above: the eager behaviour has the smallest lag.)
+Acknowledged == \E n \in Nodes : Acknowledge(n) /\ UNCHANGED traceVars
+
+AckDue == \E n \in Nodes : ENABLED Acknowledge(n)
+
+\* Event l is matched: the clock reads its tick and what it says holds.
+Observe ==
+    /\ l <= Len(Trace)
+    /\ now = Trace[l].t
+    /\ LET e == Trace[l] IN
+       CASE e.k = "open"  -> UNCHANGED fdone
+         [] e.k = "ok"    -> /\ Applied(e.x)
+                             /\ writes[SpecId(e.x)].status = "ok"
+                             /\ UNCHANGED fdone
+         [] e.k = "check" -> /\ e.x \in fdone
+                             /\ fdone' = fdone \ {e.x}
+         [] e.k = "steps" -> /\ fx >= e.x
+                             /\ UNCHANGED fdone
+    /\ l' = l + 1
+    /\ UNCHANGED <<vars, hw, fx, repointed>>
+
+TraceInit ==
+    /\ Init
+    /\ l = 1
+    /\ hw = <<>>
+    /\ fdone = {}
+    /\ fx = 0
+    /\ repointed = {}
+
+TraceNext ==
+    \/ Acknowledged
+    \/ /\ ~AckDue
+       /\ \/ Observe
+          \/ Unobserved
+          \/ \E h \in Window[l].w : ApplyWrite(h)
+          \/ \E c \in Window[l].c : Check(c)
+          \/ NextStep
+
+TraceSpec == TraceInit /\ [][TraceNext]_<<vars, traceVars>>
+
+-----------------------------------------------------------------------------
+(* What TLC checks. *)
+
+\* Violated exactly when the whole trace was matched: TLC's counterexample is
+\* then a behaviour of the spec that produces the run.
+TraceIncomplete == l <= Len(Trace)
+
+\* The view TLC identifies states by: every variable but lagReport, which no
+\* action reads (only the invariant LagMetricNotUnderreported does), so two
+\* states that differ in it alone have the same futures.
+TraceView == <<now, term, primary, up, log, acked, stale, cut, writes, crashes,
+               l, hw, fdone, fx, repointed>>
+
+\* A state constraint that always holds: it prints the first state to reach
+\* each new event index (TLC register 1 holds the largest index so far).
+Furthest ==
+    IF l > TLCGet(1)
+    THEN /\ TLCSet(1, l)
+         /\ PrintT(<<"ackbound-furthest", l,
+                     [now |-> now, term |-> term, primary |-> primary, up |-> up,
+                      log |-> log, acked |-> acked, stale |-> stale, cut |-> cut,
+                      writes |-> writes, crashes |-> crashes, lagReport |-> lagReport,
+                      hw |-> hw, fx |-> fx, repointed |-> repointed]>>)
+    ELSE TRUE
+
+ASSUME TLCSet(1, 0)
+
+=============================================================================
