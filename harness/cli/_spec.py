@@ -4,9 +4,8 @@ Actions:
 
 - ``check``: model-check configurations of specs/ with TLC and compare each result (pass or
   the violated invariant, and the distinct-state count) with specs/manifest.json.
-
-Validating a recorded run against the spec (``validate RUN_DIR``, issue 6) will be a second
-action registered next to ``check`` in :func:`register`.
+- ``validate``: trace validation: check with TLC that a recorded run (a history) is a
+  behaviour of the spec, or name the first event no behaviour explains.
 """
 
 from __future__ import annotations
@@ -14,8 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED
+
+if TYPE_CHECKING:
+    from harness.spec import Tlc
+    from harness.spec._validate import Validation
 
 
 def _workers(text: str) -> int:
@@ -25,6 +29,26 @@ def _workers(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 worker")
+    return v
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
     return v
 
 
@@ -65,14 +89,65 @@ def register(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--specs", metavar="DIR", help="the specs directory (default: this checkout's specs/)"
     )
-    # `validate RUN_DIR` (trace validation of a recorded run) is registered here once it exists.
+
+    help_text = "check with TLC that a recorded run is a behaviour of the spec (trace validation)"
+    validate = actions.add_parser(
+        "validate",
+        help=help_text,
+        description=help_text
+        + ". Exit 0: validated; 1: the run left the spec (the report names the event); "
+        "3: could not validate (no TLC, or a history outside the spec's assumptions).",
+    )
+    validate.add_argument(
+        "run_dir",
+        nargs="?",
+        metavar="RUN_DIR",
+        help="a run directory (validates its history.ndjson: the failing or last example)",
+    )
+    pick = validate.add_mutually_exclusive_group()
+    pick.add_argument("--example", metavar="ID", help="validate this example of the run")
+    pick.add_argument(
+        "--history",
+        metavar="FILE",
+        help="validate this history file (history.ndjson, or a .txt history in the text "
+        "language of harness.history.parse_text)",
+    )
+    validate.add_argument(
+        "--mode",
+        choices=("none", "sync", "async"),
+        help="the mode's history in RUN_DIR (its failing or last example)",
+    )
+    validate.add_argument(
+        "--all",
+        action="store_true",
+        help="validate every example of the run (one line each)",
+    )
+    validate.add_argument(
+        "--max-events",
+        type=_positive,
+        metavar="N",
+        help="validate only the first N observed events (a prefix of the run)",
+    )
+    validate.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="give up (exit 3) when TLC takes longer (default 600)",
+    )
+    validate.add_argument(
+        "--specs", metavar="DIR", help="the specs directory (default: this checkout's specs/)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.spec_action == "check":
         return _check(args)
+    if args.spec_action == "validate":
+        return _validate(args)
     print(
-        "ackbound spec: error: name an action: check (see 'ackbound spec --help')", file=sys.stderr
+        "ackbound spec: error: name an action: check or validate (see 'ackbound spec --help')",
+        file=sys.stderr,
     )
     return EXIT_COULD_NOT_RUN
 
@@ -146,3 +221,148 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_VIOLATED
     console.print(f"all {len(checks)} configuration(s) gave their pinned result")
     return EXIT_VALID
+
+
+def _history_path(args: argparse.Namespace) -> Path:
+    """The history file ``validate`` reads (see its --help)."""
+    from harness._errors import AckboundError
+
+    if args.history:
+        path = Path(args.history)
+        if not path.is_file():
+            raise AckboundError(f"{path}: no such history file; pass a history.ndjson")
+        return path
+    if not args.run_dir:
+        raise AckboundError(
+            "spec validate needs a run directory (RUN_DIR) or --history FILE; "
+            "e.g. 'ackbound spec validate runs/latest'"
+        )
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise AckboundError(f"{run_dir}: no such run directory; pass the directory of a run")
+    if args.example:
+        modes: list[str] = [args.mode] if args.mode else ["none", "sync", "async"]
+        for mode in modes:
+            found_path: Path = run_dir / mode / "examples" / args.example / "history.ndjson"
+            if found_path.is_file():
+                return found_path
+        found = sorted(p.parent.name for p in run_dir.glob("*/examples/*/history.ndjson"))
+        shown = ", ".join(found[:3]) + (f", ... ({len(found)} in all)" if len(found) > 3 else "")
+        raise AckboundError(
+            f"{run_dir}: no example {args.example!r}; its examples are {shown or 'none'} "
+            f"(under {run_dir}/<mode>/examples/)"
+        )
+    path = run_dir / args.mode / "history.ndjson" if args.mode else run_dir / "history.ndjson"
+    if not path.is_file():
+        raise AckboundError(
+            f"{path}: no such file; is {run_dir} a run directory? (name a history with --history)"
+        )
+    return path
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from harness.spec import find_tlc
+
+    if args.all:
+        return _validate_all(args)
+    path = _history_path(args)
+    tlc = find_tlc()
+    v = _validate_one(path, tlc, args)
+    if v.outcome == "error":
+        print(f"ackbound: error: {path}: could not validate: {_error_text(v)}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    _print_verdict(v, path)
+    return EXIT_VALID if v.outcome == "validated" else EXIT_VIOLATED
+
+
+def _validate_one(path: Path, tlc: Tlc, args: argparse.Namespace) -> Validation:
+    from harness.cli._check import _load
+    from harness.spec._validate import validate_history
+
+    return validate_history(
+        _load(str(path)),
+        tlc,
+        source=str(path),
+        max_events=args.max_events,
+        timeout=args.timeout,
+        specs_dir=Path(args.specs) if args.specs else None,
+    )
+
+
+def _error_text(v: Validation) -> str:
+    first = v.error.splitlines()[0] if v.error else "TLC failed"
+    if "did not finish" in v.error:
+        first += (
+            f"; validate a prefix with --max-events N (the trace has {len(v.trace.events)} events)"
+        )
+    return first
+
+
+def _print_verdict(v: Validation, path: Path) -> None:
+    from harness.spec._validate import describe_state, summary_line
+
+    print(summary_line(v))
+    if v.outcome == "left" and v.state is not None:
+        for line in describe_state(v.trace, v.state):
+            print(f"  {line}")
+    t = v.trace
+    states = v.tlc.distinct_states if v.tlc is not None and v.tlc.distinct_states else 0
+    print(f"  history: {path} (mode {t.mode})")
+    print(
+        f"  trace: {_plural(len(t.writes), 'write')}, "
+        f"{_plural(len(t.checks), 'read or lag check')}"
+        f", {_plural(len(t.steps), 'fault step')}; TLC: {states:,} distinct states in "
+        f"{v.seconds:.1f} s"
+    )
+    for note in t.notes:
+        print(f"  not modelled: {note}")
+
+
+def _validate_all(args: argparse.Namespace) -> int:
+    """Every example of the run, one line each, then a count; exit 1 if any left the spec,
+    0 if at least one validated, 3 if none could be judged."""
+    from harness._errors import AckboundError
+    from harness.spec import find_tlc
+    from harness.spec._validate import summary_line
+
+    if args.history or args.example or not args.run_dir:
+        raise AckboundError(
+            "spec validate --all takes a run directory and no --history or --example; "
+            "e.g. 'ackbound spec validate runs/latest --all'"
+        )
+    run_dir = Path(args.run_dir)
+    modes = [args.mode] if args.mode else ["none", "sync", "async"]
+    paths = [p for m in modes for p in sorted(run_dir.glob(f"{m}/examples/*/history.ndjson"))]
+    if not paths:
+        raise AckboundError(
+            f"{run_dir}: no examples (looked for <mode>/examples/<id>/history.ndjson); "
+            "pass the directory of a run"
+        )
+    tlc = find_tlc()
+    counts = {"validated": 0, "left": 0, "error": 0}
+    for path in paths:
+        name = f"{path.parent.parent.parent.name}/{path.parent.name}"
+        try:
+            v = _validate_one(path, tlc, args)
+        except AckboundError as exc:
+            counts["error"] += 1
+            print(f"{name}: not judged: {exc}")
+            continue
+        counts[v.outcome] += 1
+        if v.outcome == "error":
+            print(f"{name}: not judged: {_error_text(v)}")
+        else:
+            print(
+                f"{name}: {summary_line(v).removesuffix(':').removesuffix('; the state before was')}"
+            )
+    print(
+        f"{counts['validated']} of {len(paths)} example(s) validated, "
+        f"{counts['left']} left the spec, {counts['error']} could not be judged"
+    )
+    if counts["left"]:
+        return EXIT_VIOLATED
+    return EXIT_VALID if counts["validated"] else EXIT_COULD_NOT_RUN
