@@ -134,7 +134,8 @@ def test_no_jar_exits_3_with_one_line(tmp_path: Path) -> None:
         (["spec", "check", "--workers", "0"], "must be at least 1 worker"),
         (["spec", "check", "--all", "--config", "sync-small"], "not allowed with argument"),
         (["spec", "check", "--specs", "/nonexistent"], "no manifest at /nonexistent"),
-        (["spec", "validate", "run"], "invalid choice: 'validate'"),
+        (["spec", "validate", "run", "--max-events", "0"], "'0' must be at least 1"),
+        (["spec", "validate", "run", "--all", "--example", "x"], "takes a run directory and no"),
     ],
 )
 def test_could_not_run(args: list[str], message: str) -> None:

@@ -1,0 +1,291 @@
+"""Trace validation (``ackbound spec validate``): a history is a behaviour of the spec or not.
+
+The histories are small and written in the text language (harness.history.parse_text), so
+each TLC run takes a few seconds, most of it the JVM's start. Exit codes of the command:
+0 validated, 1 the run left the spec (the first line names the event and its op index), 3
+could not validate (one line on stderr naming the fix).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.history import History, dump_history, parse_text
+from harness.spec import Tlc, UnsupportedHistory, build_trace, validate_history
+from harness.spec._validate import summary_line
+
+NODES = "nodes n1@a n2@b n3@c\n"
+
+# A sync write acknowledged on n1, n1 killed, n2 (which holds both writes) promoted.
+KEPT = (
+    "mode sync\n" + NODES + "0..2   p0 append l w1 @n1\n"
+    "3..4   p1 append l w2 @n1\n"
+    "5      nemesis kill n1\n"
+    "6      nemesis failover n2\n"
+    "10..11 p0 lrange l -> ok [w1 w2] @n2 final\n"
+)
+# No fault at all, yet the primary has lost an acknowledged write.
+LOST = (
+    "mode sync\n" + NODES + "0..2   p0 append l w1 @n1\n"
+    "3..4   p1 append l w2 @n1\n"
+    "10..11 p0 lrange l -> ok [w1] @n1 final\n"
+)
+# Both replicas down: the write is rejected, yet a read returns it.
+REJECTED_READ = (
+    "mode sync\n" + NODES + "0      nemesis kill n2\n"
+    "1      nemesis kill n3\n"
+    "2..3   p0 append l w1 -> fail NOREPLICAS Not enough good replicas to write. @n1\n"
+    "4..5   p0 lrange l -> ok [w1] @n1 final\n"
+)
+# Async, L = 100 ms (+50 ms tolerance), no replica running: accepted while the lag was
+# within the limit, rejected after, a lag observation in between.
+ASYNC_OK = (
+    "mode async\nparams L=100 tolerance=50\n" + NODES + "0        nemesis kill n2\n"
+    "1        nemesis kill n3\n"
+    "10..11   p0 append l w1 @n1\n"
+    "60       observer lag n1 50\n"
+    "100..101 p0 append l w2 @n1\n"
+    "300..301 p0 append l w3 -> fail NOREPLICAS lag too high @n1\n"
+    "400..401 p0 lrange l -> ok [w1 w2] @n1 final\n"
+)
+# The same, but a write is accepted with a lag of ~390 ms (the async-never-rejects bug).
+ASYNC_NEVER_REJECTS = (
+    "mode async\nparams L=100 tolerance=50\n" + NODES + "0        nemesis kill n2\n"
+    "1        nemesis kill n3\n"
+    "10..11   p0 append l w1 @n1\n"
+    "400..401 p0 append l w2 @n1\n"
+    "500..501 p0 lrange l -> ok [w1 w2] @n1 final\n"
+)
+
+
+def history(text: str) -> History:
+    return parse_text(text, source="<test>")
+
+
+# --------------------------------------------------------------------------------------
+# From a history to a trace (no TLC)
+
+
+def test_the_trace_of_a_failover_history() -> None:
+    t = build_trace(history(KEPT))
+    assert [(e.kind, e.x, e.op, e.text) for e in t.events] == [
+        ("ok", 1, 1, "write w1 to l on n1 completed ok"),
+        ("ok", 2, 3, "write w2 to l on n1 completed ok"),
+        ("steps", 1, 5, "kill completed: Crash(n1)"),
+        ("steps", 2, 7, "failover completed: Failover(n2)"),
+        ("check", 1, 9, "read of l on n2 returned [w1 w2]"),
+    ]
+    assert [str(s) for s in t.steps] == ["Crash(n1)", "Failover(n2)"]
+    assert (t.mode, t.primary, t.max_crashes, t.max_time, t.tick_ns) == ("sync", "n1", 1, 0, None)
+
+
+def test_async_time_is_quantised_by_the_lag_limit() -> None:
+    t = build_trace(history(ASYNC_OK))
+    # A tick is L/4 = 25 ms; LagLimit = (100 + 50) ms / 25 ms + 1 tick of rounding.
+    assert (t.tick_ns, t.lag_limit) == (25_000_000, 7)
+    assert [(e.kind, e.tick) for e in t.events] == [
+        ("steps", 0),
+        ("steps", 0),
+        ("ok", 0),
+        ("open", 2),
+        ("check", 2),
+        ("open", 4),
+        ("ok", 4),
+        ("open", 16),
+        ("check", 16),
+    ]
+    [lag] = [c for c in t.checks if c.kind == "lag"]
+    assert (lag.node, lag.lo, lag.hi) == ("n1", 0, 5)  # (50 + 50) ms / 25 ms + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mode sync\n", "the history holds no operations, so there is nothing to validate"),
+        (
+            "mode sync\n" + NODES + "0 nemesis failover-to n3\n",
+            "op 1: a named failover to n3: the spec's Failover promotes a most up-to-date "
+            "replica only",
+        ),
+        (
+            "mode async\n" + NODES + "0 p0 append l w1\n",
+            "header params.lag_limit_ms is None; async traces quantise time by the lag limit",
+        ),
+    ],
+)
+def test_histories_outside_the_spec_are_named(text: str, message: str) -> None:
+    with pytest.raises(UnsupportedHistory) as info:
+        build_trace(history(text), source="<test>")
+    assert str(info.value).startswith("<test>: ")
+    assert message in str(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# TLC's verdict
+
+
+@pytest.mark.parametrize("text", [KEPT, ASYNC_OK], ids=["sync-failover", "async-lag"])
+def test_a_correct_history_validates(tlc: Tlc, text: str) -> None:
+    v = validate_history(history(text), tlc, timeout=120)
+    assert (v.outcome, v.failed_at, v.error) == ("validated", None, "")
+    n = len(v.trace.events)
+    assert summary_line(v) == f"validated: the run is a behaviour of the spec ({n} observed events)"
+
+
+@pytest.mark.parametrize(
+    ("text", "event", "line"),
+    [
+        (
+            LOST,
+            3,
+            "left the spec at event 3 (op index 5): read of l on n1 returned [w1]",
+        ),
+        (
+            REJECTED_READ,
+            3,
+            "left the spec at event 3 (op index 7): read of l on n1 returned [w1]",
+        ),
+        (
+            ASYNC_NEVER_REJECTS,
+            5,
+            "left the spec at event 5 (op index 7): write w2 to l on n1 completed ok",
+        ),
+    ],
+    ids=["acked-write-lost", "rejected-write-read", "async-never-rejects"],
+)
+def test_a_violating_history_leaves_the_spec_at_the_event(
+    tlc: Tlc, text: str, event: int, line: str
+) -> None:
+    v = validate_history(history(text), tlc, timeout=120)
+    assert (v.outcome, v.failed_at) == ("left", event)
+    assert summary_line(v) == (f"{line} — no spec action explains it; the state before was:")
+    assert v.state is not None and v.state["primary"] == "n1"
+
+
+# --------------------------------------------------------------------------------------
+# The command
+
+
+def ackbound(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "spec", "validate", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def run_dir(tmp_path: Path, text: str) -> Path:
+    """A run directory as `ackbound run` lays it out: the history, and as example sync-0001."""
+    d = tmp_path / "run"
+    example = d / "sync" / "examples" / "sync-0001"
+    example.mkdir(parents=True)
+    for path in (d / "history.ndjson", example / "history.ndjson"):
+        with path.open("w", encoding="utf-8") as fh:
+            dump_history(history(text), fh)
+    return d
+
+
+def test_cli_validates_a_run_and_an_example(tlc: Tlc, tmp_path: Path) -> None:
+    d = run_dir(tmp_path, KEPT)
+    done = ackbound(str(d), "--example", "sync-0001")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "validated: the run is a behaviour of the spec (5 observed events)"
+    assert lines[1] == f"  history: {d}/sync/examples/sync-0001/history.ndjson (mode sync)"
+    assert lines[2].startswith("  trace: 2 writes, 1 read or lag check, 2 fault steps; TLC: ")
+
+
+def test_cli_names_the_event_where_the_run_left_the_spec(tlc: Tlc, tmp_path: Path) -> None:
+    done = ackbound(str(run_dir(tmp_path, LOST)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        "left the spec at event 3 (op index 5): read of l on n1 returned [w1] — no spec "
+        "action explains it; the state before was:"
+    )
+    assert "    n1 (up): log [w1 w2]" in lines
+    assert "    writes: w1 ok, w2 ok" in lines
+
+
+def no_java_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "TLA2TOOLS_JAR")}
+    env["PATH"] = str(tmp_path)  # no java, no tlc wrapper
+    return env
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Each case: the arguments, and the one line of stderr that must name the fix."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    garbled = tmp_path / "garbled"
+    garbled.mkdir()
+    (garbled / "history.ndjson").write_text('{"format": "ackbound-history", oops\n')
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    (blank / "history.ndjson").write_text("")
+    d = run_dir(tmp_path, KEPT)
+    return {
+        "missing-dir": (
+            [str(tmp_path / "nope")],
+            f"{tmp_path}/nope: no such run directory; pass the directory of a run",
+        ),
+        "no-history": (
+            [str(empty)],
+            f"{empty}/history.ndjson: no such file; is {empty} a run directory? "
+            "(name a history with --history)",
+        ),
+        "garbled": (
+            [str(garbled)],
+            f"{garbled}/history.ndjson:1: not valid JSON (unexpected character, expected a "
+            "string key at column 32); fix or remove the line",
+        ),
+        "no-operations": (
+            [str(blank)],
+            f"{blank}/history.ndjson: the history holds no operations, so there is nothing to "
+            "validate; pass the history.ndjson of a run",
+        ),
+        "no-such-example": (
+            [str(d), "--example", "sync-0002"],
+            f"{d}: no example 'sync-0002'; its examples are sync-0001 (under {d}/<mode>/examples/)",
+        ),
+        "no-run-dir": (
+            [],
+            "spec validate needs a run directory (RUN_DIR) or --history FILE; "
+            "e.g. 'ackbound spec validate runs/latest'",
+        ),
+        "no-java": (
+            [str(d), "NO_JAVA"],
+            "java not found on PATH: install a Java 11+ runtime "
+            "(e.g. apt-get install default-jre-headless) or set JAVA_HOME to one",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing-dir",
+        "no-history",
+        "garbled",
+        "no-operations",
+        "no-such-example",
+        "no-run-dir",
+        "no-java",
+    ],
+)
+def test_bad_input_exits_3_with_one_line(tmp_path: Path, case: str) -> None:
+    args, line = bad_inputs(tmp_path)[case]
+    env = None
+    if args[-1:] == ["NO_JAVA"]:
+        args, env = args[:-1], no_java_env(tmp_path)
+    done = ackbound(*args, env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [f"ackbound: error: {line}"]
+    assert done.stdout == ""
