@@ -733,6 +733,7 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
         if w.comp is not None and still_isolated(iso, w.comp):
             assert w0.comp is not None
             writes_out[i] = (w0, w.inv - w0.comp)
+
     def kept_data(node: str, since: int, until: int) -> bool:
         """No wipe or resync of ``node`` may have replaced its data in (since, until)."""
         return not any(
