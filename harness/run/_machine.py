@@ -46,7 +46,9 @@ def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
     A random search finds a bug when it happens to draw the scenario that exposes it; these
     are the scenarios the promises are written about, so every run starts with them (each
     is an ordinary example, recorded, judged and shrunk like any other) before Hypothesis
-    explores: replication falling behind under load and then the primary lost (what an
+    explores: steady load with no fault at all, the primary crashing right after
+    acknowledging writes, replication falling
+    behind under load and then the primary lost (what an
     async loss window bounds, and what a sync acknowledgement must survive), the replicas
     cut off under load and then healed (rejections, the lag metric, writes resuming), a
     primary that stalls while its replication lags and comes back after a failover with a
@@ -62,7 +64,21 @@ def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
 
     writes = step("writes", workload="list", key=0, count=4)
     read = step("read", workload="list", key=0)
+    quiet = [
+        writes,
+        step("burst", seconds=round(lag_ms * 1.5 / 1000, 3)),
+        step("wait", ms=max(20, round(lag_ms * 1.2))),
+        writes,
+        read,
+    ]
     programs = [
+        # No fault at all: under steady load nothing acknowledged may go missing.
+        (set(), quiet),
+        # The primary crashes right after acknowledging writes; the controller fails over.
+        (
+            {"kill", "restart"},
+            [writes, step("kill", node="primary"), step("restart"), writes, read],
+        ),
         (
             {"slow_link", "kill", "heal"},
             [
