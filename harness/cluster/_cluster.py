@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 BACKENDS: Final = ("local", "docker")
+_HOLD: Final = Policy(blocked=True)  # a client direction held shut while a node starts
 CLIENT: Final = "client"  # the endpoint name of the clients in link pairs and effects
 _HOST: Final = "127.0.0.1"
 _ADMIN_TIMEOUT_S: Final = 2.0
@@ -592,16 +593,23 @@ class Cluster:
 
     def _start_node(self, name: str, effects: list[Effect] | None, *, record_loss: bool) -> None:
         node = self._nodes[name]
-        self._launch(name)
-        self._wait_ready([name])
-        if effects is not None:
-            if record_loss:
-                effects.append({"lose-data": name})
-            effects.append({"up": name})
-        node.status = "up"
-        if not self._external:
-            node.role, node.upstream = "primary", None  # a fresh process starts as a primary
-        self._setup(name)
+        # Clients wait at the proxy until the new process is in the run's mode: a process
+        # answers as soon as it is ready, and until its setup it would acknowledge a sync
+        # write that no replica has (the controller's own connection goes around the proxy).
+        node.client_link.set("up", _HOLD)
+        try:
+            self._launch(name)
+            self._wait_ready([name])
+            if effects is not None:
+                if record_loss:
+                    effects.append({"lose-data": name})
+                effects.append({"up": name})
+            node.status = "up"
+            if not self._external:
+                node.role, node.upstream = "primary", None  # a fresh process starts as a primary
+            self._setup(name)
+        finally:
+            self._apply_net()
         if name == self.primary and effects is not None:
             # Its replicas reconnect by themselves and resync from whatever it now holds.
             for other, o in self._nodes.items():
