@@ -7,6 +7,7 @@ the state machine of a failing example so that its printed program can be pasted
 
 from harness.run._config import DEFAULT_FAULTS, MODES_ALL, RunConfig, parse_faults, parse_modes
 from harness.run._example import Example, ExampleRecord, ModeSetup, checker_params
+from harness.run._replay import replay_program
 from harness.run._runner import ModeRun, bundled_bugs, mode_setup, run_conformance
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "mode_setup",
     "parse_faults",
     "parse_modes",
+    "replay_program",
     "run_conformance",
 ]

@@ -136,3 +136,15 @@ def test_a_seeded_bug_fails_the_run_naming_the_property_and_replays(tmp_path: Pa
     again = run_cli("replay", str(run_dir), cwd=tmp_path)
     assert again.returncode in (0, 1), again.stderr
     assert "failed" in again.stdout
+    # The program is Python as printed: pasted into an interpreter it runs the example
+    # again and raises the violation from teardown (or passes, if the bug hid this time).
+    pasted = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "ImportError" not in pasted.stderr and "NameError" not in pasted.stderr, pasted.stderr
+    assert pasted.returncode == 0 or "DurabilityViolation" in pasted.stderr, pasted.stderr[-2000:]
