@@ -839,7 +839,7 @@ def _findings(cells: Mapping[str, Any]) -> list[str]:
             how += ", flaky: it passed when replayed"
         lines += [
             f"What the checker saw ({shown['backend']}, seed {shown['seed']}, example "
-            f"{failure.get('example')}, {failure.get('steps')} steps, {how}):",
+            f"{failure.get('example')}, {_count(failure.get('steps') or 0, 'step')}, {how}):",
             "",
             "```",
             str(failure.get("explanation") or "").strip(),
