@@ -4,7 +4,7 @@
 #   bash ci/matrix.sh          the short version: a few cells with pinned seeds and example
 #   bash ci/matrix.sh short    counts, compared cell by cell with the committed
 #                              docs/matrix.json; exit 1 when any verdict changed
-#   bash ci/matrix.sh full     the whole matrix (tens of minutes): rewrites docs/matrix.md and
+#   bash ci/matrix.sh full     the whole matrix (about 11 minutes on 2 CPUs): rewrites docs/matrix.md and
 #                              docs/matrix.json; commit them
 #   bash ci/matrix.sh short-update   rerun the short version and record its verdicts
 #
