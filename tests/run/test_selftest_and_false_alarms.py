@@ -71,18 +71,22 @@ def test_every_seeded_bug_fails_the_run_naming_its_property(tmp_path: Path, bug:
 
 
 @pytest.mark.slow
-def test_the_correct_server_passes_thirty_examples_in_every_mode(tmp_path: Path) -> None:
+def test_the_correct_server_passes_every_mode_across_50_seeds(tmp_path: Path) -> None:
     """No false alarms: the correct bundled server, every fault enabled, all three modes,
-    the textbook scenarios and then thirty explored examples per mode."""
+    fifty seeds (one explored example per mode and seed; the textbook scenarios every run
+    starts with do not depend on the seed, and the other run tests run them)."""
     target = load_target("bundled")
-    config = RunConfig(target="bundled", seed=0, examples=30, budget_s=900)
-    result = run_conformance(config, run_dir=tmp_path / "run", target=target)
-    assert result.error is None, result.error
     accused: list[str] = []
-    for mode, m in result.modes.items():
-        assert m.examples >= 30, f"{mode}: only {m.examples} examples ran"
-        for name, p in m.properties.items():
-            if p.valid is False:
-                why = p.first_violation.explanation if p.first_violation else ""
-                accused.append(f"{mode} {name}: {why}")
+    examples = 0
+    for seed in range(50):
+        config = RunConfig(target="bundled", seed=seed, examples=1, budget_s=60, canon=False)
+        result = run_conformance(config, run_dir=tmp_path / f"seed-{seed}", target=target)
+        assert result.error is None, f"seed {seed}: {result.error}"
+        for mode, m in result.modes.items():
+            examples += m.examples
+            for name, p in m.properties.items():
+                if p.valid is False:
+                    why = p.first_violation.explanation if p.first_violation else ""
+                    accused.append(f"seed {seed} {mode} {name}: {why}")
+    assert examples == 150
     assert accused == []
