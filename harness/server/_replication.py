@@ -229,10 +229,17 @@ class ReplicaLink:
         self.state = "connect"
 
     def reported_offset(self) -> int:
-        srv = self.server
-        if srv.bug("replica-acks-before-apply") or srv.bug("offset-overreported"):
+        """The offset INFO replication and ROLE report: what this replica applied."""
+        if self.server.bug("offset-overreported"):
             return self.read_offset
-        return srv.history.offset
+        return self.server.history.offset
+
+    def acked_offset(self) -> int:
+        """The offset this replica acknowledges to its primary: what it applied — or, with
+        the replica-acks-before-apply bug, what it merely received."""
+        if self.server.bug("replica-acks-before-apply"):
+            return self.read_offset
+        return self.reported_offset()
 
     # -- the link -------------------------------------------------------------------------
 
@@ -415,7 +422,7 @@ class ReplicaLink:
 
     def _send_ack(self, writer: asyncio.StreamWriter) -> None:
         if not writer.is_closing():
-            writer.write(encode_command(b"REPLCONF", b"ACK", self.reported_offset()))
+            writer.write(encode_command(b"REPLCONF", b"ACK", self.acked_offset()))
 
     async def _ack_loop(self) -> None:
         while not self._stopped:
