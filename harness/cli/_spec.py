@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED
+from harness.cli._check import _positive_int
 
 if TYPE_CHECKING:
     from harness.spec import Tlc
@@ -29,16 +30,6 @@ def _workers(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 worker")
-    return v
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return v
 
 
@@ -124,7 +115,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     validate.add_argument(
         "--max-events",
-        type=_positive,
+        type=_positive_int,
         metavar="N",
         help="validate only the first N observed events (a prefix of the run)",
     )
