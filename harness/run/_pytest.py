@@ -103,6 +103,7 @@ def _options(config: Any) -> Any:
         azs=None,
         image=None,
         steps=10,
+        canon=True,
         shrink_budget=None,
         report_dir=Path(report_dir) if report_dir else None,
         junit=None,
