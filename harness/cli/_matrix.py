@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED, AckboundError
 from harness.cli._check import _positive_int, _seconds
+from harness.run._config import MODES_ALL
 
 __all__ = [
     "MATRIX_SCHEMA",
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 MATRIX_SCHEMA: Final = "ackbound-matrix/1"
-MODES: Final = ("none", "sync", "async")
 # Every built-in target on every backend the matrix can run it on, in table order. Redis
 # runs on the local backend only: no registry is reachable and no image of it is built here.
 ROWS: Final[tuple[tuple[str, str], ...]] = (
@@ -476,7 +476,7 @@ def plan(args: argparse.Namespace) -> list[Cell]:
             lag_limit_s=args.lag_limit,
         )
         for t, b in rows
-        for m in MODES
+        for m in MODES_ALL
         if m in modes
         for s in seeds
     ]
@@ -793,7 +793,7 @@ def _cell_table(rows: Mapping[str, list[Mapping[str, Any]]]) -> list[str]:
         "| write p99 ms | rejected | acked | lost | examples | time s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for mode in MODES:
+    for mode in MODES_ALL:
         for rec in rows.get(mode, []):
             verdict = verdict_word(rec.get("verdict"))
             if rec.get("verdict") is False:
@@ -807,7 +807,7 @@ def _cell_table(rows: Mapping[str, list[Mapping[str, Any]]]) -> list[str]:
                 f"| {_fmt(rec.get('examples'))} | {_fmt(rec.get('duration_s'), 0)} |"
             )
     lines.append("")
-    for mode in MODES:
+    for mode in MODES_ALL:
         for rec in rows.get(mode, []):
             lines.append(f"- {mode}, seed {rec['seed']}: `{rec['command']}`")
             if rec.get("verdict") == "error":
@@ -935,13 +935,18 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     if full:
         cells: Mapping[str, Any] = full.get("cells") or {}
         lines += [*_section_header(full), "", *_HOW_TO_READ, ""]
-        lines += ["## Summary", "", "| target | " + " | ".join(MODES) + " |", "|---|---|---|---|"]
+        lines += [
+            "## Summary",
+            "",
+            "| target | " + " | ".join(MODES_ALL) + " |",
+            "|---|---|---|---|",
+        ]
         grid = _grid(cells)
         for (target, backend), row in grid.items():
             lines.append(
                 f"| {_row_name(target, backend)} | "
                 + " | ".join(
-                    "<br>".join(_summary_cell(r) for r in row.get(m, [])) or "–" for m in MODES
+                    "<br>".join(_summary_cell(r) for r in row.get(m, [])) or "–" for m in MODES_ALL
                 )
                 + " |"
             )

@@ -6,23 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness._errors import AckboundError
+from harness.faults import FAULT_NAMES
 
 __all__ = ["DEFAULT_FAULTS", "MODES_ALL", "RunConfig", "parse_faults", "parse_modes"]
 
 MODES_ALL = ("none", "sync", "async")
-# Every fault in the registry except `resume` (heal and the teardown resume paused nodes).
-DEFAULT_FAULTS = (
-    "kill",
-    "restart",
-    "wipe-restart",
-    "pause",
-    "resume",
-    "partition",
-    "slow-link",
-    "failover",
-    "az-outage",
-    "heal",
-)
+# A run's default fault set: every fault in the registry.
+DEFAULT_FAULTS: tuple[str, ...] = FAULT_NAMES
 
 
 def parse_modes(text: str) -> tuple[str, ...]:
@@ -38,8 +28,6 @@ def parse_modes(text: str) -> tuple[str, ...]:
 
 
 def parse_faults(text: str) -> tuple[str, ...]:
-    from harness.faults import FAULT_NAMES
-
     if text in ("all", "default"):
         return DEFAULT_FAULTS
     if text in ("none", ""):
