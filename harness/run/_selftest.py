@@ -18,7 +18,7 @@ from typing import Any
 from harness.run._config import RunConfig
 from harness.run._runner import bundled_bugs, run_conformance
 
-__all__ = ["BugOutcome", "SelftestResult", "run_selftest"]
+__all__ = ["BugOutcome", "SelftestResult", "bug_setup", "run_selftest"]
 
 
 @dataclass
@@ -85,6 +85,15 @@ class _DetectionClock:
             self.detected.append(time.monotonic() - self.start)
 
 
+def bug_setup(bug: dict[str, Any]) -> tuple[str, int | None, int | None]:
+    """How a seeded bug (an entry of :func:`bundled_bugs`) is run: its mode (async for a
+    bug of any mode) and its topology, nodes and AZs (None: the default)."""
+    hinted = bug.get("mode")
+    mode = hinted if isinstance(hinted, str) and hinted in ("none", "sync", "async") else "async"
+    topo = bug.get("topology") or {}
+    return mode, topo.get("nodes"), topo.get("azs")
+
+
 def run_selftest(
     *,
     root: Path,
@@ -102,11 +111,7 @@ def run_selftest(
     target = load_target("bundled")
     outcomes: list[BugOutcome] = []
     for b in chosen:
-        hinted = b.get("mode")
-        mode: str = (
-            hinted if isinstance(hinted, str) and hinted in ("none", "sync", "async") else "async"
-        )
-        topo = b.get("topology") or {}
+        mode, nodes, azs = bug_setup(b)
         outcome = BugOutcome(bug=b["name"], breaks=b["breaks"], mode=mode)
         run_dir = root / b["name"]
         outcome.run_dir = str(run_dir)
@@ -116,8 +121,8 @@ def run_selftest(
             budget_s=detect_budget_s,
             seed=seed,
             bug=b["name"],
-            nodes=topo.get("nodes"),
-            azs=topo.get("azs"),
+            nodes=nodes,
+            azs=azs,
             shrink_budget_s=shrink_budget_s,
             command=("selftest", "--bug", b["name"]),
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.run import RunConfig, bundled_bugs, run_conformance
+from harness.run._selftest import bug_setup
 from harness.targets import load_target
 
 BUGS = [b["name"] for b in bundled_bugs()]
@@ -23,12 +24,12 @@ def test_every_seeded_bug_fails_the_run_naming_its_property(tmp_path: Path, bug:
     and names the property the bug breaks."""
     listed = next(b for b in bundled_bugs() if b["name"] == bug)
     breaks = listed["breaks"]
-    mode = listed["mode"] if listed["mode"] in ("none", "sync", "async") else "none"
+    mode, nodes, azs = bug_setup(listed)
     topology = [
         arg
-        for key in ("nodes", "azs")
-        if key in (listed.get("topology") or {})
-        for arg in (f"--{key}", str(listed["topology"][key]))
+        for flag, value in (("--nodes", nodes), ("--azs", azs))
+        if value is not None
+        for arg in (flag, str(value))
     ]
     run_dir = tmp_path / "run"
     out = subprocess.run(
