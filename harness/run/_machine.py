@@ -40,45 +40,45 @@ def _roles(n_nodes: int) -> list[str]:
     return ["primary"] + [f"replica-{i}" for i in range(1, n_nodes)]
 
 
+def _scaled_ms(lag_ms: int, factor: float) -> int:
+    """A duration of ``factor`` lag limits, in ms (at least 20 ms)."""
+    return max(20, round(lag_ms * factor))
+
+
 def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
     """The textbook scenarios of the promises, as step programs a run tries first.
 
     A random search finds a bug when it happens to draw the scenario that exposes it; these
     are the scenarios the promises are written about, so every run starts with them (each
     is an ordinary example, recorded, judged and shrunk like any other) before Hypothesis
-    explores: steady load with no fault at all, the primary crashing right after
-    acknowledging writes, replication falling
-    behind under load and then the primary lost (what an
-    async loss window bounds, and what a sync acknowledgement must survive), the replicas
-    cut off under load and then healed (rejections, the lag metric, writes resuming), a
-    primary that stalls while its replication lags and comes back after a failover with a
-    tail nobody else has, and a replica down while clients write. Programs
-    using a fault the run leaves out (``--faults``) are skipped.
+    explores. Programs using a fault the run leaves out (``--faults``) are skipped; the
+    comments say what each is for (docs/run.md lists them).
     """
     lag_ms = run.setup.lag_limit_ms
     enabled = {name.replace("-", "_") for name in run.config.faults}
-    hold = max(20, round(lag_ms * 4.0))
+    hold = _scaled_ms(lag_ms, 4.0)
 
     def step(rule: str, **args: Any) -> dict[str, Any]:
         return {"rule": rule, "args": args}
 
+    def burst(factor: float) -> dict[str, Any]:
+        return step("burst", seconds=round(lag_ms * factor / 1000, 3))
+
+    def wait(factor: float) -> dict[str, Any]:
+        return step("wait", ms=_scaled_ms(lag_ms, factor))
+
     writes = step("writes", workload="list", key=0, count=4)
     read = step("read", workload="list", key=0)
-    quiet = [
-        writes,
-        step("burst", seconds=round(lag_ms * 1.5 / 1000, 3)),
-        step("wait", ms=max(20, round(lag_ms * 1.2))),
-        writes,
-        read,
-    ]
-    programs = [
+    programs: list[tuple[set[str], list[dict[str, Any]]]] = [
         # No fault at all: under steady load nothing acknowledged may go missing.
-        (set(), quiet),
+        (set(), [writes, burst(1.5), wait(1.2), writes, read]),
         # The primary crashes right after acknowledging writes; the controller fails over.
         (
             {"kill", "restart"},
             [writes, step("kill", node="primary"), step("restart"), writes, read],
         ),
+        # Replication falls behind under load, then the primary is lost: what an async loss
+        # window bounds, and what a sync acknowledgement must survive.
         (
             {"slow_link", "kill", "heal"},
             [
@@ -88,6 +88,7 @@ def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
                 read,
             ],
         ),
+        # No replica can acknowledge: rejections, the lag metric, writes resuming after.
         (
             {"partition", "heal"},
             [
@@ -97,37 +98,35 @@ def canon(run: ModeRun) -> list[list[dict[str, Any]]]:
                 read,
             ],
         ),
-    ]
-    # A primary that stalls (a VM freeze, a long GC pause) while its replication lags: the
-    # controller fails over, the new primary takes writes, and the old one comes back with a
-    # tail nobody else has, which it must discard when it rejoins as a replica.
-    programs.append(
+        # A primary that stalls (a VM freeze, a long GC pause) while its replication lags:
+        # the controller fails over, the new primary takes writes, and the old one comes
+        # back with a tail nobody else has, which it must discard when it rejoins.
         (
             {"slow_link", "pause", "failover", "heal"},
             [
                 step("slow_link", node="primary", bandwidth=500, latency_ms=50),
                 writes,
-                step("wait", ms=max(20, round(lag_ms * 1.2))),
+                wait(1.2),
                 step("pause", node="primary"),
                 step("failover"),
-                step("burst", seconds=round(lag_ms * 3.0 / 1000, 3)),
-                step("wait", ms=max(20, round(lag_ms * 2.5))),
+                burst(3.0),
+                wait(2.5),
                 step("heal"),
                 writes,
                 read,
             ],
-        )
-    )
+        ),
+    ]
     # A replica down while clients write: a sync acknowledgement must still come from a
     # replica in another AZ (with nodes sharing an AZ, one of these leaves only a same-AZ
     # replica up), and the replica must catch up when it returns.
-    for k in range(1, len(run.cluster.nodes)):
-        programs.append(
-            (
-                {"kill", "restart"},
-                [step("kill", node=f"replica-{k}"), writes, step("restart"), writes, read],
-            )
+    programs += [
+        (
+            {"kill", "restart"},
+            [step("kill", node=f"replica-{k}"), writes, step("restart"), writes, read],
         )
+        for k in range(1, len(run.cluster.nodes))
+    ]
     return [steps for needs, steps in programs if needs <= enabled]
 
 
@@ -143,10 +142,10 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
     episode_faults = [
         f for f in ("partition", "pause", "kill", "slow-link") if f.replace("-", "_") in enabled
     ]
-    waits = st.sampled_from(sorted({max(20, round(lag_ms * f)) for f in (0.1, 0.3, 1.2, 2.5)}))
+    waits = st.sampled_from(sorted({_scaled_ms(lag_ms, f) for f in (0.1, 0.3, 1.2, 2.5)}))
     # How long an episode holds its fault: long enough for the lag to build under load, and
     # past L + the target's tolerance (short faults are the single fault rules' business).
-    holds = st.sampled_from(sorted({max(20, round(lag_ms * f)) for f in (1.2, 2.5, 4.0)}))
+    holds = st.sampled_from(sorted({_scaled_ms(lag_ms, f) for f in (1.2, 2.5, 4.0)}))
     isolating = [f for f in ("slow-link", "partition") if f.replace("-", "_") in enabled]
     bursts = st.sampled_from([round(lag_ms * f / 1000, 3) for f in (0.5, 1.5, 3.0)])
     workloads = st.sampled_from(WORKLOADS)
