@@ -7,6 +7,7 @@ and the replay program, unknown is skipped ("no evidence"), so JUnit shows all t
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,8 @@ def _run_once(config: Any) -> Any:
     from harness.cli._run import config_from_args
     from harness.run import run_conformance
 
-    opts = _options(config)
-    run_config, target = config_from_args(opts, ["pytest", *opts.argv])
+    opts, argv = _options(config)
+    run_config, target = config_from_args(opts, ["pytest", *argv])
     run_dir = run_config.report_dir or Path(
         config.rootpath, "ackbound-runs", time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime())
     )
@@ -72,45 +73,26 @@ def _run_once(config: Any) -> Any:
     return result
 
 
-class _Opts:
-    """The subset of ``ackbound run`` flags the plugin forwards, as argparse would."""
+def _options(config: Any) -> tuple[argparse.Namespace, list[str]]:
+    """The plugin's options as ``ackbound run`` flags, parsed by that command's own parser
+    (so every other flag has the command's default); and the flags, for the record."""
+    from harness.cli._run import register
 
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
-
-
-def _options(config: Any) -> Any:
-    target = config.getoption("--ackbound-target")
-    mode = config.getoption("--ackbound-mode")
-    budget = config.getoption("--ackbound-budget")
-    seed = config.getoption("--ackbound-seed")
-    faults = config.getoption("--ackbound-faults")
-    backend = config.getoption("--ackbound-backend")
-    report_dir = config.getoption("--ackbound-report-dir")
-    argv = ["--target", target, "--mode", mode]
-    return _Opts(
-        target=target,
-        backend=backend,
-        mode=None if mode == "all" else mode,
-        faults=faults or "default",
-        budget=60.0 if budget is None else budget,
-        examples=None,
-        seed=seed,
-        lag_limit=None,
-        sync_timeout_ms=None,
-        sync_replicas=1,
-        nodes=None,
-        azs=None,
-        image=None,
-        steps=10,
-        canon=True,
-        shrink_budget=None,
-        report_dir=Path(report_dir) if report_dir else None,
-        junit=None,
-        json=None,
-        bug=None,
-        argv=argv,
-    )
+    argv = ["--target", config.getoption("--ackbound-target")]
+    argv += ["--mode", config.getoption("--ackbound-mode")]
+    argv += ["--backend", config.getoption("--ackbound-backend"), "--steps", "10"]
+    for flag, option in (
+        ("--faults", "--ackbound-faults"),
+        ("--budget", "--ackbound-budget"),
+        ("--seed", "--ackbound-seed"),
+        ("--report-dir", "--ackbound-report-dir"),
+    ):
+        value = config.getoption(option)
+        if value is not None:
+            argv += [flag, str(value)]
+    parser = argparse.ArgumentParser(prog="pytest --ackbound-*")
+    register(parser)
+    return parser.parse_args(argv), argv
 
 
 def make_items(session: Any, config: Any) -> list[pytest.Item]:
