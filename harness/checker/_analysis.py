@@ -19,11 +19,11 @@ from __future__ import annotations
 import bisect
 import operator
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, count, islice, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.history import Columns, History, HistoryError, Op
 from models import (
@@ -122,9 +122,10 @@ class Analysis:
     t0: int
     t_end: int  # time of the last op
     # -- writes, column by column ------------------------------------------------------
-    w_index: list[int]  # the invoke op's index: a write's identity in witnesses
-    w_cidx: list[int | None]  # the completion op's index
-    w_process: list[Any]
+    # (w_index, w_cidx and w_process, which only witnesses cite, are built on first use
+    # from the op positions w_at and w_done.)
+    w_at: list[int]  # the position of the invoke op in the history
+    w_done: list[int]  # the position of the completion op; -1: never completed
     w_workload: list[str]
     w_key: list[str]
     w_value: list[Any]
@@ -136,14 +137,12 @@ class Analysis:
     w_epoch: list[int | None]
     w_primary: list[str | None]  # the node that applied it, when known
     w_present: list[bool | None]  # in the judged final state? None: cannot tell
-    # -- reads, column by column ---------------------------------------------------------
-    r_index: list[int]
-    r_cidx: list[int | None]
-    r_process: list[Any]
+    # -- reads, column by column (r_index, r_cidx, r_process, r_inv: on first use) -------
+    r_at: list[int]
+    r_done: list[int]
     r_workload: list[str]
     r_key: list[str]
     r_value: list[Any]
-    r_inv: list[int]
     r_comp: list[int | None]
     r_type: list[str]
     r_node: list[str | None]
@@ -165,6 +164,46 @@ class Analysis:
     errors: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # shared intermediate results
 
+    def _column(self, name: str, col: int, at: list[int], done: bool = False) -> list[Any]:
+        """Field ``col`` of the ops at positions ``at`` (``-1``: ``None``), built once."""
+        out: list[Any] | None = self.cache.get(name)
+        if out is None:
+            ops = self.history.columns()[col]
+            out = self.cache[name] = (
+                [None if j < 0 else ops[j] for j in at] if done else _gather(ops, at)
+            )
+        return out
+
+    @property
+    def w_index(self) -> list[int]:
+        """The invoke op's index: a write's identity in witnesses."""
+        return self._column("w_index", 0, self.w_at)
+
+    @property
+    def w_cidx(self) -> list[int | None]:
+        """The completion op's index (``None``: never completed)."""
+        return self._column("w_cidx", 0, self.w_done, done=True)
+
+    @property
+    def w_process(self) -> list[Any]:
+        return self._column("w_process", 2, self.w_at)
+
+    @property
+    def r_index(self) -> list[int]:
+        return self._column("r_index", 0, self.r_at)
+
+    @property
+    def r_cidx(self) -> list[int | None]:
+        return self._column("r_cidx", 0, self.r_done, done=True)
+
+    @property
+    def r_process(self) -> list[Any]:
+        return self._column("r_process", 2, self.r_at)
+
+    @property
+    def r_inv(self) -> list[int]:
+        return self._column("r_inv", 1, self.r_at)
+
     def seconds(self, t: int | None) -> float | None:
         return None if t is None else round((t - self.t0) / SECOND, 6)
 
@@ -174,10 +213,12 @@ class Analysis:
 
     def write(self, i: int) -> Write:
         """The ``i``-th write as an object."""
+        index, _t, process = self.history.columns()[:3]
+        c = self.w_done[i]
         return Write(
-            self.w_index[i],
-            self.w_cidx[i],
-            self.w_process[i],
+            index[self.w_at[i]],
+            None if c < 0 else index[c],
+            process[self.w_at[i]],
             self.w_workload[i],
             self.w_key[i],
             self.w_value[i],
@@ -193,15 +234,16 @@ class Analysis:
 
     def write_ops(self, i: int) -> list[int]:
         """The op indices of the ``i``-th write: its invocation and completion."""
-        c = self.w_cidx[i]
-        return [self.w_index[i]] if c is None else [self.w_index[i], c]
+        index = self.history.columns()[0]
+        c = self.w_done[i]
+        return [index[self.w_at[i]]] if c < 0 else [index[self.w_at[i]], index[c]]
 
     @property
     def writes(self) -> list[Write]:
         """Every write as an object, in invocation order (built once, on first use)."""
         out: list[Write] | None = self.cache.get("writes")
         if out is None:
-            out = self.cache["writes"] = [self.write(i) for i in range(len(self.w_index))]
+            out = self.cache["writes"] = [self.write(i) for i in range(len(self.w_at))]
         return out
 
     @property
@@ -293,113 +335,100 @@ def _raise_first_problem(ops: tuple[Op, ...], source: str) -> None:
             )
 
 
-class _Paired:
-    """Client writes and reads as columns, and the other operations as op pairs."""
+class _Paired(NamedTuple):
+    """Where each client write, client read and other operation is in the history: the
+    positions of its invocation and of its completion (``-1``: never completed)."""
 
-    def __init__(self) -> None:
-        self.w_index: list[int] = []
-        self.w_inv: list[int] = []
-        self.w_process: list[Any] = []
-        self.w_workload: list[Any] = []
-        self.w_key: list[Any] = []
-        self.w_value: list[Any] = []
-        self.w_node: list[str | None] = []
-        self.w_cidx: list[int | None] = []
-        self.w_comp: list[int | None] = []
-        self.w_type: list[str] = []
-        self.w_error: list[str | None] = []
-        self.r_index: list[int] = []
-        self.r_inv: list[int] = []
-        self.r_process: list[Any] = []
-        self.r_workload: list[Any] = []
-        self.r_key: list[Any] = []
-        self.r_value: list[Any] = []
-        self.r_node: list[str | None] = []
-        self.r_final: list[Any] = []
-        self.r_cidx: list[int | None] = []
-        self.r_comp: list[int | None] = []
-        self.r_type: list[str] = []
-        self.o_inv: list[Op] = []
-        self.o_comp: list[Op | None] = []
+    w_at: list[int]
+    w_done: list[int]
+    r_at: list[int]
+    r_done: list[int]
+    o_at: list[int]
+    o_done: list[int]
+
+
+def _completions(process: list[Any], types: list[str]) -> list[int] | None:
+    """For every op, the position of the op that completes it (``-1``: none, or not an
+    invocation); ``None`` when a process invokes twice or completes what it never invoked.
+
+    The one loop over every op, kept to the dictionary work that cannot be done in bulk.
+    """
+    comp_of = [-1] * len(process)
+    open_ops: dict[Any, int] = {}
+    opened = open_ops.setdefault
+    close = open_ops.pop
+    for i, p, invoke in zip(count(), process, map(operator.eq, types, repeat("invoke"))):
+        if invoke:
+            if opened(p, i) != i:
+                return None
+        else:
+            j = close(p, -1)
+            if j < 0:
+                return None
+            comp_of[j] = i
+    return comp_of
+
+
+def _gather(col: list[Any], at: list[int]) -> list[Any]:
+    return list(map(col.__getitem__, at))
 
 
 def _pair(cols: Columns) -> _Paired | None:
-    """Pair every invocation with its completion, in one loop that does nothing else but
-    file each client operation's fields into columns while its op is at hand.
+    """Pair every invocation with its completion, and sort the operations into client
+    writes, client reads and the rest.
 
     ``None`` when a process invokes twice, completes what it never invoked, or completes
     with another ``f`` (:func:`_raise_first_problem` then says which op).
     """
-    c = _Paired()
-    w_index, w_inv, w_process = c.w_index, c.w_inv, c.w_process
-    w_workload, w_key, w_value, w_node = c.w_workload, c.w_key, c.w_value, c.w_node
-    w_cidx, w_comp, w_type, w_error = c.w_cidx, c.w_comp, c.w_type, c.w_error
-    r_index, r_inv, r_process = c.r_index, c.r_inv, c.r_process
-    r_workload, r_key, r_value, r_node = c.r_workload, c.r_key, c.r_value, c.r_node
-    r_final, r_cidx, r_comp, r_type = c.r_final, c.r_cidx, c.r_comp, c.r_type
-    o_inv, o_comp = c.o_inv, c.o_comp
-    # process -> (0 write | 1 read | 2 other, position, f)
-    open_ops: dict[Any, tuple[int, int, str]] = {}
-    for row in zip(*cols, strict=True):
-        index, t, p, typ, f, workload, key, value, error, node, final = row
-        if typ == "invoke":
-            if p in open_ops:
-                return None
-            if type(p) is int and f == "write":
-                open_ops[p] = (0, len(w_index), f)
-                w_index.append(index)
-                w_inv.append(t)
-                w_process.append(p)
-                w_workload.append(workload)
-                w_key.append(key)
-                w_value.append(value)
-                w_node.append(node)
-                w_cidx.append(None)
-                w_comp.append(None)
-                w_type.append("info")
-                w_error.append(None)
-            elif type(p) is int and f == "read":
-                open_ops[p] = (1, len(r_index), f)
-                r_index.append(index)
-                r_inv.append(t)
-                r_process.append(p)
-                r_workload.append(workload)
-                r_key.append(key)
-                r_value.append(None)
-                r_node.append(node)
-                r_final.append(final)
-                r_cidx.append(None)
-                r_comp.append(None)
-                r_type.append("info")
-            else:
-                open_ops[p] = (2, len(o_inv), f)
-                o_inv.append(Op._make(row))
-                o_comp.append(None)
-            continue
-        slot = open_ops.pop(p, None)
-        if slot is None:
-            return None
-        kind, k, f0 = slot
-        if f != f0:
-            return None
-        if kind == 0:
-            w_cidx[k] = index
-            w_comp[k] = t
-            w_type[k] = typ
-            w_error[k] = error
-            if node is not None:
-                w_node[k] = node
-        elif kind == 1:
-            r_cidx[k] = index
-            r_comp[k] = t
-            r_type[k] = typ
-            r_value[k] = value
-            if node is not None:
-                r_node[k] = node
-            r_final[k] = r_final[k] or final
-        else:
-            o_comp[k] = Op._make(row)
-    return c
+    _index, _times, process, types, fs = cols[:5]
+    comp_of = _completions(process, types)
+    if comp_of is None:
+        return None
+    invoked = list(compress(count(), map(operator.eq, types, repeat("invoke"))))
+    done = _gather(comp_of, invoked)
+    # A completion's f is its invocation's.
+    completed = list(map(operator.ge, done, repeat(0)))
+    f_invoked = _gather(fs, invoked)
+    if not all(
+        map(
+            operator.eq,
+            compress(f_invoked, completed),
+            map(fs.__getitem__, compress(done, completed)),
+        )
+    ):
+        return None
+    writes: list[int] = []
+    reads: list[int] = []
+    others: list[int] = []
+    client_list = {"write": writes, "read": reads}.get
+    for j, p, f in zip(invoked, _gather(process, invoked), f_invoked, strict=True):
+        (client_list(f, others) if type(p) is int else others).append(j)
+    return _Paired(
+        writes,
+        _gather(comp_of, writes),
+        reads,
+        _gather(comp_of, reads),
+        others,
+        _gather(comp_of, others),
+    )
+
+
+def _completed(col: list[Any], done: list[int], blank: Any = None) -> list[Any]:
+    """Field ``col`` of each completion at ``done``; ``blank`` where there is none."""
+    out = _gather(col, done)
+    if -1 in done:
+        for k in compress(count(), map(operator.lt, done, repeat(0))):
+            out[k] = blank
+    return out
+
+
+def _answered_by(completion: list[str | None], invocation: list[str | None]) -> list[str | None]:
+    """The node that answered: the completion's when it names one, else the invocation's."""
+    return [i if c is None else c for c, i in zip(completion, invocation, strict=True)]
+
+
+def _op_at(cols: Columns, j: int) -> Op:
+    return Op._make([col[j] for col in cols])
 
 
 def analyse(history: History, params: Params, source: str = "<history>") -> Analysis:
@@ -411,25 +440,23 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     if pc is None:
         _raise_first_problem(history.ops, source)
         raise AssertionError("unpaired ops, yet no problem found")  # pragma: no cover
-    w_workload: list[str] = pc.w_workload
-    w_key: list[str] = pc.w_key
-    w_value = pc.w_value
-    r_workload: list[str] = pc.r_workload
-    r_key: list[str] = pc.r_key
+    _, _, _, op_type, _, op_workload, op_key, op_value, op_error, op_node, op_final = cols
+    w_at, w_done, r_at, r_done = pc.w_at, pc.w_done, pc.r_at, pc.r_done
+    w_workload: list[str] = _gather(op_workload, w_at)
+    w_key: list[str] = _gather(op_key, w_at)
+    w_value = _gather(op_value, w_at)
+    r_workload: list[str] = _gather(op_workload, r_at)
+    r_key: list[str] = _gather(op_key, r_at)
     # What the op loop of the reference checked op by op, in bulk: a client write or read
     # has a workload and a key; no two writes of a key share a value; a counter's is an int.
     ok = None not in w_workload and None not in w_key
     ok = ok and None not in r_workload and None not in r_key
-    by_key: dict[str, dict[Any, int]] = {}
+    by_key: dict[str, dict[Any, int]] = defaultdict(dict)
     is_counter: list[bool] = []
     if ok:
         try:
-            for i, key, value in zip(count(), w_key, w_value):
-                d = by_key.get(key)
-                if d is None:
-                    by_key[key] = {value: i}
-                else:
-                    d[value] = i
+            for i, wk, wv in zip(count(), w_key, w_value):
+                by_key[wk][wv] = i
         except TypeError:  # an unhashable value: replay to fail exactly where the op loop does
             ok = False
         ok = ok and sum(map(len, by_key.values())) == len(w_key)
@@ -438,17 +465,25 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     if not ok:
         _raise_first_problem(history.ops, source)
         raise AssertionError("bulk checks failed, yet no problem found")  # pragma: no cover
-    w_index, w_inv, w_process, w_node = pc.w_index, pc.w_inv, pc.w_process, pc.w_node
-    w_cidx, w_comp, w_type, w_error = pc.w_cidx, pc.w_comp, pc.w_type, pc.w_error
-    r_index, r_inv, r_process, r_node = pc.r_index, pc.r_inv, pc.r_process, pc.r_node
-    r_cidx, r_comp, r_type, r_value = pc.r_cidx, pc.r_comp, pc.r_type, pc.r_value
-    r_final = pc.r_final
+    by_key = dict(by_key)
+    w_inv = _gather(times, w_at)
+    w_node = _answered_by(_completed(op_node, w_done), _gather(op_node, w_at))
+    w_comp = _completed(times, w_done)
+    w_type = _completed(op_type, w_done, "info")
+    w_error = _completed(op_error, w_done)
+    r_node = _answered_by(_completed(op_node, r_done), _gather(op_node, r_at))
+    r_comp = _completed(times, r_done)
+    r_type = _completed(op_type, r_done, "info")
+    r_value = _completed(op_value, r_done)
+    r_final = list(map(operator.or_, _gather(op_final, r_at), _completed(op_final, r_done, False)))
 
     # -- everything else: faults and lag observations --
     nemesis: list[tuple[Op, Op | None]] = []
     lag_obs: list[tuple[int, int, int, str | None, int]] = []
-    for inv, done in zip(pc.o_inv, pc.o_comp, strict=True):
-        p = inv[2]
+    for j, d in zip(pc.o_at, pc.o_done, strict=True):
+        inv = _op_at(cols, j)
+        done = None if d < 0 else _op_at(cols, d)
+        p = inv.process
         if p == "nemesis":
             nemesis.append((inv, done))
         elif (
@@ -539,15 +574,14 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
             final_states[node][key] = v
     final_primary = knowledge[-1].primary if knowledge else None
 
-    n_writes = len(w_index)
+    n_writes = len(w_at)
     a = Analysis(
         params=params,
         history=history,
         t0=t0,
         t_end=times[-1] if times else 0,
-        w_index=w_index,
-        w_cidx=w_cidx,
-        w_process=w_process,
+        w_at=w_at,
+        w_done=w_done,
         w_workload=w_workload,
         w_key=w_key,
         w_value=w_value,
@@ -559,13 +593,11 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         w_epoch=[None] * n_writes,
         w_primary=[None] * n_writes,
         w_present=[None] * n_writes,
-        r_index=r_index,
-        r_cidx=r_cidx,
-        r_process=r_process,
+        r_at=r_at,
+        r_done=r_done,
         r_workload=r_workload,
         r_key=r_key,
         r_value=r_value,
-        r_inv=r_inv,
         r_comp=r_comp,
         r_type=r_type,
         r_node=r_node,
@@ -627,17 +659,21 @@ def _assign_epochs(a: Analysis) -> None:
 
     # The answer depends only on the snapshots at invocation (and, for a write sent to no
     # node in particular, completion) and the node: worked out once per combination.
-    ends = (
-        [
+    snaps = _snaps(a)
+    if None not in a.w_node:
+        # By node, a table from snapshot to answer; each write looks its answer up.
+        tables = {
+            node: [epoch_and_primary(s, node, -1) for s in range(len(ks))] for node in set(a.w_node)
+        }
+        got = list(map(operator.getitem, map(tables.__getitem__, a.w_node), snaps))
+    else:
+        ends = [
             -1 if node is not None else (br(starts, comp) if comp is not None else last)
             for node, comp in zip(a.w_node, a.w_comp, strict=True)
         ]
-        if None in a.w_node
-        else repeat(-1)
-    )
-    combos = list(zip(_snaps(a), a.w_node, ends, strict=False))
-    memo = {c: epoch_and_primary(*c) for c in set(combos)}
-    got = list(map(memo.__getitem__, combos))
+        combos = list(zip(snaps, a.w_node, ends, strict=True))
+        memo = {c: epoch_and_primary(*c) for c in set(combos)}
+        got = list(map(memo.__getitem__, combos))
     a.w_epoch = list(map(operator.itemgetter(0), got))
     a.w_primary = list(map(operator.itemgetter(1), got))
     _unknown_epoch_across_changes(a)
@@ -657,21 +693,45 @@ def _unknown_epoch_across_changes(a: Analysis) -> None:
     ]
     if not spans:
         return
+    epochs = a.w_epoch
+    if invs_sorted(a):
+        for i in _overlapping(a, spans):
+            epochs[i] = None
+        return
     starts = [s for s, _e in spans]
     max_end: list[int] = []
     m = -(1 << 62)
     for _s, e in spans:
         m = max(m, e)
         max_end.append(m)
-    horizon = a.history.ops[-1].time if a.history.ops else 0
+    horizon = a.t_end
     br = bisect.bisect_right
-    epochs = a.w_epoch
     for i, (inv, comp) in enumerate(zip(a.w_inv, a.w_comp, strict=True)):
         if epochs[i] is None:
             continue
         j = br(starts, horizon if comp is None else comp) - 1
         if j >= 0 and max_end[j] >= inv:
             epochs[i] = None
+
+
+def _overlapping(a: Analysis, spans: list[tuple[int, int]]) -> set[int]:
+    """Positions of the writes whose interval (invocation to completion, or to the end of
+    the history) overlaps one of ``spans``; the writes' invocations must be in order.
+
+    A span ``(s, e)`` is overlapped by the writes invoked by ``e`` and completed at or
+    after ``s`` (or never): those invoked at most the longest latency of any completed
+    write before ``s``, or never completed.
+    """
+    inv, comp = a.w_inv, a.w_comp
+    completed = list(map(operator.is_not, comp, repeat(None)))
+    longest = max(map(operator.sub, compress(comp, completed), compress(inv, completed)), default=0)
+    never = list(compress(count(), map(operator.not_, completed)))
+    out: set[int] = set()
+    for s, e in spans:
+        candidates = range(bisect.bisect_left(inv, s - longest), bisect.bisect_right(inv, e))
+        out.update(i for i in candidates if (c := comp[i]) is None or c >= s)
+        out.update(i for i in never if inv[i] <= e)
+    return out
 
 
 def _snaps(a: Analysis) -> list[int]:
@@ -681,6 +741,15 @@ def _snaps(a: Analysis) -> list[int]:
         starts = a.effect_starts
         if not starts:
             cached = [0] * len(a.w_inv)
+        elif invs_sorted(a) and all(map(operator.le, starts, islice(starts, 1, None))):
+            # Snapshot k covers the writes invoked from start k-1 on and before start k.
+            cached = []
+            w_inv, done = a.w_inv, 0
+            for k, start in enumerate(starts):
+                upto = bisect.bisect_left(w_inv, start, done)
+                cached.extend(repeat(k, upto - done))
+                done = upto
+            cached.extend(repeat(len(starts), len(w_inv) - done))
         else:
             cached = list(map(partial(bisect.bisect_right, starts), a.w_inv))
         a.cache["snaps"] = cached
@@ -762,25 +831,56 @@ def _same_answer(x: Any, y: Any) -> bool:
     return type(x) is not list or list(map(type, x)) == list(map(type, y))
 
 
-# How presence is answered for the writes of one (key, workload) in one final state.
-_UNKNOWN, _MEMBER, _BIT, _GONE, _REGISTER, _LIKE = range(6)
+def _scatter(out: list[Any], positions: Iterable[int], values: Any) -> None:
+    deque(map(out.__setitem__, positions, values), maxlen=0)
 
 
-def _plan(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> int:
+def _writes_of(a: Analysis, key: str, wl: str) -> list[int]:
+    """Positions of the writes of ``key`` in workload ``wl``."""
+    of_key = a.by_key.get(key, {}).values()
+    if key_workloads(a).get(key) == wl:
+        return list(of_key)
+    w_workload = a.w_workload
+    return [i for i in of_key if w_workload[i] == wl]
+
+
+_NOTHING: frozenset[Any] = frozenset()
+
+
+def _answer(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> Callable[[Any], Any]:
+    """What the final ``state`` says of a write of ``key`` (``wl``) by its value: a function
+    from the write's value to True (present), False (absent) or None (cannot tell)."""
     if key not in state:
-        return _UNKNOWN
+        return _CANNOT_TELL
     v = state[key]
     if wl == "list" or wl == "set":
-        return _MEMBER if isinstance(v, list) else _UNKNOWN
+        if not isinstance(v, list):
+            return _CANNOT_TELL
+        held = v if _PLAIN.issuperset(map(type, v)) else [x for x in v if isinstance(x, str | int)]
+        return frozenset(held).__contains__
     if wl == "counter":
-        return _BIT if key in a.pow2_keys and isinstance(v, int) else _UNKNOWN
+        if key not in a.pow2_keys or not isinstance(v, int):
+            return _CANNOT_TELL
+        return frozenset(d for d in a.by_key.get(key, {}) if type(d) is int and d & v).__contains__
     if wl == "register":
-        return _GONE if v is None else _REGISTER
-    return _UNKNOWN
+        if v is None:
+            return _NOTHING.__contains__
+        try:
+            last = a.by_key.get(key, {}).get(v)
+        except TypeError:  # unhashable: no write had that value
+            last = None
+        lc = None if last is None else a.w_comp[last]
+        w_inv = a.w_inv
+        # Written after the write that is still there completed: gone; else cannot tell.
+        answers = {
+            value: True if value == v else (False if lc is not None and lc < w_inv[i] else None)
+            for value, i in a.by_key.get(key, {}).items()
+        }
+        return answers.__getitem__
+    return _CANNOT_TELL
 
 
-def _scatter(out: list[Any], positions: list[int], values: Any) -> None:
-    deque(map(out.__setitem__, positions, values), maxlen=0)
+_CANNOT_TELL: Callable[[Any], Any] = {}.get
 
 
 def presence_column(
@@ -790,69 +890,25 @@ def presence_column(
 ) -> list[bool | None]:
     """Presence of every write in a node's final ``state`` (see :func:`presence`).
 
-    What a key's final value says is worked out once per (key, workload); the writes are
-    then answered a kind at a time over whole columns. ``like``: another node's final state
-    and its column; the writes of a key both nodes read alike (:func:`_same_answer`) are
-    taken from it rather than worked out again.
+    What a key's final value says is worked out once per (key, workload), as a function of
+    a write's value (:func:`_answer`); the writes are then answered in one pass in order.
+    ``like``: another node's final state and its column; the writes of a key both nodes
+    read alike (:func:`_same_answer`) are taken from it rather than worked out again.
     """
-    n = len(a.w_index)
-    w_key, w_value = a.w_key, a.w_value
     kinds = key_workloads(a)
-    plans: dict[Any, int] = {}
-    for key, wl in set(zip(w_key, a.w_workload, strict=True)):
+    out: list[bool | None] = [None] * len(a.w_key) if like is None else like[1].copy()
+    w_workload = a.w_workload
+    for key, wl in kinds.items():
         if like is not None and _same_answer(state.get(key, _ABSENT), like[0].get(key, _ABSENT)):
-            plan = _LIKE
-        else:
-            plan = _plan(a, state, key, wl)
-        plans[(key, wl) if kinds[key] is None else key] = plan
-    if None in kinds.values():
-        # A key written by several workloads: its plans differ by workload.
-        keyed: Any = [
-            (k, wl) if kinds[k] is None else k for k, wl in zip(w_key, a.w_workload, strict=True)
-        ]
-    else:
-        keyed = w_key
-    per_write = list(map(plans.__getitem__, keyed))
-    out: list[bool | None] = like[1].copy() if like is not None else [None] * n
-    for plan in set(per_write):
-        if plan == _LIKE or (plan == _UNKNOWN and like is None):
             continue
-        at = list(compress(range(n), map(operator.eq, per_write, repeat(plan))))
-        if plan == _UNKNOWN:
-            _scatter(out, at, repeat(None))
-        elif plan == _GONE:
-            _scatter(out, at, repeat(False))
-        elif plan == _MEMBER:
-            # The writes whose value the final lists hold, by position.
-            held: set[int | None] = set()
-            for key in {w_key[i] for i in at}:
-                v = state[key]
-                if _PLAIN.issuperset(map(type, v)):
-                    got = item_positions(a, key, v, v)
-                    assert got is not None  # str, int and bool are hashable
-                    held.update(got)
-                else:
-                    held.update(map(a.by_key[key].get, [x for x in v if isinstance(x, str | int)]))
-            _scatter(out, at, map(held.__contains__, at))
-        elif plan == _BIT:
-            finals = map(state.__getitem__, map(w_key.__getitem__, at))
-            _scatter(out, at, map(bool, map(operator.and_, finals, map(w_value.__getitem__, at))))
-        else:  # _REGISTER
-            last_comp: dict[str, int | None] = {}
-            for key in {w_key[i] for i in at}:
-                try:
-                    last = a.by_key[key].get(state[key])
-                except TypeError:  # unhashable: no write had that value
-                    last = None
-                last_comp[key] = None if last is None else a.w_comp[last]
-            invs = a.w_inv
-            for i in at:
-                key, value = w_key[i], w_value[i]
-                v, lc = state[key], last_comp[key]
-                # written after the write that is still there completed: it is gone
-                out[i] = (
-                    True if v == value else (False if lc is not None and lc < invs[i] else None)
-                )
+        of_key = a.by_key[key]
+        if wl is not None:
+            # The key's writes: their values and positions, straight from its table.
+            _scatter(out, of_key.values(), map(_answer(a, state, key, wl), of_key))
+            continue
+        for w in {w_workload[i] for i in of_key.values()}:  # written by several workloads
+            at = _writes_of(a, key, w)
+            _scatter(out, at, map(_answer(a, state, key, w), map(a.w_value.__getitem__, at)))
     return out
 
 

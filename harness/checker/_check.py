@@ -89,7 +89,7 @@ def stats(a: Analysis) -> dict[str, Any]:
         "indeterminate": types.get("info", 0),
         "lost": lost,
         "acknowledged_judged": judged,
-        "reads": len(a.r_index),
+        "reads": len(a.r_at),
         "final_reads": sum(1 for f in a.r_final if f),
         "loss_window_s": round(max(windows.values(), default=0) / SECOND, 6),
         "failovers": sum(1 for _t, _e in a.knowledge[-1].failures),
