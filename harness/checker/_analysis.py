@@ -397,12 +397,12 @@ def _pair(cols: Columns) -> _Paired | None:
         )
     ):
         return None
-    writes: list[int] = []
-    reads: list[int] = []
-    others: list[int] = []
-    client_list = {"write": writes, "read": reads}.get
-    for j, p, f in zip(invoked, _gather(process, invoked), f_invoked, strict=True):
-        (client_list(f, others) if type(p) is int else others).append(j)
+    client = list(map(operator.is_, map(type, _gather(process, invoked)), repeat(int)))
+    is_write = list(map(operator.and_, client, map(operator.eq, f_invoked, repeat("write"))))
+    is_read = list(map(operator.and_, client, map(operator.eq, f_invoked, repeat("read"))))
+    writes = list(compress(invoked, is_write))
+    reads = list(compress(invoked, is_read))
+    others = list(compress(invoked, map(operator.not_, map(operator.or_, is_write, is_read))))
     return _Paired(
         writes,
         _gather(comp_of, writes),
@@ -454,9 +454,8 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     by_key: dict[str, dict[Any, int]] = defaultdict(dict)
     is_counter: list[bool] = []
     if ok:
-        try:
-            for i, wk, wv in zip(count(), w_key, w_value):
-                by_key[wk][wv] = i
+        try:  # by_key[key][value] = position, for every write, in one C-level pass
+            deque(map(dict.__setitem__, map(by_key.__getitem__, w_key), w_value, count()), maxlen=0)
         except TypeError:  # an unhashable value: replay to fail exactly where the op loop does
             ok = False
         ok = ok and sum(map(len, by_key.values())) == len(w_key)
@@ -498,8 +497,14 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     seen_nodes = {n for n in set(w_node) | set(r_node) if n is not None}
 
     deltas: dict[str, list[int]] = defaultdict(list)
-    for key, v in zip(compress(w_key, is_counter), compress(w_value, is_counter), strict=True):
-        deltas[key].append(v)
+    deque(
+        map(
+            list.append,
+            map(deltas.__getitem__, compress(w_key, is_counter)),
+            compress(w_value, is_counter),
+        ),
+        maxlen=0,
+    )
     pow2_keys = {
         key
         for key, ds in deltas.items()

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate, compress, groupby, islice, repeat
+from itertools import accumulate, compress, count, groupby, islice, repeat
 from typing import Any, Literal, NamedTuple, cast
 
 from harness.checker._analysis import (
@@ -204,16 +204,22 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
     first_ack: dict[tuple[str, int], tuple[int, int]] = {}  # -> (completion, w0)
     invoked: list[tuple[int, tuple[str, int]]] = []  # (write, isolation) at invocation
     if since:
-        isolated = since.__contains__
+        # The snapshots with an isolated primary, and since when each is isolated.
+        in_snap: dict[int, dict[str, int]] = defaultdict(dict)
+        for (snap, who), st in since.items():
+            in_snap[snap][who] = st
+        isolated_in = in_snap.get
         # Acknowledgements inside an isolation of their primary, each isolation's first.
         ok = _ok_writes(a)
         comp_snaps = list(map(partial(br, starts), map(comp.__getitem__, ok)))
-        at_ack = zip(comp_snaps, map(prim.__getitem__, ok), strict=True)
-        for i, s in compress(zip(ok, comp_snaps, strict=True), map(isolated, at_ack)):
+        for i, s in compress(zip(ok, comp_snaps, strict=True), map(isolated_in, comp_snaps)):
             p = prim[i]
             c = comp[i]
-            assert p is not None and c is not None
-            st = since[(s, p)]
+            assert c is not None
+            st_of = in_snap[s]
+            if p not in st_of:
+                continue
+            st = st_of[p]
             if epoch[i] is None or inv[i] < st:
                 continue
             iso = (p, st)
@@ -222,11 +228,12 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
                 first_ack[iso] = (c, i)
         # Invocations inside an isolation of their primary.
         snaps = _snaps(a)
-        at_inv = zip(snaps, prim, strict=True)
-        for i in compress(range(len(snaps)), map(isolated, at_inv)):
+        for i in compress(count(), map(isolated_in, snaps)):
             p = prim[i]
-            assert p is not None
-            st = since[(snaps[i], p)]
+            st_of = in_snap[snaps[i]]
+            if p not in st_of:
+                continue
+            st = st_of[p]
             if epoch[i] is not None and inv[i] >= st:
                 invoked.append((i, (p, st)))
 
@@ -746,11 +753,19 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
                     continue
             elif fast:
                 try:
-                    if by_inv:  # then the write last in order was invoked last
-                        latest = w_inv[max(map(get, items))]
-                    else:
-                        latest = max(map(w_inv.__getitem__, map(get, items)))
-                    if latest <= comp and (wl != "list" or len(set(items)) == len(items)):
+                    if wl == "list":
+                        # A list holds its writes in the order they were applied, which is
+                        # usually their order: then they are distinct, the last one latest.
+                        at = list(map(get, items))
+                        if by_inv and all(map(operator.lt, at, islice(at, 1, None))):
+                            if w_inv[at[-1]] <= comp:
+                                continue
+                        elif max(map(w_inv.__getitem__, at)) <= comp and len(set(at)) == len(at):
+                            continue
+                    elif by_inv:  # then the write last in order was invoked last
+                        if w_inv[max(map(get, items))] <= comp:
+                            continue
+                    elif max(map(w_inv.__getitem__, map(get, items))) <= comp:
                         continue
                 except (KeyError, TypeError):
                     pass  # some item is not a write of this key: look at each
@@ -780,7 +795,9 @@ def rejected_writes_not_applied(a: Analysis) -> PropertyResult:
     """A cleanly rejected (definitely failed) write is never read."""
     res = PropertyResult(valid="unknown")
     w_key, w_value, w_workload = a.w_key, a.w_value, a.w_workload
-    failed = {(w_key[i], w_value[i]): i for i, t in enumerate(a.w_type) if t == "fail"}
+    rejected = list(compress(count(), map(operator.eq, a.w_type, repeat("fail"))))
+    idents = zip(map(w_key.__getitem__, rejected), map(w_value.__getitem__, rejected), strict=True)
+    failed = dict(zip(idents, rejected, strict=True))
     failed_delta_mask: dict[str, int] = defaultdict(int)
     failed_values: dict[str, set[Any]] = defaultdict(set)
     for (key, value), i in failed.items():
