@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import operator
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, count, islice, repeat
@@ -424,6 +424,11 @@ def _completed(col: list[Any], done: list[int], blank: Any = None) -> list[Any]:
 
 def _answered_by(completion: list[str | None], invocation: list[str | None]) -> list[str | None]:
     """The node that answered: the completion's when it names one, else the invocation's."""
+    named = len(completion) - completion.count(None)
+    if named == 0:
+        return invocation
+    if named == len(completion):
+        return completion
     return [i if c is None else c for c, i in zip(completion, invocation, strict=True)]
 
 
@@ -849,43 +854,50 @@ def _writes_of(a: Analysis, key: str, wl: str) -> list[int]:
     return [i for i in of_key if w_workload[i] == wl]
 
 
-_NOTHING: frozenset[Any] = frozenset()
-
-
-def _answer(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> Callable[[Any], Any]:
-    """What the final ``state`` says of a write of ``key`` (``wl``) by its value: a function
-    from the write's value to True (present), False (absent) or None (cannot tell)."""
+def _answers(
+    a: Analysis, state: Mapping[str, Any], key: str, wl: str, at: list[int], values: Iterable[Any]
+) -> Iterable[bool | None]:
+    """What the final ``state`` says of the writes of ``key`` (workload ``wl``) at positions
+    ``at``, whose values are ``values``: True (present), False (absent) or None (cannot
+    tell), in order."""
     if key not in state:
-        return _CANNOT_TELL
+        return repeat(None)
     v = state[key]
     if wl == "list" or wl == "set":
         if not isinstance(v, list):
-            return _CANNOT_TELL
+            return repeat(None)
         held = v if _PLAIN.issuperset(map(type, v)) else [x for x in v if isinstance(x, str | int)]
-        return frozenset(held).__contains__
+        return map(frozenset(held).__contains__, values)
     if wl == "counter":
         if key not in a.pow2_keys or not isinstance(v, int):
-            return _CANNOT_TELL
-        return frozenset(d for d in a.by_key.get(key, {}) if type(d) is int and d & v).__contains__
+            return repeat(None)
+        return map(bool, map(v.__and__, values))
     if wl == "register":
         if v is None:
-            return _NOTHING.__contains__
+            return repeat(False)
         try:
             last = a.by_key.get(key, {}).get(v)
         except TypeError:  # unhashable: no write had that value
             last = None
         lc = None if last is None else a.w_comp[last]
-        w_inv = a.w_inv
         # Written after the write that is still there completed: gone; else cannot tell.
-        answers = {
-            value: True if value == v else (False if lc is not None and lc < w_inv[i] else None)
-            for value, i in a.by_key.get(key, {}).items()
-        }
-        return answers.__getitem__
-    return _CANNOT_TELL
+        out: list[bool | None] = (
+            [None] * len(at)
+            if lc is None
+            else list(
+                map(
+                    _GONE_IF_TRUE.__getitem__,
+                    map(operator.lt, repeat(lc), map(a.w_inv.__getitem__, at)),
+                )
+            )
+        )
+        if last is not None and last in at:
+            out[at.index(last)] = True  # the value it holds is this write's
+        return out
+    return repeat(None)
 
 
-_CANNOT_TELL: Callable[[Any], Any] = {}.get
+_GONE_IF_TRUE: tuple[None, bool] = (None, False)
 
 
 def presence_column(
@@ -895,10 +907,10 @@ def presence_column(
 ) -> list[bool | None]:
     """Presence of every write in a node's final ``state`` (see :func:`presence`).
 
-    What a key's final value says is worked out once per (key, workload), as a function of
-    a write's value (:func:`_answer`); the writes are then answered in one pass in order.
-    ``like``: another node's final state and its column; the writes of a key both nodes
-    read alike (:func:`_same_answer`) are taken from it rather than worked out again.
+    What a key's final value says is worked out once per (key, workload), for all of its
+    writes at once (:func:`_answers`). ``like``: another node's final state and its
+    column; the writes of a key both nodes read alike (:func:`_same_answer`) are taken from
+    it rather than worked out again.
     """
     kinds = key_workloads(a)
     out: list[bool | None] = [None] * len(a.w_key) if like is None else like[1].copy()
@@ -908,12 +920,13 @@ def presence_column(
             continue
         of_key = a.by_key[key]
         if wl is not None:
-            # The key's writes: their values and positions, straight from its table.
-            _scatter(out, of_key.values(), map(_answer(a, state, key, wl), of_key))
+            # The key's writes: their positions and values, straight from its table.
+            at = list(of_key.values())
+            _scatter(out, at, _answers(a, state, key, wl, at, of_key))
             continue
         for w in {w_workload[i] for i in of_key.values()}:  # written by several workloads
             at = _writes_of(a, key, w)
-            _scatter(out, at, map(_answer(a, state, key, w), map(a.w_value.__getitem__, at)))
+            _scatter(out, at, _answers(a, state, key, w, at, map(a.w_value.__getitem__, at)))
     return out
 
 

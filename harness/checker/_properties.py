@@ -713,15 +713,15 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
                         found.append((j, [value], []))
                 continue
             # The deltas invoked by each read's completion, ORed: prefix ORs by time.
-            pairs = sorted(
-                (w_inv[i], w_value[i]) for i in writes.values() if a.w_workload[i] == "counter"
-            )
-            times = [t for t, _d in pairs]
-            ors: list[int] = []
-            m = 0
-            for _t, d in pairs:
-                m |= d
-                ors.append(m)
+            if kinds.get(key) == wl and by_inv:  # the key's table is in invocation order
+                times = list(map(w_inv.__getitem__, writes.values()))
+                ors = list(accumulate(writes, operator.or_))
+            else:
+                pairs = sorted(
+                    (w_inv[i], w_value[i]) for i in writes.values() if a.w_workload[i] == "counter"
+                )
+                times = [t for t, _d in pairs]
+                ors = list(accumulate((d for _t, d in pairs), operator.or_))
             for j in reads:
                 value = r_val[j]
                 if value is None:
