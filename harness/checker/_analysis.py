@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, count, islice, repeat
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from harness.history import Columns, History, HistoryError, Op
 from models import (
@@ -733,9 +733,14 @@ def _overlapping(a: Analysis, spans: list[tuple[int, int]]) -> set[int]:
     write before ``s``, or never completed.
     """
     inv, comp = a.w_inv, a.w_comp
-    completed = list(map(operator.is_not, comp, repeat(None)))
-    longest = max(map(operator.sub, compress(comp, completed), compress(inv, completed)), default=0)
-    never = list(compress(count(), map(operator.not_, completed)))
+    never: list[int] = []
+    if None in comp:
+        completed = list(map(operator.is_not, comp, repeat(None)))
+        done_comp, done_inv = compress(comp, completed), compress(inv, completed)
+        longest = max(map(operator.sub, done_comp, done_inv), default=0)
+        never = list(compress(count(), map(operator.not_, completed)))
+    else:
+        longest = max(map(operator.sub, comp, inv), default=0)
     out: set[int] = set()
     for s, e in spans:
         candidates = range(bisect.bisect_left(inv, s - longest), bisect.bisect_right(inv, e))
@@ -922,6 +927,24 @@ def presence_column(
         if wl is not None:
             # The key's writes: their positions and values, straight from its table.
             at = list(of_key.values())
+            v = state.get(key)
+            if (
+                (wl == "list" or wl == "set")
+                and type(v) is list
+                and _PLAIN.issuperset(map(type, v))
+            ):
+                # Absent unless the final list holds it: its items' positions, looked up once
+                # per read value (final reads of nodes that agree share it).
+                _scatter(out, at, repeat(False))
+                held = item_positions(a, key, v, v)
+                assert held is not None  # str, int and bool are hashable
+                found = (
+                    cast(list[int], held)
+                    if None not in held
+                    else [i for i in held if i is not None]
+                )
+                _scatter(out, found, repeat(True))
+                continue
             _scatter(out, at, _answers(a, state, key, wl, at, of_key))
             continue
         for w in {w_workload[i] for i in of_key.values()}:  # written by several workloads

@@ -86,7 +86,12 @@ def _where_ok(types: list[str], comps: list[int | None]) -> list[int]:
 
 
 def _ok_mask(types: list[str], comps: list[int | None]) -> list[bool]:
-    ok = map(operator.eq, types, repeat("ok"))
+    """Which operations are ``ok``. (An ``ok`` is a completion, so its time is known:
+    ``comps`` is looked at only when some time is missing, for an operation never
+    completed, and then only the ``ok`` ones.)"""
+    ok = list(map(operator.eq, types, repeat("ok")))
+    if None not in compress(comps, ok):
+        return ok
     return list(map(operator.and_, ok, map(operator.is_not, comps, repeat(None))))
 
 
@@ -741,7 +746,8 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
         get = writes.__getitem__
         for j in reads:
             value = r_val[j]
-            items = _read_items(value, wl)
+            listed = (wl == "list" or wl == "set") and type(value) is list
+            items = value if listed else _read_items(value, wl)
             if not items:
                 continue
             comp = r_comp[j]
