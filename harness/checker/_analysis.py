@@ -510,17 +510,9 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         ),
         maxlen=0,
     )
-    pow2_keys = {
-        key
-        for key, ds in deltas.items()
-        if all(d > 0 and d & (d - 1) == 0 for d in ds) and len(set(ds)) == len(ds)
-    }
+    pow2_keys = {key for key, ds in deltas.items() if _distinct_powers_of_two(ds)}
     # A counter read of a key nobody incremented must read 0 (any bit would be a phantom).
-    pow2_keys |= {
-        key
-        for wl, key in zip(r_workload, r_key, strict=True)
-        if wl == "counter" and key not in deltas
-    }
+    pow2_keys |= set(compress(r_key, map(operator.eq, r_workload, repeat("counter")))) - set(deltas)
 
     # Effects, in order of their start, with the knowledge after each.
     effects: list[TimedEffect] = []
@@ -575,9 +567,9 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     # Nodes read alike at the end: where a final value is identical to one already read of
     # its key, keep one object, so that what is worked out for one holds for all at once.
     first_read: dict[str, Any] = {}
-    for j, (fin, typ, node, key) in enumerate(zip(r_final, r_type, r_node, r_key, strict=True)):
-        if fin and typ == "ok":
-            v = r_value[j]
+    for j in compress(count(), r_final):
+        if r_type[j] == "ok":
+            node, key, v = r_node[j], r_key[j], r_value[j]
             seen = first_read.setdefault(key, v)
             if seen is not v and _identical(seen, v):
                 r_value[j] = v = seen
@@ -629,6 +621,15 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     _assign_epochs(a)
     _judge_presence(a)
     return a
+
+
+def _distinct_powers_of_two(ds: list[int]) -> bool:
+    """Whether the deltas are distinct powers of two (so that a sum shows which were added)."""
+    return (
+        min(ds) > 0
+        and not any(map(operator.and_, ds, map(operator.sub, ds, repeat(1))))
+        and len(set(ds)) == len(ds)
+    )
 
 
 def _effect_nodes(e: object) -> list[str]:
