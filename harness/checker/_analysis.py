@@ -347,9 +347,10 @@ class _Paired(NamedTuple):
     o_done: list[int]
 
 
-def _completions(process: list[Any], types: list[str]) -> list[int] | None:
+def _completions(process: list[Any], fs: list[str], invoke: list[bool]) -> list[int] | None:
     """For every op, the position of the op that completes it (``-1``: none, or not an
-    invocation); ``None`` when a process invokes twice or completes what it never invoked.
+    invocation); ``None`` when a process invokes twice, completes what it never invoked, or
+    completes with another ``f``. ``invoke``: whether each op is an invocation.
 
     The one loop over every op, kept to the dictionary work that cannot be done in bulk.
     """
@@ -357,13 +358,13 @@ def _completions(process: list[Any], types: list[str]) -> list[int] | None:
     open_ops: dict[Any, int] = {}
     opened = open_ops.setdefault
     close = open_ops.pop
-    for i, p, invoke in zip(count(), process, map(operator.eq, types, repeat("invoke"))):
-        if invoke:
+    for i, p, inv, f in zip(count(), process, invoke, fs):
+        if inv:
             if opened(p, i) != i:
                 return None
         else:
             j = close(p, -1)
-            if j < 0:
+            if j < 0 or fs[j] != f:
                 return None
             comp_of[j] = i
     return comp_of
@@ -381,22 +382,12 @@ def _pair(cols: Columns) -> _Paired | None:
     with another ``f`` (:func:`_raise_first_problem` then says which op).
     """
     _index, _times, process, types, fs = cols[:5]
-    comp_of = _completions(process, types)
+    invoke = list(map(operator.eq, types, repeat("invoke")))
+    comp_of = _completions(process, fs, invoke)
     if comp_of is None:
         return None
-    invoked = list(compress(count(), map(operator.eq, types, repeat("invoke"))))
-    done = _gather(comp_of, invoked)
-    # A completion's f is its invocation's.
-    completed = list(map(operator.ge, done, repeat(0)))
+    invoked = list(compress(count(), invoke))
     f_invoked = _gather(fs, invoked)
-    if not all(
-        map(
-            operator.eq,
-            compress(f_invoked, completed),
-            map(fs.__getitem__, compress(done, completed)),
-        )
-    ):
-        return None
     client = list(map(operator.is_, map(type, _gather(process, invoked)), repeat(int)))
     is_write = list(map(operator.and_, client, map(operator.eq, f_invoked, repeat("write"))))
     is_read = list(map(operator.and_, client, map(operator.eq, f_invoked, repeat("read"))))

@@ -62,6 +62,15 @@ def error_prefix(error: str | None) -> str:
     return word.lstrip("-")[:40]
 
 
+def _by_prefix(errors: Counter[str | None]) -> Counter[str]:
+    """Error counts merged by :func:`error_prefix` (counted first by whole message: a run's
+    errors are few distinct strings)."""
+    out: Counter[str] = Counter()
+    for error, n in errors.items():
+        out[error_prefix(error)] += n
+    return out
+
+
 def _is(values: list[Any], value: Any) -> Iterator[bool]:
     return map(operator.eq, values, repeat(value))
 
@@ -78,8 +87,8 @@ def stats(a: Analysis) -> dict[str, Any]:
     # The figure users compare across modes: per failover, the span of the acknowledged
     # writes of the failed primary's epoch that are gone at the end.
     windows = {ep: w for ep, (w, _first, _last) in loss_windows(a).items()}
-    rejected_by = Counter(map(error_prefix, compress(a.w_error, _is(w_type, "fail"))))
-    indeterminate_by = Counter(map(error_prefix, compress(a.w_error, _is(w_type, "info"))))
+    rejected_by = _by_prefix(Counter(compress(a.w_error, _is(w_type, "fail"))))
+    indeterminate_by = _by_prefix(Counter(compress(a.w_error, _is(w_type, "info"))))
     faults = Counter(a.nemesis_fs)
     duration = a.t_end - a.t0
     return {
