@@ -404,13 +404,17 @@ def _pair(cols: Columns) -> _Paired | None:
     )
 
 
-def _completed(col: list[Any], done: list[int], blank: Any = None) -> list[Any]:
-    """Field ``col`` of each completion at ``done``; ``blank`` where there is none."""
+def _completed(col: list[Any], done: list[int], open_: list[int], blank: Any = None) -> list[Any]:
+    """Field ``col`` of each completion at ``done``; ``blank`` for the operations at
+    ``open_`` (never completed: their ``done`` is -1)."""
     out = _gather(col, done)
-    if -1 in done:
-        for k in compress(count(), map(operator.lt, done, repeat(0))):
-            out[k] = blank
+    for k in open_:
+        out[k] = blank
     return out
+
+
+def _never_completed(done: list[int]) -> list[int]:
+    return list(compress(count(), map(operator.lt, done, repeat(0))))
 
 
 def _answered_by(completion: list[str | None], invocation: list[str | None]) -> list[str | None]:
@@ -462,15 +466,18 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         raise AssertionError("bulk checks failed, yet no problem found")  # pragma: no cover
     by_key = dict(by_key)
     w_inv = _gather(times, w_at)
-    w_node = _answered_by(_completed(op_node, w_done), _gather(op_node, w_at))
-    w_comp = _completed(times, w_done)
-    w_type = _completed(op_type, w_done, "info")
-    w_error = _completed(op_error, w_done)
-    r_node = _answered_by(_completed(op_node, r_done), _gather(op_node, r_at))
-    r_comp = _completed(times, r_done)
-    r_type = _completed(op_type, r_done, "info")
-    r_value = _completed(op_value, r_done)
-    r_final = list(map(operator.or_, _gather(op_final, r_at), _completed(op_final, r_done, False)))
+    w_open, r_open = _never_completed(w_done), _never_completed(r_done)
+    w_node = _answered_by(_completed(op_node, w_done, w_open), _gather(op_node, w_at))
+    w_comp = _completed(times, w_done, w_open)
+    w_type = _completed(op_type, w_done, w_open, "info")
+    w_error = _completed(op_error, w_done, w_open)
+    r_node = _answered_by(_completed(op_node, r_done, r_open), _gather(op_node, r_at))
+    r_comp = _completed(times, r_done, r_open)
+    r_type = _completed(op_type, r_done, r_open, "info")
+    r_value = _completed(op_value, r_done, r_open)
+    r_final = list(
+        map(operator.or_, _gather(op_final, r_at), _completed(op_final, r_done, r_open, False))
+    )
 
     # -- everything else: faults and lag observations --
     nemesis: list[tuple[Op, Op | None]] = []
