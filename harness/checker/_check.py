@@ -13,6 +13,7 @@ check raised is ``"unknown"`` with the error, so one broken property never hides
 from __future__ import annotations
 
 import operator
+import time
 import traceback
 from collections import Counter
 from collections.abc import Iterator
@@ -129,16 +130,31 @@ def _params_json(p: Params) -> dict[str, Any]:
     }
 
 
-def check(history: History, params: Params, source: str = "<history>") -> dict[str, Any]:
-    """Judge ``history`` under ``params``; returns the result data (see the module doc)."""
+def check(
+    history: History,
+    params: Params,
+    source: str = "<history>",
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Judge ``history`` under ``params``; returns the result data (see the module doc).
+
+    ``timings``, when given, receives the CPU seconds of each phase: ``analysis``, every
+    property by name, and ``stats`` (outside the result, which stays deterministic).
+    """
     with gc_paused():
-        return _check(history, params, source)
+        return _check(history, params, source, {} if timings is None else timings)
 
 
-def _check(history: History, params: Params, source: str) -> dict[str, Any]:
+def _check(
+    history: History, params: Params, source: str, timings: dict[str, float]
+) -> dict[str, Any]:
+    clock = time.process_time
+    t = clock()
     a = analyse(history, params, source)
+    timings["analysis"] = clock() - t
     props: dict[str, Any] = {}
     for prop in applicable(params.mode):
+        t = clock()
         try:
             r = prop.check(a)
         except Exception as exc:  # a crashing check is unknown, never a pass
@@ -157,17 +173,21 @@ def _check(history: History, params: Params, source: str) -> dict[str, Any]:
             **({"error": r.error} if r.error else {}),
             **({"notes": r.notes} if r.notes else {}),
         }
+        timings[prop.name] = clock() - t
     if a.final_node_used is False:
         for name in ("acked-writes-survive", "loss-window-bounded", "no-loss-without-failure"):
             if name in props and props[name]["valid"] is not False:
                 props[name].setdefault("notes", []).append(
                     "no final reads: survival could not be judged"
                 )
+    t = clock()
+    figures = stats(a)
+    timings["stats"] = clock() - t
     return {
         "schema": RESULT_SCHEMA,
         "valid": merge([p["valid"] for p in props.values()]),
         "mode": params.mode.value,
         "params": _params_json(params),
         "properties": props,
-        "stats": stats(a),
+        "stats": figures,
     }

@@ -139,6 +139,17 @@ def test_result_shape() -> None:
     assert stats["failovers"] == 1
 
 
+@pytest.mark.parametrize("mode", list(Mode))
+def test_timings_name_every_phase_and_leave_the_result_alone(mode: Mode) -> None:
+    history = parse_text(SYNC_LOSS)
+    timings: dict[str, float] = {}
+    result = check(history, Params(mode=mode), timings=timings)
+    phases = ["analysis", *(p.name for p in applicable(mode)), "stats"]
+    assert list(timings) == phases
+    assert all(isinstance(s, float) and s >= 0 for s in timings.values())
+    assert json.dumps(result) == json.dumps(check(history, Params(mode=mode)))
+
+
 def test_witnesses_render_as_sentences() -> None:
     result = check(parse_text(SYNC_LOSS), Params(mode=Mode.SYNC))
     aws = result["properties"]["acked-writes-survive"]
