@@ -17,6 +17,7 @@ judged per key for all of the key's writes at once.
 from __future__ import annotations
 
 import bisect
+import math
 import operator
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
@@ -783,9 +784,13 @@ def key_workloads(a: Analysis) -> dict[str, str | None]:
     """key -> the workload of all its writes (``None`` for a key written by several)."""
     cached: dict[str, str | None] | None = a.cache.get("key_workloads")
     if cached is None:
-        cached = {}
-        for key, wl in set(zip(a.w_key, a.w_workload, strict=True)):
-            cached[key] = wl if key not in cached else None
+        last: dict[str, str | None] = dict(zip(a.w_key, a.w_workload, strict=True))
+        if list(map(last.__getitem__, a.w_key)) == a.w_workload:
+            cached = last  # every key written by one workload (the usual case)
+        else:
+            cached = {}
+            for key, wl in set(zip(a.w_key, a.w_workload, strict=True)):
+                cached[key] = wl if key not in cached else None
         a.cache["key_workloads"] = cached
     return cached
 
@@ -917,7 +922,9 @@ def presence_column(
     it rather than worked out again.
     """
     kinds = key_workloads(a)
-    out: list[bool | None] = [None] * len(a.w_key) if like is None else like[1].copy()
+    if like is None:
+        return _first_presence_column(a, state, kinds)
+    out = like[1].copy()
     w_workload = a.w_workload
     for key, wl in kinds.items():
         if like is not None and _same_answer(state.get(key, _ABSENT), like[0].get(key, _ABSENT)):
@@ -950,6 +957,80 @@ def presence_column(
             at = _writes_of(a, key, w)
             _scatter(out, at, _answers(a, state, key, w, at, map(a.w_value.__getitem__, at)))
     return out
+
+
+def _first_presence_column(
+    a: Analysis, state: Mapping[str, Any], kinds: dict[str, str | None]
+) -> list[bool | None]:
+    """:func:`presence_column` with nothing to start from, in passes over the writes in
+    order: each write first gets what its key's final value says of all of the key's writes
+    (absent, for a final list or an empty register; cannot tell otherwise); then the writes
+    a final list holds are marked present, and counter and register writes answered one by
+    one; keys written by several workloads come last."""
+    default: dict[str, bool | None] = {}
+    held: list[int] = []
+    bits: dict[str, int] = {}  # counter key -> its final sum
+    # register key -> completion of the write whose value it holds (_NEVER: none known)
+    holder_done: dict[str, float] = {}
+    by_workload: list[str] = []
+    for key, wl in kinds.items():
+        v = state.get(key, _ABSENT)
+        default[key] = None
+        if wl is None:
+            by_workload.append(key)
+        elif v is _ABSENT:
+            continue
+        elif wl == "list" or wl == "set":
+            if type(v) is not list:
+                continue
+            default[key] = False
+            if _PLAIN.issuperset(map(type, v)):
+                # Looked up once per read value: final reads of nodes that agree share it.
+                got = item_positions(a, key, v, v)
+                assert got is not None  # str, int and bool are hashable
+            else:
+                got = list(map(a.by_key[key].get, [x for x in v if isinstance(x, str | int)]))
+            held.extend(
+                cast(list[int], got) if None not in got else [i for i in got if i is not None]
+            )
+        elif wl == "counter":
+            if key in a.pow2_keys and isinstance(v, int):
+                bits[key] = v
+        elif wl == "register":
+            if v is None:
+                default[key] = False
+                continue
+            try:
+                last = a.by_key[key].get(v)
+            except TypeError:  # unhashable: no write had that value
+                last = None
+            done = None if last is None else a.w_comp[last]
+            holder_done[key] = _NEVER if done is None else done
+            if last is not None:
+                held.append(last)  # the value it holds is this write's
+    w_key = a.w_key
+    out = list(map(default.__getitem__, w_key))
+    if bits:
+        at = list(compress(count(), map(bits.__contains__, w_key)))
+        finals = map(bits.__getitem__, map(w_key.__getitem__, at))
+        _scatter(out, at, map(bool, map(operator.and_, finals, map(a.w_value.__getitem__, at))))
+    if holder_done:
+        # Written after the write whose value is still there completed: gone (it was
+        # overwritten, or lost); before: cannot tell.
+        at = list(compress(count(), map(holder_done.__contains__, w_key)))
+        dones = map(holder_done.__getitem__, map(w_key.__getitem__, at))
+        after = map(operator.lt, dones, map(a.w_inv.__getitem__, at))
+        _scatter(out, at, map(_GONE_IF_TRUE.__getitem__, after))
+    _scatter(out, held, repeat(True))
+    w_workload = a.w_workload
+    for key in by_workload:  # written by several workloads
+        for w in {w_workload[i] for i in a.by_key[key].values()}:
+            at = _writes_of(a, key, w)
+            _scatter(out, at, _answers(a, state, key, w, at, map(a.w_value.__getitem__, at)))
+    return out
+
+
+_NEVER = math.inf  # a completion time no invocation comes after
 
 
 def presence(a: Analysis, state: Mapping[str, Any], i: int) -> bool | None:
