@@ -24,7 +24,7 @@ from harness.checker._analysis import MS, SECOND, Analysis, Params, analyse
 from harness.checker._properties import (
     PropertyResult,
     Verdict,
-    _ok_writes,
+    _where_ok_mask,
     applicable,
     loss_windows,
 )
@@ -80,8 +80,8 @@ def stats(a: Analysis) -> dict[str, Any]:
     """Counts and figures of a history (independent of any verdict)."""
     w_type, w_comp, w_inv, present = a.w_type, a.w_comp, a.w_inv, a.w_present
     types = Counter(w_type)
-    ok = _ok_writes(a)
-    ok_lat = sorted(map(operator.sub, map(w_comp.__getitem__, ok), map(w_inv.__getitem__, ok)))
+    acked = _where_ok_mask(a)
+    ok_lat = sorted(map(operator.sub, compress(w_comp, acked), compress(w_inv, acked)))
     ok_present = list(compress(present, map(operator.eq, w_type, repeat("ok"))))
     lost = ok_present.count(False)
     judged = len(ok_present) - ok_present.count(None)

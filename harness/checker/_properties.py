@@ -216,7 +216,7 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         isolated_in = in_snap.get
         # Acknowledgements inside an isolation of their primary, each isolation's first.
         ok = _ok_writes(a)
-        comp_snaps = list(map(partial(br, starts), map(comp.__getitem__, ok)))
+        comp_snaps = list(map(partial(br, starts), compress(comp, _where_ok_mask(a))))
         for i, s in compress(zip(ok, comp_snaps, strict=True), map(isolated_in, comp_snaps)):
             p = prim[i]
             c = comp[i]
