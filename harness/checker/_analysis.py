@@ -23,8 +23,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import compress, count, islice, repeat
-from typing import Any, NamedTuple, cast
+from itertools import chain, compress, count, islice, repeat
+from typing import Any, NamedTuple
 
 from harness.history import Columns, History, HistoryError, Op
 from models import (
@@ -863,50 +863,91 @@ def _writes_of(a: Analysis, key: str, wl: str) -> list[int]:
     return [i for i in of_key if w_workload[i] == wl]
 
 
-def _answers(
-    a: Analysis, state: Mapping[str, Any], key: str, wl: str, at: list[int], values: Iterable[Any]
-) -> Iterable[bool | None]:
-    """What the final ``state`` says of the writes of ``key`` (workload ``wl``) at positions
-    ``at``, whose values are ``values``: True (present), False (absent) or None (cannot
-    tell), in order."""
+_NEVER = math.inf  # a time after every other (a completion that never came)
+_GONE_IF_TRUE: tuple[None, bool] = (None, False)
+
+
+class _Rule(NamedTuple):
+    """What a node's final value of a key says of the key's writes (of one workload):
+    ``default`` for each of them, but present for those at ``held``, and — for a counter
+    whose deltas are distinct powers of two — present iff its bit is in ``bits``, or — for
+    a register — absent if invoked after ``holder_done``, when the write whose value the
+    register holds completed."""
+
+    default: bool | None
+    held: list[int]
+    bits: int | None = None
+    holder_done: float | None = None
+
+
+_CANNOT_TELL = _Rule(None, [])
+
+
+def _rule(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> _Rule:
+    """The :class:`_Rule` for the writes of ``key`` (workload ``wl``) in a final ``state``:
+    a list or set holds the writes whose values are its items; a counter, those whose bit
+    its sum has; a register, the write whose value it holds (an empty one: none), and a
+    write invoked after that one completed was overwritten or lost."""
     if key not in state:
-        return repeat(None)
+        return _CANNOT_TELL
     v = state[key]
+    of_key = a.by_key.get(key, {})
     if wl == "list" or wl == "set":
         if not isinstance(v, list):
-            return repeat(None)
-        held = v if _PLAIN.issuperset(map(type, v)) else [x for x in v if isinstance(x, str | int)]
-        return map(frozenset(held).__contains__, values)
+            return _CANNOT_TELL
+        if _PLAIN.issuperset(map(type, v)):
+            # Looked up once per read value: final reads of nodes that agree share it.
+            got = item_positions(a, key, v, v)
+            assert got is not None  # str, int and bool are hashable
+        else:
+            got = list(map(of_key.get, [x for x in v if isinstance(x, str | int)]))
+        held = [i for i in got if i is not None]
+        if key_workloads(a)[key] is None:  # written by several workloads: this one's only
+            held = [i for i in held if a.w_workload[i] == wl]
+        return _Rule(False, held)
     if wl == "counter":
         if key not in a.pow2_keys or not isinstance(v, int):
-            return repeat(None)
-        return map(bool, map(v.__and__, values))
+            return _CANNOT_TELL
+        return _Rule(None, [], bits=v)
     if wl == "register":
         if v is None:
-            return repeat(False)
+            return _Rule(False, [])
         try:
-            last = a.by_key.get(key, {}).get(v)
+            last = of_key.get(v)
         except TypeError:  # unhashable: no write had that value
             last = None
-        lc = None if last is None else a.w_comp[last]
-        # Written after the write that is still there completed: gone; else cannot tell.
-        out: list[bool | None] = (
-            [None] * len(at)
-            if lc is None
-            else list(
-                map(
-                    _GONE_IF_TRUE.__getitem__,
-                    map(operator.lt, repeat(lc), map(a.w_inv.__getitem__, at)),
-                )
-            )
-        )
-        if last is not None and last in at:
-            out[at.index(last)] = True  # the value it holds is this write's
-        return out
-    return repeat(None)
+        if last is None:
+            return _CANNOT_TELL
+        done = a.w_comp[last]
+        held = [last] if a.w_workload[last] == wl else []
+        return _Rule(None, held, holder_done=_NEVER if done is None else done)
+    return _CANNOT_TELL
 
 
-_GONE_IF_TRUE: tuple[None, bool] = (None, False)
+def _apply(a: Analysis, out: list[bool | None], rules: dict[str, _Rule], at: list[int]) -> None:
+    """Answer the writes at positions ``at`` (all of them, when ``at`` covers every write)
+    by the rules of their keys, in passes over them in order."""
+    every = len(at) == len(out)
+    keys = a.w_key if every else _gather(a.w_key, at)
+    key_rules = list(map(rules.__getitem__, keys))
+    _scatter(out, at, map(operator.attrgetter("default"), key_rules))
+    bits = {k: r.bits for k, r in rules.items() if r.bits is not None}
+    if bits:
+        sel = list(map(bits.__contains__, keys))
+        on = list(compress(at, sel))
+        finals = map(bits.__getitem__, compress(keys, sel))
+        _scatter(out, on, map(bool, map(operator.and_, finals, map(a.w_value.__getitem__, on))))
+    holder_done = {k: r.holder_done for k, r in rules.items() if r.holder_done is not None}
+    if holder_done:
+        # Written after the write whose value is still there completed: gone (it was
+        # overwritten, or lost); before: cannot tell.
+        sel = list(map(holder_done.__contains__, keys))
+        on = list(compress(at, sel))
+        dones = map(holder_done.__getitem__, compress(keys, sel))
+        after = map(operator.lt, dones, map(a.w_inv.__getitem__, on))
+        _scatter(out, on, map(_GONE_IF_TRUE.__getitem__, after))
+    for r in rules.values():
+        _scatter(out, r.held, repeat(True))
 
 
 def presence_column(
@@ -916,121 +957,37 @@ def presence_column(
 ) -> list[bool | None]:
     """Presence of every write in a node's final ``state`` (see :func:`presence`).
 
-    What a key's final value says is worked out once per (key, workload), for all of its
-    writes at once (:func:`_answers`). ``like``: another node's final state and its
-    column; the writes of a key both nodes read alike (:func:`_same_answer`) are taken from
-    it rather than worked out again.
+    What a key's final value says is worked out once per (key, workload) (:func:`_rule`),
+    then applied to the writes in passes over them in order (:func:`_apply`). ``like``:
+    another node's final state and its column; the writes of a key both nodes read alike
+    (:func:`_same_answer`) are taken from it rather than worked out again.
     """
     kinds = key_workloads(a)
     if like is None:
-        return _first_presence_column(a, state, kinds)
-    out = like[1].copy()
+        out: list[bool | None] = [None] * len(a.w_key)
+        todo = kinds
+    else:
+        out = like[1].copy()
+        todo = {
+            key: wl
+            for key, wl in kinds.items()
+            if not _same_answer(state.get(key, _ABSENT), like[0].get(key, _ABSENT))
+        }
+    rules = {key: _rule(a, state, key, wl) for key, wl in todo.items() if wl is not None}
+    if rules:
+        every = like is None and len(rules) == len(kinds)
+        _apply(a, out, rules, list(range(len(out))) if every else _positions_of(a, rules))
     w_workload = a.w_workload
-    for key, wl in kinds.items():
-        if like is not None and _same_answer(state.get(key, _ABSENT), like[0].get(key, _ABSENT)):
-            continue
-        of_key = a.by_key[key]
-        if wl is not None:
-            # The key's writes: their positions and values, straight from its table.
-            at = list(of_key.values())
-            v = state.get(key)
-            if (
-                (wl == "list" or wl == "set")
-                and type(v) is list
-                and _PLAIN.issuperset(map(type, v))
-            ):
-                # Absent unless the final list holds it: its items' positions, looked up once
-                # per read value (final reads of nodes that agree share it).
-                _scatter(out, at, repeat(False))
-                held = item_positions(a, key, v, v)
-                assert held is not None  # str, int and bool are hashable
-                found = (
-                    cast(list[int], held)
-                    if None not in held
-                    else [i for i in held if i is not None]
-                )
-                _scatter(out, found, repeat(True))
-                continue
-            _scatter(out, at, _answers(a, state, key, wl, at, of_key))
-            continue
-        for w in {w_workload[i] for i in of_key.values()}:  # written by several workloads
-            at = _writes_of(a, key, w)
-            _scatter(out, at, _answers(a, state, key, w, at, map(a.w_value.__getitem__, at)))
+    for key, wl in todo.items():
+        if wl is None:  # written by several workloads: a rule for each
+            for w in {w_workload[i] for i in a.by_key[key].values()}:
+                _apply(a, out, {key: _rule(a, state, key, w)}, _writes_of(a, key, w))
     return out
 
 
-def _first_presence_column(
-    a: Analysis, state: Mapping[str, Any], kinds: dict[str, str | None]
-) -> list[bool | None]:
-    """:func:`presence_column` with nothing to start from, in passes over the writes in
-    order: each write first gets what its key's final value says of all of the key's writes
-    (absent, for a final list or an empty register; cannot tell otherwise); then the writes
-    a final list holds are marked present, and counter and register writes answered one by
-    one; keys written by several workloads come last."""
-    default: dict[str, bool | None] = {}
-    held: list[int] = []
-    bits: dict[str, int] = {}  # counter key -> its final sum
-    # register key -> completion of the write whose value it holds (_NEVER: none known)
-    holder_done: dict[str, float] = {}
-    by_workload: list[str] = []
-    for key, wl in kinds.items():
-        v = state.get(key, _ABSENT)
-        default[key] = None
-        if wl is None:
-            by_workload.append(key)
-        elif v is _ABSENT:
-            continue
-        elif wl == "list" or wl == "set":
-            if type(v) is not list:
-                continue
-            default[key] = False
-            if _PLAIN.issuperset(map(type, v)):
-                # Looked up once per read value: final reads of nodes that agree share it.
-                got = item_positions(a, key, v, v)
-                assert got is not None  # str, int and bool are hashable
-            else:
-                got = list(map(a.by_key[key].get, [x for x in v if isinstance(x, str | int)]))
-            held.extend(
-                cast(list[int], got) if None not in got else [i for i in got if i is not None]
-            )
-        elif wl == "counter":
-            if key in a.pow2_keys and isinstance(v, int):
-                bits[key] = v
-        elif wl == "register":
-            if v is None:
-                default[key] = False
-                continue
-            try:
-                last = a.by_key[key].get(v)
-            except TypeError:  # unhashable: no write had that value
-                last = None
-            done = None if last is None else a.w_comp[last]
-            holder_done[key] = _NEVER if done is None else done
-            if last is not None:
-                held.append(last)  # the value it holds is this write's
-    w_key = a.w_key
-    out = list(map(default.__getitem__, w_key))
-    if bits:
-        at = list(compress(count(), map(bits.__contains__, w_key)))
-        finals = map(bits.__getitem__, map(w_key.__getitem__, at))
-        _scatter(out, at, map(bool, map(operator.and_, finals, map(a.w_value.__getitem__, at))))
-    if holder_done:
-        # Written after the write whose value is still there completed: gone (it was
-        # overwritten, or lost); before: cannot tell.
-        at = list(compress(count(), map(holder_done.__contains__, w_key)))
-        dones = map(holder_done.__getitem__, map(w_key.__getitem__, at))
-        after = map(operator.lt, dones, map(a.w_inv.__getitem__, at))
-        _scatter(out, at, map(_GONE_IF_TRUE.__getitem__, after))
-    _scatter(out, held, repeat(True))
-    w_workload = a.w_workload
-    for key in by_workload:  # written by several workloads
-        for w in {w_workload[i] for i in a.by_key[key].values()}:
-            at = _writes_of(a, key, w)
-            _scatter(out, at, _answers(a, state, key, w, at, map(a.w_value.__getitem__, at)))
-    return out
-
-
-_NEVER = math.inf  # a completion time no invocation comes after
+def _positions_of(a: Analysis, keys: Mapping[str, Any]) -> list[int]:
+    """Positions of the writes of ``keys``, in order."""
+    return sorted(chain.from_iterable(a.by_key[k].values() for k in keys))
 
 
 def presence(a: Analysis, state: Mapping[str, Any], i: int) -> bool | None:

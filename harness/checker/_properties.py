@@ -18,6 +18,7 @@ from itertools import accumulate, compress, count, groupby, islice, repeat
 from typing import Any, Literal, NamedTuple, cast
 
 from harness.checker._analysis import (
+    _NEVER,
     MS,
     Analysis,
     Propagator,
@@ -923,9 +924,6 @@ def resume_bound(a: Analysis) -> int:
     if p.mode is Mode.SYNC:
         return p.sync_timeout + p.tolerance + p.recovery
     return p.tolerance + p.recovery
-
-
-_NEVER = float("inf")
 
 
 def writes_resume_after_heal(a: Analysis) -> PropertyResult:

@@ -520,7 +520,7 @@ nodes n1@a n2@b n3@c
 6..7    p2 add s w6
 7..8    p3 incr s 8
 8..9    p0 append m w7
-20..21  p9 lrange m -> ok [w1 w4] @n1 final
+20..21  p9 lrange m -> ok [w1 w2 w4] @n1 final
 21..22  p9 smembers s -> ok {w3} @n1 final
 22..23  p9 get m -> ok w5 @n2 final
 23..24  p9 count s -> ok 12 @n2 final
