@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.run._config import RunConfig
+from harness.run._config import MODES_ALL, RunConfig
 from harness.run._runner import bundled_bugs, run_conformance
 
 __all__ = ["BugOutcome", "SelftestResult", "bug_setup", "run_selftest"]
@@ -89,7 +89,7 @@ def bug_setup(bug: dict[str, Any]) -> tuple[str, int | None, int | None]:
     """How a seeded bug (an entry of :func:`bundled_bugs`) is run: its mode (async for a
     bug of any mode) and its topology, nodes and AZs (None: the default)."""
     hinted = bug.get("mode")
-    mode = hinted if isinstance(hinted, str) and hinted in ("none", "sync", "async") else "async"
+    mode = hinted if isinstance(hinted, str) and hinted in MODES_ALL else "async"
     topo = bug.get("topology") or {}
     return mode, topo.get("nodes"), topo.get("azs")
 
