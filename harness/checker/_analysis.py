@@ -749,24 +749,40 @@ def _overlapping(a: Analysis, spans: list[tuple[int, int]]) -> set[int]:
     return out
 
 
+def snapshot_ends(a: Analysis) -> list[int] | None:
+    """When invocations and effect starts are both in time order: for each knowledge
+    snapshot ``s``, the position after its last write, so that the writes invoked in
+    snapshot ``s`` are those from ``ends[s - 1]`` (0 for the first) up to ``ends[s]``.
+    ``None`` otherwise."""
+    if "snapshot_ends" not in a.cache:
+        starts, w_inv = a.effect_starts, a.w_inv
+        ends: list[int] | None = None
+        if invs_sorted(a) and all(map(operator.le, starts, islice(starts, 1, None))):
+            # Snapshot k covers the writes invoked from start k-1 on and before start k.
+            ends = []
+            done = 0
+            for start in starts:
+                done = bisect.bisect_left(w_inv, start, done)
+                ends.append(done)
+            ends.append(len(w_inv))
+        a.cache["snapshot_ends"] = ends
+    got: list[int] | None = a.cache["snapshot_ends"]
+    return got
+
+
 def _snaps(a: Analysis) -> list[int]:
     """For each write, the knowledge snapshot at its invocation (``a.knowledge[s]``)."""
     cached: list[int] | None = a.cache.get("snaps")
     if cached is None:
-        starts = a.effect_starts
-        if not starts:
-            cached = [0] * len(a.w_inv)
-        elif invs_sorted(a) and all(map(operator.le, starts, islice(starts, 1, None))):
-            # Snapshot k covers the writes invoked from start k-1 on and before start k.
+        ends = snapshot_ends(a)
+        if ends is not None:
             cached = []
-            w_inv, done = a.w_inv, 0
-            for k, start in enumerate(starts):
-                upto = bisect.bisect_left(w_inv, start, done)
+            done = 0
+            for k, upto in enumerate(ends):
                 cached.extend(repeat(k, upto - done))
                 done = upto
-            cached.extend(repeat(len(starts), len(w_inv) - done))
         else:
-            cached = list(map(partial(bisect.bisect_right, starts), a.w_inv))
+            cached = list(map(partial(bisect.bisect_right, a.effect_starts), a.w_inv))
         a.cache["snaps"] = cached
     return cached
 

@@ -29,6 +29,7 @@ from harness.checker._analysis import (
     invs_sorted,
     item_positions,
     key_workloads,
+    snapshot_ends,
 )
 from models import Holders, LoseData, Mode, Promote, Replicate, promote_candidates
 
@@ -166,6 +167,26 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
 # -- shared: isolation windows and the lag lower bound ----------------------------------------
 
 
+def _invoked_in(a: Analysis, ends: list[int], in_snap: dict[int, dict[str, int]]) -> list[int]:
+    """Positions of the acknowledged writes that can have completed inside an isolation:
+    for each snapshot ``s`` with an isolated primary, those invoked no earlier than its
+    isolation started and before ``s`` ended (a write completes after its invocation).
+    Needs invocations in time order (``ends``: :func:`snapshot_ends`)."""
+    inv = a.w_inv
+    spans = sorted(
+        (bisect.bisect_left(inv, min(st_of.values())), ends[s]) for s, st_of in in_snap.items()
+    )
+    ok = _where_ok_mask(a)
+    out: list[int] = []
+    reach = 0
+    for lo, hi in spans:
+        lo = max(lo, reach)
+        if lo < hi:
+            out.extend(compress(range(lo, hi), ok[lo:hi]))
+            reach = hi
+    return out
+
+
 def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int]]]:
     """Bound the lag from below during isolation windows.
 
@@ -216,8 +237,10 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
             in_snap[snap][who] = st
         isolated_in = in_snap.get
         # Acknowledgements inside an isolation of their primary, each isolation's first.
-        ok = _ok_writes(a)
-        comp_snaps = list(map(partial(br, starts), compress(comp, _where_ok_mask(a))))
+        ends = snapshot_ends(a)
+        # (In time order, only those invoked where such an acknowledgement can have been.)
+        ok = _ok_writes(a) if ends is None else _invoked_in(a, ends, in_snap)
+        comp_snaps = list(map(partial(br, starts), map(comp.__getitem__, ok)))
         for i, s in compress(zip(ok, comp_snaps, strict=True), map(isolated_in, comp_snaps)):
             p = prim[i]
             c = comp[i]
@@ -233,15 +256,16 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
             if got is None or (c, i) < got:
                 first_ack[iso] = (c, i)
         # Invocations inside an isolation of their primary.
-        snaps = _snaps(a)
-        for i in compress(count(), map(isolated_in, snaps)):
-            p = prim[i]
-            st_of = in_snap[snaps[i]]
-            if p not in st_of:
-                continue
-            st = st_of[p]
-            if epoch[i] is not None and inv[i] >= st:
-                invoked.append((i, (p, st)))
+        if ends is None:
+            snaps = _snaps(a)
+            for i in compress(count(), map(isolated_in, snaps)):
+                p = prim[i]
+                st_of = in_snap[snaps[i]]
+                if p not in st_of:
+                    continue
+                st = st_of[p]
+                if epoch[i] is not None and inv[i] >= st:
+                    invoked.append((i, (p, st)))
 
     def still_isolated(iso: tuple[str, int], until: int) -> bool:
         return iso_at(br(starts, until), iso[0]) == iso[1]
@@ -256,6 +280,28 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         # The invocation comes after w0's acknowledgement (or at the same time).
         if inv[i] >= c0 and epoch[w0] == epoch[i] and c is not None and still_isolated(iso, c):
             writes_out[i] = (w0, inv[i] - c0)
+    if since and ends is not None:
+        # The same, a snapshot's span of writes at a time: those of the isolated primary,
+        # of w0's epoch, invoked at or after w0's acknowledgement, and completed while
+        # the isolation lasted.
+        for s, st_of in in_snap.items():
+            for p, st in st_of.items():
+                got = first_ack.get((p, st))
+                if got is None:
+                    continue
+                c0, w0 = got
+                lo = max(ends[s - 1] if s else 0, bisect.bisect_left(inv, max(st, c0)))
+                span = range(lo, ends[s])
+                mine = map(operator.eq, prim[lo : ends[s]], repeat(p))
+                same = map(operator.eq, epoch[lo : ends[s]], repeat(epoch[w0]))
+                at = list(compress(span, map(operator.and_, mine, same)))
+                at = list(
+                    compress(at, map(operator.is_not, map(comp.__getitem__, at), repeat(None)))
+                )
+                lasted = {k: iso_at(k, p) == st for k in range(s, len(ks))}
+                c_snaps = map(partial(br, starts), map(comp.__getitem__, at))
+                for i in compress(at, map(lasted.__getitem__, c_snaps)):
+                    writes_out[i] = (w0, inv[i] - c0)
     # When a node's data may have been replaced (wiped, or resynced as a replica), the
     # unreplicated writes it held are gone: its lag no longer counts them.
     resets: dict[str, list[tuple[int, int]]] = defaultdict(list)

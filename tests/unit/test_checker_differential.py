@@ -538,6 +538,43 @@ def test_keys_shared_by_workloads_judged_exactly_as_the_reference(mode: Mode) ->
     assert present > 0  # the shared keys' writes are judged, not left unknown
 
 
+# An isolation that other faults interrupt without ending it: each fault starts a new
+# knowledge snapshot, and the writes just after one (the first of their snapshot) are
+# judged like the rest. n1 is cut off from both replicas from 11 ms; w2 is acknowledged
+# at 21 ms; a slow link, a pause and its resume come and go among the replicas while n1
+# accepts w4 and w6 past the lag limit (w3, w5: within it).
+ISOLATION_INTERRUPTED = """
+mode async
+params K=1 L=1000 timeout=500 tolerance=100 recovery=2000
+nodes n1@a n2@b n3@c
+0..2        p0 add s w1
+10          nemesis partition n2
+11          nemesis partition n3
+20..21      p0 add s w2
+700         nemesis slow-link n2 n3
+700..701    p1 add s w3
+1150        nemesis pause n3
+1150..1151  p0 add s w4
+1160..1161  p1 add s w5 -> fail ERR durability lag above limit
+1300        nemesis resume n3
+1300..1301  p1 add s w6
+1302..1303  p0 add s w7 -> info ConnectionError: Connection reset by peer
+2000        nemesis heal
+3000..3001  p0 smembers s -> ok {w1 w2 w3 w4 w6} final
+"""
+
+
+def test_an_interrupted_isolation_judged_exactly_as_the_reference() -> None:
+    history = parse_text(ISOLATION_INTERRUPTED)
+    for mode in Mode:
+        params = Params(mode=mode, lag_limit=1000 * MS, tolerance=100 * MS, recovery=2000 * MS)
+        assert_same(history, params)
+    params = Params(mode=Mode.ASYNC, lag_limit=1000 * MS, tolerance=100 * MS, recovery=2000 * MS)
+    result = check(history, params)["properties"]["loss-window-bounded"]
+    flagged = [w["write"]["value"] for w in result["witnesses"]]
+    assert flagged == ["w4", "w6"]
+
+
 # -- the corpus ------------------------------------------------------------------------------
 
 
