@@ -1,6 +1,6 @@
 """Throughput of the durability checker on long, realistic histories.
 
-    python bench/checker_bench.py [--ops 1000000] [--small 100000] [--seed 1] [--repeat 3]
+    python bench/checker_bench.py [--ops 1000000] [--small 100000] [--seed 1] [--repeat 5]
                                   [--phases] [--profile]
 
 Generates (deterministically, from the seed) an async-mode history the way a long
@@ -11,7 +11,8 @@ replicas cut off, slow links, pauses, primary kills with a failover by offset (c
 offsets recorded) and the old primary's restart without its data — lag observations every
 100 ms, and a final phase (heal, probe write, recovery, final reads of every key on every
 node). It writes each history as ndjson, then times ``load_history`` and ``check`` on one
-core and prints ops/s and the t(N)/t(small) ratios, best of ``--repeat`` runs of each phase.
+core and prints ops/s and the t(N)/t(small) ratios, best of ``--repeat`` rounds (each round
+times both histories, in turn) for each phase.
 ``--phases`` adds the CPU time of each phase of the check; ``--profile`` adds the checker's top
 functions by own time (cProfile). A script that prints figures, never a test.
 """
@@ -446,19 +447,20 @@ class Timing:
         return self.load_cpu_s + self.check_cpu_s
 
 
-def measure(path: Path, repeat: int) -> Timing:
-    """Best of ``repeat`` runs of load and of check, each phase and clock on its own (the
-    best is the least disturbed; on a noisy machine the two phases' best runs differ)."""
-    runs: list[Timing] = []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        history = load_history(path)
-        w1, c1 = time.perf_counter(), time.process_time()
-        phases: dict[str, float] = {}
-        result = check(history, PARAMS, source=str(path), timings=phases)
-        w2, c2 = time.perf_counter(), time.process_time()
-        runs.append(Timing(len(history), w1 - w0, w2 - w1, c1 - c0, c2 - c1, result, phases))
-        del history
+def run_once(path: Path) -> Timing:
+    """One load and one check of the history at ``path``."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    history = load_history(path)
+    w1, c1 = time.perf_counter(), time.process_time()
+    phases: dict[str, float] = {}
+    result = check(history, PARAMS, source=str(path), timings=phases)
+    w2, c2 = time.perf_counter(), time.process_time()
+    return Timing(len(history), w1 - w0, w2 - w1, c1 - c0, c2 - c1, result, phases)
+
+
+def best_of(runs: list[Timing]) -> Timing:
+    """The best of each phase and clock on its own (the best is the least disturbed; on a
+    noisy machine the two phases' best runs differ)."""
     fastest = min(runs, key=lambda r: r.check_cpu_s)
     return Timing(
         runs[0].ops,
@@ -469,6 +471,17 @@ def measure(path: Path, repeat: int) -> Timing:
         runs[0].result,
         fastest.phases,
     )
+
+
+def measure(paths: list[Path], repeat: int) -> list[Timing]:
+    """Best of ``repeat`` rounds; each round runs every history once, in turn, so that the
+    histories whose times are compared are timed under the same conditions (a VM's memory
+    speed drifts over seconds)."""
+    runs: list[list[Timing]] = [[] for _ in paths]
+    for _ in range(repeat):
+        for path, got in zip(paths, runs, strict=True):
+            got.append(run_once(path))
+    return [best_of(r) for r in runs]
 
 
 def profile(path: Path, top: int) -> str:
@@ -489,7 +502,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dir", type=Path, help="where to write the histories (default: a temp dir)")
     ap.add_argument(
-        "--repeat", type=int, default=3, help="runs per history; the best of each phase counts"
+        "--repeat",
+        type=int,
+        default=5,
+        help="rounds, each running every history once; the best of each phase counts",
     )
     ap.add_argument("--profile", action="store_true", help="profile check on the long history")
     ap.add_argument(
@@ -505,17 +521,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ackbound-bench-") as tmp:
         where = args.dir or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
-        timings = {}
-        for n in (args.small, args.ops):
+        sizes = (args.small, args.ops)
+        paths, gen_s = [], {}
+        for n in sizes:
             path = where / f"history-{n}-seed{args.seed}.ndjson"
             t0 = time.perf_counter()
             if not path.exists():
                 generate(path, n, args.seed)
-            gen_s = time.perf_counter() - t0
-            timings[n] = tm = measure(path, args.repeat)
+            gen_s[n] = time.perf_counter() - t0
+            paths.append(path)
+        timings = dict(zip(sizes, measure(paths, args.repeat), strict=True))
+        for n, path in zip(sizes, paths, strict=True):
+            tm = timings[n]
             st = tm.result["stats"]
             print(
-                f"{tm.ops:>9,} ops  {path.stat().st_size / 1e6:7.1f} MB  generated in {gen_s:5.1f} s  "
+                f"{tm.ops:>9,} ops  {path.stat().st_size / 1e6:7.1f} MB  generated in {gen_s[n]:5.1f} s  "
                 f"verdict {tm.result['valid']!s:<7}  writes {st['attempted']:,} "
                 f"({st['acknowledged']:,} ok, {st['rejected']:,} rejected, "
                 f"{st['indeterminate']:,} indeterminate, {st['lost']:,} lost)  "
