@@ -473,15 +473,35 @@ def best_of(runs: list[Timing]) -> Timing:
     )
 
 
-def measure(paths: list[Path], repeat: int) -> list[Timing]:
+class MemoryProbe:
+    """A fixed memory-bound pass: summing a million floats in a shuffled order, so that
+    nearly every read misses the caches. The checker's speed follows this machine's speed
+    on such work, which on a VM can drift by the minute while a CPU-bound loop does not;
+    timed once per round, it tells a reader how fast memory was while the figures were
+    taken."""
+
+    def __init__(self) -> None:
+        self.data = [float(i) for i in range(1_000_000)]
+        random.Random(0).shuffle(self.data)
+
+    def run(self) -> float:
+        c0 = time.process_time()
+        sum(self.data)
+        return time.process_time() - c0
+
+
+def measure(paths: list[Path], repeat: int) -> tuple[list[Timing], list[float]]:
     """Best of ``repeat`` rounds; each round runs every history once, in turn, so that the
     histories whose times are compared are timed under the same conditions (a VM's memory
-    speed drifts over seconds)."""
+    speed drifts over seconds). Also the memory probe's time in each round."""
+    probe = MemoryProbe()
     runs: list[list[Timing]] = [[] for _ in paths]
+    probes: list[float] = []
     for _ in range(repeat):
+        probes.append(probe.run())
         for path, got in zip(paths, runs, strict=True):
             got.append(run_once(path))
-    return [best_of(r) for r in runs]
+    return [best_of(r) for r in runs], probes
 
 
 def profile(path: Path, top: int) -> str:
@@ -530,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
                 generate(path, n, args.seed)
             gen_s[n] = time.perf_counter() - t0
             paths.append(path)
-        timings = dict(zip(sizes, measure(paths, args.repeat), strict=True))
+        best, probes = measure(paths, args.repeat)
+        timings = dict(zip(sizes, best, strict=True))
         for n, path in zip(sizes, paths, strict=True):
             tm = timings[n]
             st = tm.result["stats"]
@@ -568,6 +589,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{big.check_cpu_s / small.check_cpu_s:.2f}, load+check "
             f"{big.total_cpu_s / small.total_cpu_s:.2f}; on the wall clock: check "
             f"{big.check_s / small.check_s:.2f}, load+check {big.total_s / small.total_s:.2f}"
+        )
+        print(
+            "memory probe (a shuffled sum of 1,000,000 floats) per round: "
+            + " ".join(f"{x:.3f}" for x in probes)
+            + " s CPU (lower: faster memory)"
         )
         print(
             "targets: ≥ 300,000 ops/s on one core; ratio ≤ 12.  load average "
