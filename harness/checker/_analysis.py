@@ -23,7 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import compress, count, islice, repeat
+from itertools import chain, compress, count, islice, repeat
 from typing import Any, NamedTuple
 
 from harness.history import Columns, History, HistoryError, Op
@@ -940,36 +940,29 @@ def _rule(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> _Rule:
     return _CANNOT_TELL
 
 
-def _apply(
-    a: Analysis,
-    out: list[bool | None],
-    rules: dict[str, _Rule],
-    at: Mapping[str, list[int]] | None = None,
-) -> None:
-    """Answer the writes of each key of ``rules`` by its rule. ``at``: the positions of
-    the writes to answer, by key; ``None``: every write, and ``rules`` covers every key
-    (then the defaults are one pass over the whole column)."""
-    if at is None:
-        defaults = {k: r.default for k, r in rules.items()}
-        out[:] = map(defaults.__getitem__, a.w_key)
-        of_key: Mapping[str, Iterable[int]] = {k: a.by_key[k].values() for k in rules}
-    else:
-        of_key = at
-        for k, r in rules.items():
-            _scatter(out, at[k], repeat(r.default))
-    w_value, w_inv = a.w_value, a.w_inv
-    for k, r in rules.items():
-        if r.bits is not None:
-            on = list(of_key[k])
-            _scatter(
-                out, on, map(bool, map(operator.and_, repeat(r.bits), map(w_value.__getitem__, on)))
-            )
-        elif r.holder_done is not None:
-            # Written after the write whose value is still there completed: gone (it was
-            # overwritten, or lost); before: cannot tell.
-            on = list(of_key[k])
-            after = map(operator.lt, repeat(r.holder_done), map(w_inv.__getitem__, on))
-            _scatter(out, on, map(_GONE_IF_TRUE.__getitem__, after))
+def _apply(a: Analysis, out: list[bool | None], rules: dict[str, _Rule], at: list[int]) -> None:
+    """Answer the writes at positions ``at`` (all of them, when ``at`` covers every write)
+    by the rules of their keys, in passes over them in order."""
+    every = len(at) == len(out)
+    keys = a.w_key if every else _gather(a.w_key, at)
+    key_rules = list(map(rules.__getitem__, keys))
+    _scatter(out, at, map(operator.attrgetter("default"), key_rules))
+    bits = {k: r.bits for k, r in rules.items() if r.bits is not None}
+    if bits:
+        sel = list(map(bits.__contains__, keys))
+        on = list(compress(at, sel))
+        finals = map(bits.__getitem__, compress(keys, sel))
+        _scatter(out, on, map(bool, map(operator.and_, finals, map(a.w_value.__getitem__, on))))
+    holder_done = {k: r.holder_done for k, r in rules.items() if r.holder_done is not None}
+    if holder_done:
+        # Written after the write whose value is still there completed: gone (it was
+        # overwritten, or lost); before: cannot tell.
+        sel = list(map(holder_done.__contains__, keys))
+        on = list(compress(at, sel))
+        dones = map(holder_done.__getitem__, compress(keys, sel))
+        after = map(operator.lt, dones, map(a.w_inv.__getitem__, on))
+        _scatter(out, on, map(_GONE_IF_TRUE.__getitem__, after))
+    for r in rules.values():
         _scatter(out, r.held, repeat(True))
 
 
@@ -981,7 +974,7 @@ def presence_column(
     """Presence of every write in a node's final ``state`` (see :func:`presence`).
 
     What a key's final value says is worked out once per (key, workload) (:func:`_rule`),
-    then applied to the key's writes (:func:`_apply`). ``like``:
+    then applied to the writes in passes over them in order (:func:`_apply`). ``like``:
     another node's final state and its column; the writes of a key both nodes read alike
     (:func:`_same_answer`) are taken from it rather than worked out again.
     """
@@ -998,16 +991,19 @@ def presence_column(
         }
     rules = {key: _rule(a, state, key, wl) for key, wl in todo.items() if wl is not None}
     if rules:
-        if like is None and len(rules) == len(kinds):
-            _apply(a, out, rules)
-        else:
-            _apply(a, out, rules, {k: list(a.by_key[k].values()) for k in rules})
+        every = like is None and len(rules) == len(kinds)
+        _apply(a, out, rules, list(range(len(out))) if every else _positions_of(a, rules))
     w_workload = a.w_workload
     for key, wl in todo.items():
         if wl is None:  # written by several workloads: a rule for each
             for w in {w_workload[i] for i in a.by_key[key].values()}:
-                _apply(a, out, {key: _rule(a, state, key, w)}, {key: _writes_of(a, key, w)})
+                _apply(a, out, {key: _rule(a, state, key, w)}, _writes_of(a, key, w))
     return out
+
+
+def _positions_of(a: Analysis, keys: Mapping[str, Any]) -> list[int]:
+    """Positions of the writes of ``keys``, in order."""
+    return sorted(chain.from_iterable(a.by_key[k].values() for k in keys))
 
 
 def presence(a: Analysis, state: Mapping[str, Any], i: int) -> bool | None:
