@@ -348,29 +348,6 @@ class _Paired(NamedTuple):
     o_done: list[int]
 
 
-def _completions(process: list[Any], fs: list[str], invoke: list[bool]) -> list[int] | None:
-    """For every op, the position of the op that completes it (``-1``: none, or not an
-    invocation); ``None`` when a process invokes twice, completes what it never invoked, or
-    completes with another ``f``. ``invoke``: whether each op is an invocation.
-
-    The one loop over every op, kept to the dictionary work that cannot be done in bulk.
-    """
-    comp_of = [-1] * len(process)
-    open_ops: dict[Any, int] = {}
-    opened = open_ops.setdefault
-    close = open_ops.pop
-    for i, p, inv, f in zip(count(), process, invoke, fs):
-        if inv:
-            if opened(p, i) != i:
-                return None
-        else:
-            j = close(p, -1)
-            if j < 0 or fs[j] != f:
-                return None
-            comp_of[j] = i
-    return comp_of
-
-
 def _gather(col: list[Any], at: list[int]) -> list[Any]:
     return list(map(col.__getitem__, at))
 
@@ -381,20 +358,35 @@ def _pair(cols: Columns) -> _Paired | None:
 
     ``None`` when a process invokes twice, completes what it never invoked, or completes
     with another ``f`` (:func:`_raise_first_problem` then says which op).
+
+    The one loop over every op, kept to what cannot be done in bulk: the dictionary of
+    open operations, and the sorting of each invocation as it comes (a client is a process
+    named by an int).
     """
-    _index, _times, process, types, fs = cols[:5]
-    invoke = list(map(operator.eq, types, repeat("invoke")))
-    comp_of = _completions(process, fs, invoke)
-    if comp_of is None:
-        return None
-    invoked = list(compress(count(), invoke))
-    f_invoked = _gather(fs, invoked)
-    client = list(map(operator.is_, map(type, _gather(process, invoked)), repeat(int)))
-    is_write = list(map(operator.and_, client, map(operator.eq, f_invoked, repeat("write"))))
-    is_read = list(map(operator.and_, client, map(operator.eq, f_invoked, repeat("read"))))
-    writes = list(compress(invoked, is_write))
-    reads = list(compress(invoked, is_read))
-    others = list(compress(invoked, map(operator.not_, map(operator.or_, is_write, is_read))))
+    process, types, fs = cols[2], cols[3], cols[4]
+    comp_of = [-1] * len(process)  # the position of the op completing each invocation
+    open_ops: dict[Any, int] = {}
+    opened = open_ops.setdefault
+    close = open_ops.pop
+    writes: list[int] = []
+    reads: list[int] = []
+    others: list[int] = []
+    write, read, other = writes.append, reads.append, others.append
+    for i, p, t, f in zip(count(), process, types, fs):
+        if t == "invoke":
+            if opened(p, i) != i:
+                return None
+            if f == "write" and type(p) is int:
+                write(i)
+            elif f == "read" and type(p) is int:
+                read(i)
+            else:
+                other(i)
+        else:
+            j = close(p, -1)
+            if j < 0 or fs[j] != f:
+                return None
+            comp_of[j] = i
     return _Paired(
         writes,
         _gather(comp_of, writes),

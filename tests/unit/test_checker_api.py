@@ -193,6 +193,15 @@ W1 = {"process": 0, "f": "write", "workload": "list", "key": "l", "value": "w1"}
             "h: op 0: ok completion by process 0 has no invocation before it; add the invoke line",
         ),
         (
+            _ops({**W1, "type": "invoke"}, {**W1, "type": "invoke", "value": "w2"}),
+            "h: op 1: process 0 invokes again while op 0 is still open; complete it (ok/fail/info) "
+            "first or use a new process id",
+        ),
+        (
+            _ops({**W1, "type": "invoke"}, {**W1, "type": "ok", "f": "read"}),
+            "h: op 1: completion f='read' does not match its invocation (op 0, f='write')",
+        ),
+        (
             _ops(
                 {"process": "nemesis", "type": "invoke", "f": "kill"},
                 {
@@ -210,3 +219,19 @@ def test_malformed_histories_are_history_errors(lines: list[str], message: str) 
     with pytest.raises(HistoryError) as info:
         check(parse_lines(lines), Params(mode=Mode.NONE), source="h")
     assert str(info.value) == message
+
+
+def test_only_processes_named_by_an_int_are_clients() -> None:
+    # A "write" by the nemesis or an observer is none of the clients' writes: it needs no
+    # workload or key, and is not counted among the writes.
+    lines = _ops(
+        {**W1, "type": "invoke"},
+        {**W1, "type": "ok"},
+        {"process": "nemesis", "type": "invoke", "f": "write"},
+        {"process": "nemesis", "type": "ok", "f": "write", "value": {"effects": []}},
+        {"process": "observer", "type": "invoke", "f": "read"},
+        {"process": "observer", "type": "ok", "f": "read"},
+    )
+    result = check(parse_lines(lines), Params(mode=Mode.NONE), source="h")
+    assert result["stats"]["attempted"] == 1
+    assert result["stats"]["reads"] == 0
