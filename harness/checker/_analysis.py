@@ -20,7 +20,7 @@ import bisect
 import math
 import operator
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, compress, count, islice, repeat
@@ -348,7 +348,7 @@ class _Paired(NamedTuple):
     o_done: list[int]
 
 
-def _gather(col: list[Any], at: list[int]) -> list[Any]:
+def _gather(col: list[Any], at: Iterable[int]) -> list[Any]:
     return list(map(col.__getitem__, at))
 
 
@@ -410,13 +410,18 @@ def _never_completed(done: list[int]) -> list[int]:
     return list(compress(count(), map(operator.lt, done, repeat(0))))
 
 
-def _answered_by(completion: list[str | None], invocation: list[str | None]) -> list[str | None]:
-    """The node that answered: the completion's when it names one, else the invocation's."""
+def _answered_by(
+    nodes: list[str | None], at: list[int], done: list[int], open_: list[int]
+) -> list[str | None]:
+    """The node that answered each operation (invoked at ``at``, completed at ``done``): the
+    completion's when it names one, else the invocation's (gathered only when needed)."""
+    completion = _completed(nodes, done, open_)
     named = len(completion) - completion.count(None)
-    if named == 0:
-        return invocation
     if named == len(completion):
         return completion
+    invocation = _gather(nodes, at)
+    if named == 0:
+        return invocation
     return [i if c is None else c for c, i in zip(completion, invocation, strict=True)]
 
 
@@ -460,11 +465,11 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     by_key = dict(by_key)
     w_inv = _gather(times, w_at)
     w_open, r_open = _never_completed(w_done), _never_completed(r_done)
-    w_node = _answered_by(_completed(op_node, w_done, w_open), _gather(op_node, w_at))
+    w_node = _answered_by(op_node, w_at, w_done, w_open)
     w_comp = _completed(times, w_done, w_open)
     w_type = _completed(op_type, w_done, w_open, "info")
     w_error = _completed(op_error, w_done, w_open)
-    r_node = _answered_by(_completed(op_node, r_done, r_open), _gather(op_node, r_at))
+    r_node = _answered_by(op_node, r_at, r_done, r_open)
     r_comp = _completed(times, r_done, r_open)
     r_type = _completed(op_type, r_done, r_open, "info")
     r_value = _completed(op_value, r_done, r_open)
@@ -932,13 +937,16 @@ def _rule(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> _Rule:
     return _CANNOT_TELL
 
 
-def _apply(a: Analysis, out: list[bool | None], rules: dict[str, _Rule], at: list[int]) -> None:
+def _apply(a: Analysis, out: list[bool | None], rules: dict[str, _Rule], at: Sequence[int]) -> None:
     """Answer the writes at positions ``at`` (all of them, when ``at`` covers every write)
     by the rules of their keys, in passes over them in order."""
     every = len(at) == len(out)
     keys = a.w_key if every else _gather(a.w_key, at)
-    key_rules = list(map(rules.__getitem__, keys))
-    _scatter(out, at, map(operator.attrgetter("default"), key_rules))
+    defaults = map({k: r.default for k, r in rules.items()}.__getitem__, keys)
+    if every:
+        out[:] = defaults
+    else:
+        _scatter(out, at, defaults)
     bits = {k: r.bits for k, r in rules.items() if r.bits is not None}
     if bits:
         sel = list(map(bits.__contains__, keys))
@@ -984,7 +992,7 @@ def presence_column(
     rules = {key: _rule(a, state, key, wl) for key, wl in todo.items() if wl is not None}
     if rules:
         every = like is None and len(rules) == len(kinds)
-        _apply(a, out, rules, list(range(len(out))) if every else _positions_of(a, rules))
+        _apply(a, out, rules, range(len(out)) if every else _positions_of(a, rules))
     w_workload = a.w_workload
     for key, wl in todo.items():
         if wl is None:  # written by several workloads: a rule for each
