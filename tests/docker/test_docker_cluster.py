@@ -143,7 +143,10 @@ def test_docker_cluster_takes_every_fault_and_heals(
 
 _HOLDER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C as at a terminal: a shell that starts its jobs in the background (as CI may)
+    # leaves SIGINT ignored, and Python then raises no KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from harness.cluster import start_cluster, history_header
     from harness.history import HistoryWriter
     from harness.targets import load_target
