@@ -255,7 +255,8 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
             got = first_ack.get(iso)
             if got is None or (c, i) < got:
                 first_ack[iso] = (c, i)
-        # Invocations inside an isolation of their primary.
+        # Invocations inside an isolation of their primary (in time order, a snapshot's
+        # span of writes at a time).
         if ends is None:
             snaps = _snaps(a)
             for i in compress(count(), map(isolated_in, snaps)):
@@ -266,6 +267,14 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
                 st = st_of[p]
                 if epoch[i] is not None and inv[i] >= st:
                     invoked.append((i, (p, st)))
+        else:
+            for s, st_of in in_snap.items():
+                for p, st in st_of.items():
+                    lo, hi = max(ends[s - 1] if s else 0, bisect.bisect_left(inv, st)), ends[s]
+                    mine = map(operator.eq, prim[lo:hi], repeat(p))
+                    known = map(operator.is_not, epoch[lo:hi], repeat(None))
+                    at = compress(range(lo, hi), map(operator.and_, mine, known))
+                    invoked.extend(zip(at, repeat((p, st))))
 
     def still_isolated(iso: tuple[str, int], until: int) -> bool:
         return iso_at(br(starts, until), iso[0]) == iso[1]
@@ -280,28 +289,6 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         # The invocation comes after w0's acknowledgement (or at the same time).
         if inv[i] >= c0 and epoch[w0] == epoch[i] and c is not None and still_isolated(iso, c):
             writes_out[i] = (w0, inv[i] - c0)
-    if since and ends is not None:
-        # The same, a snapshot's span of writes at a time: those of the isolated primary,
-        # of w0's epoch, invoked at or after w0's acknowledgement, and completed while
-        # the isolation lasted.
-        for s, st_of in in_snap.items():
-            for p, st in st_of.items():
-                got = first_ack.get((p, st))
-                if got is None:
-                    continue
-                c0, w0 = got
-                lo = max(ends[s - 1] if s else 0, bisect.bisect_left(inv, max(st, c0)))
-                span = range(lo, ends[s])
-                mine = map(operator.eq, prim[lo : ends[s]], repeat(p))
-                same = map(operator.eq, epoch[lo : ends[s]], repeat(epoch[w0]))
-                at = list(compress(span, map(operator.and_, mine, same)))
-                at = list(
-                    compress(at, map(operator.is_not, map(comp.__getitem__, at), repeat(None)))
-                )
-                lasted = {k: iso_at(k, p) == st for k in range(s, len(ks))}
-                c_snaps = map(partial(br, starts), map(comp.__getitem__, at))
-                for i in compress(at, map(lasted.__getitem__, c_snaps)):
-                    writes_out[i] = (w0, inv[i] - c0)
     # When a node's data may have been replaced (wiped, or resynced as a replica), the
     # unreplicated writes it held are gone: its lag no longer counts them.
     resets: dict[str, list[tuple[int, int]]] = defaultdict(list)
