@@ -45,6 +45,7 @@ from harness.history import (
     parse_lines,
     parse_text,
 )
+from harness.report._plot import params_from_json
 from models import Mode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -532,7 +533,7 @@ nodes n1@a n2@b n3@c
 @pytest.mark.parametrize("mode", list(Mode))
 def test_keys_shared_by_workloads_judged_exactly_as_the_reference(mode: Mode) -> None:
     history = parse_text(SHARED_KEYS)
-    params = Params(mode=mode, lag_limit=1000 * MS, tolerance=100 * MS, recovery=2000 * MS)
+    params = params_from_json(mode.value, {}, history.header.params)
     assert_same(history, params)
     present = check(history, params)["stats"]["acknowledged_judged"]
     assert present > 0  # the shared keys' writes are judged, not left unknown
@@ -567,9 +568,8 @@ nodes n1@a n2@b n3@c
 def test_an_interrupted_isolation_judged_exactly_as_the_reference() -> None:
     history = parse_text(ISOLATION_INTERRUPTED)
     for mode in Mode:
-        params = Params(mode=mode, lag_limit=1000 * MS, tolerance=100 * MS, recovery=2000 * MS)
-        assert_same(history, params)
-    params = Params(mode=Mode.ASYNC, lag_limit=1000 * MS, tolerance=100 * MS, recovery=2000 * MS)
+        assert_same(history, params_from_json(mode.value, {}, history.header.params))
+    params = params_from_json("async", {}, history.header.params)
     result = check(history, params)["properties"]["loss-window-bounded"]
     flagged = [w["write"]["value"] for w in result["witnesses"]]
     assert flagged == ["w4", "w6"]
@@ -589,20 +589,6 @@ def test_corpus_judged_exactly_as_the_reference(path: Path) -> None:
     else:
         history = load_history(path)
         assert _ops_of(history) == _ops_of(ref.parse_lines(path.open("rb"), source=path.name))
-    hp = history.header.params
-
-    def ns(key: str, fallback: int) -> int:
-        return round(float(hp[key]) * MS) if key in hp else fallback
-
     for mode in Mode:
-        d = Params(mode=mode)
-        assert_same(history, d)
-        own = Params(
-            mode=mode,
-            sync_replicas=int(hp.get("sync_replicas", d.sync_replicas)),
-            sync_timeout=ns("sync_timeout_ms", d.sync_timeout),
-            lag_limit=ns("lag_limit_ms", d.lag_limit),
-            tolerance=ns("tolerance_ms", d.tolerance),
-            recovery=ns("recovery_ms", d.recovery),
-        )
-        assert_same(history, own)
+        assert_same(history, Params(mode=mode))
+        assert_same(history, params_from_json(mode.value, {}, history.header.params))
