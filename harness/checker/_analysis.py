@@ -17,8 +17,10 @@ judged per key for all of the key's writes at once.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import operator
+from array import array
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -348,7 +350,7 @@ class _Paired(NamedTuple):
     o_done: list[int]
 
 
-def _gather(col: list[Any], at: Iterable[int]) -> list[Any]:
+def _gather(col: Sequence[Any], at: Iterable[int]) -> list[Any]:
     return list(map(col.__getitem__, at))
 
 
@@ -397,7 +399,9 @@ def _pair(cols: Columns) -> _Paired | None:
     )
 
 
-def _completed(col: list[Any], done: list[int], open_: list[int], blank: Any = None) -> list[Any]:
+def _completed(
+    col: Sequence[Any], done: list[int], open_: list[int], blank: Any = None
+) -> list[Any]:
     """Field ``col`` of each completion at ``done``; ``blank`` for the operations at
     ``open_`` (never completed: their ``done`` is -1)."""
     out = _gather(col, done)
@@ -432,8 +436,14 @@ def _op_at(cols: Columns, j: int) -> Op:
 def analyse(history: History, params: Params, source: str = "<history>") -> Analysis:
     """Build the :class:`Analysis` of ``history``; raises ``HistoryError`` on malformed ops."""
     cols = history.columns()
-    times = cols[1]
+    times: Sequence[int] = cols[1]
     t0 = times[0] if times else 0
+    if not isinstance(times, array):
+        # The times the columns gather, as 64-bit ints (as a loaded history has them): the
+        # ints gathered from them are fresh and laid out in order, so later passes over
+        # them stay in cache, where ints built op by op lie scattered among the ops.
+        with contextlib.suppress(OverflowError):  # beyond 64 bits: keep them as they are
+            times = array("q", times)
     pc = _pair(cols)
     if pc is None:
         _raise_first_problem(history.ops, source)

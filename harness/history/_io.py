@@ -17,7 +17,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any, cast
@@ -66,8 +67,8 @@ class HistoryError(AckboundError):
 
 # The ops as columns: one list per field of Op, in Op's field order.
 Columns = tuple[
-    list[int],  # index
-    list[int],  # time
+    Sequence[int],  # index (a loaded history: array('q'))
+    Sequence[int],  # time (likewise)
     list[Process],  # process
     list[str],  # type
     list[str],  # f
@@ -277,8 +278,10 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
         header = _header_from(obj, f"{source}:1")
     else:
         lines = chain((first,), lines)
-    index: list[int] = []
-    times: list[int] = []
+    # Index and time as 64-bit ints, not a million int objects each: those would lie
+    # scattered among the rest of each line, where every later pass over them misses.
+    index = array("q")
+    times = array("q")
     process: list[Any] = []
     types: list[Any] = []
     fs: list[Any] = []
@@ -327,7 +330,7 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
             node.append(once(n, n))
             final.append(get("final", False))
             layout(tuple(o))
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         return None
     if not known.issuperset(chain.from_iterable(layouts)):
         return None  # an unknown field (or a second header)

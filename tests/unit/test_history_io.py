@@ -312,6 +312,18 @@ def test_op_fields_are_read_exactly() -> None:
     )
 
 
+def test_indices_and_times_beyond_signed_64_bits_are_read_exactly() -> None:
+    # A loaded history keeps index and time as signed 64-bit ints; larger ones are read the
+    # same (by the line-by-line reader), and both readers give equal columns.
+    big = 1 << 63
+    text = [line(HEADER), line(op(index=big, time=big)), line(op(index=big + 1, time=big + 5))]
+    small = [line(HEADER), line(op()), line(op(index=1, time=5))]
+    got = parse_lines(text)
+    assert [(o.index, o.time) for o in got.ops] == [(big, big), (big + 1, big + 5)]
+    assert list(got.columns()[1]) == [big, big + 5]
+    assert list(parse_lines(small).columns()[1]) == [0, 5]
+
+
 # -- writing --------------------------------------------------------------------------------
 
 SAMPLE = History(
