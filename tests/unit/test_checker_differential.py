@@ -575,6 +575,34 @@ def test_an_interrupted_isolation_judged_exactly_as_the_reference() -> None:
     assert flagged == ["w4", "w6"]
 
 
+# n1 stays cut off from both replicas throughout, through a failover to n2 and another back
+# to n1: one isolation of n1, two of its epochs. w2 (the isolation's first acknowledgement)
+# is of the first epoch, w4 of the last, so w2 bounds nothing of w4's lag.
+ISOLATION_ACROSS_EPOCHS = """
+mode async
+params K=1 L=1000 timeout=500 tolerance=100 recovery=2000
+nodes n1@a n2@b n3@c
+0..2        p0 add s w1
+10          nemesis partition n2
+11          nemesis partition n3
+20..21      p0 add s w2
+300..310    nemesis failover n2
+400..410    nemesis failover n1
+1150..1151  p0 add s w4
+2000        nemesis heal
+3000..3001  p0 smembers s -> ok {w1 w2 w4} final
+"""
+
+
+def test_an_isolation_across_epochs_judged_exactly_as_the_reference() -> None:
+    history = parse_text(ISOLATION_ACROSS_EPOCHS)
+    for mode in Mode:
+        assert_same(history, params_from_json(mode.value, {}, history.header.params))
+    params = params_from_json("async", {}, history.header.params)
+    result = check(history, params)["properties"]["loss-window-bounded"]
+    assert (result["valid"], result["witnesses"]) == (True, [])
+
+
 # -- the corpus ------------------------------------------------------------------------------
 
 
