@@ -539,12 +539,9 @@ def test_keys_shared_by_workloads_judged_exactly_as_the_reference(mode: Mode) ->
     assert present > 0  # the shared keys' writes are judged, not left unknown
 
 
-# An isolation that other faults interrupt without ending it: each fault starts a new
-# knowledge snapshot, and the writes just after one (the first of their snapshot) are
-# judged like the rest. n1 is cut off from both replicas from 11 ms; w2 is acknowledged
-# at 21 ms; a slow link, a pause and its resume come and go among the replicas while n1
-# accepts w4 and w6 past the lag limit (w3, w5: within it).
-ISOLATION_INTERRUPTED = """
+# n1 (async, L = 1 s, ε = 0.1 s) is cut off from both replicas from 11 ms; w2, at 21 ms, is
+# the first write it acknowledges inside that isolation.
+N1_ISOLATED = """
 mode async
 params K=1 L=1000 timeout=500 tolerance=100 recovery=2000
 nodes n1@a n2@b n3@c
@@ -552,6 +549,15 @@ nodes n1@a n2@b n3@c
 10          nemesis partition n2
 11          nemesis partition n3
 20..21      p0 add s w2
+"""
+
+# An isolation that other faults interrupt without ending it: each fault starts a new
+# knowledge snapshot, and the writes just after one (the first of their snapshot) are
+# judged like the rest. A slow link, a pause and its resume come and go among the replicas
+# while n1 accepts w4 and w6 past the lag limit (w3, w5: within it).
+ISOLATION_INTERRUPTED = (
+    N1_ISOLATED
+    + """
 700         nemesis slow-link n2 n3
 700..701    p1 add s w3
 1150        nemesis pause n3
@@ -563,43 +569,41 @@ nodes n1@a n2@b n3@c
 2000        nemesis heal
 3000..3001  p0 smembers s -> ok {w1 w2 w3 w4 w6} final
 """
+)
 
-
-def test_an_interrupted_isolation_judged_exactly_as_the_reference() -> None:
-    history = parse_text(ISOLATION_INTERRUPTED)
-    for mode in Mode:
-        assert_same(history, params_from_json(mode.value, {}, history.header.params))
-    params = params_from_json("async", {}, history.header.params)
-    result = check(history, params)["properties"]["loss-window-bounded"]
-    flagged = [w["write"]["value"] for w in result["witnesses"]]
-    assert flagged == ["w4", "w6"]
-
-
-# n1 stays cut off from both replicas throughout, through a failover to n2 and another back
-# to n1: one isolation of n1, two of its epochs. w2 (the isolation's first acknowledgement)
-# is of the first epoch, w4 of the last, so w2 bounds nothing of w4's lag.
-ISOLATION_ACROSS_EPOCHS = """
-mode async
-params K=1 L=1000 timeout=500 tolerance=100 recovery=2000
-nodes n1@a n2@b n3@c
-0..2        p0 add s w1
-10          nemesis partition n2
-11          nemesis partition n3
-20..21      p0 add s w2
+# n1 stays cut off throughout, through a failover to n2 and another back to n1: one
+# isolation of n1, two of its epochs. w2 is of the first epoch, w4 of the last, so w2
+# bounds nothing of w4's lag.
+ISOLATION_ACROSS_EPOCHS = (
+    N1_ISOLATED
+    + """
 300..310    nemesis failover n2
 400..410    nemesis failover n1
 1150..1151  p0 add s w4
 2000        nemesis heal
 3000..3001  p0 smembers s -> ok {w1 w2 w4} final
 """
+)
 
 
-def test_an_isolation_across_epochs_judged_exactly_as_the_reference() -> None:
-    history = parse_text(ISOLATION_ACROSS_EPOCHS)
+def _loss_window_as_the_reference(text: str) -> dict[str, Any]:
+    """Judge ``text``'s history in every mode exactly as the reference does; return its
+    ``loss-window-bounded`` result in async mode."""
+    history = parse_text(text)
     for mode in Mode:
         assert_same(history, params_from_json(mode.value, {}, history.header.params))
     params = params_from_json("async", {}, history.header.params)
-    result = check(history, params)["properties"]["loss-window-bounded"]
+    result: dict[str, Any] = check(history, params)["properties"]["loss-window-bounded"]
+    return result
+
+
+def test_an_interrupted_isolation_judged_exactly_as_the_reference() -> None:
+    result = _loss_window_as_the_reference(ISOLATION_INTERRUPTED)
+    assert [w["write"]["value"] for w in result["witnesses"]] == ["w4", "w6"]
+
+
+def test_an_isolation_across_epochs_judged_exactly_as_the_reference() -> None:
+    result = _loss_window_as_the_reference(ISOLATION_ACROSS_EPOCHS)
     assert (result["valid"], result["witnesses"]) == (True, [])
 
 
