@@ -65,7 +65,8 @@ class HistoryError(AckboundError):
     """A history file that cannot be read; the message names the file, line and fix."""
 
 
-# The ops as columns: one list per field of Op, in Op's field order.
+# The ops as columns: one sequence per field of Op, in Op's field order (lists, but for the
+# index and time of a loaded history: arrays of 64-bit ints).
 Columns = tuple[
     Sequence[int],  # index (a loaded history: array('q'))
     Sequence[int],  # time (likewise)
@@ -101,7 +102,7 @@ class History:
 
     @classmethod
     def from_columns(cls, header: Header, columns: Columns) -> History:
-        """A history whose ops are ``columns`` (see :meth:`columns`); the lists are kept."""
+        """A history whose ops are ``columns`` (see :meth:`columns`); the sequences are kept."""
         h = cls.__new__(cls)
         object.__setattr__(h, "header", header)
         object.__setattr__(h, "_ops", None)
@@ -119,7 +120,7 @@ class History:
         return ops
 
     def columns(self) -> Columns:
-        """The ops as columns: one list per ``Op`` field, in field order (index, time,
+        """The ops as columns: one sequence per ``Op`` field, in field order (index, time,
         process, type, f, workload, key, value, error, node, final). Built once; never
         modify them."""
         cols = self._columns
