@@ -17,10 +17,8 @@ judged per key for all of the key's writes at once.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import math
 import operator
-from array import array
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -436,14 +434,8 @@ def _op_at(cols: Columns, j: int) -> Op:
 def analyse(history: History, params: Params, source: str = "<history>") -> Analysis:
     """Build the :class:`Analysis` of ``history``; raises ``HistoryError`` on malformed ops."""
     cols = history.columns()
-    times: Sequence[int] = cols[1]
+    times = cols[1]
     t0 = times[0] if times else 0
-    if not isinstance(times, array):
-        # The times the columns gather, as 64-bit ints (as a loaded history has them): the
-        # ints gathered from them are fresh and laid out in order, so later passes over
-        # them stay in cache, where ints built op by op lie scattered among the ops.
-        with contextlib.suppress(OverflowError):  # beyond 64 bits: keep them as they are
-            times = array("q", times)
     pc = _pair(cols)
     if pc is None:
         _raise_first_problem(history.ops, source)

@@ -65,11 +65,11 @@ class HistoryError(AckboundError):
     """A history file that cannot be read; the message names the file, line and fix."""
 
 
-# The ops as columns: one sequence per field of Op, in Op's field order (lists, but for the
-# index and time of a loaded history: arrays of 64-bit ints).
+# The ops as columns: one sequence per field of Op, in Op's field order: lists, but for the
+# index and time, which are arrays of 64-bit ints where they fit (see _ints).
 Columns = tuple[
-    Sequence[int],  # index (a loaded history: array('q'))
-    Sequence[int],  # time (likewise)
+    Sequence[int],  # index
+    Sequence[int],  # time
     list[Process],  # process
     list[str],  # type
     list[str],  # f
@@ -81,6 +81,19 @@ Columns = tuple[
     list[bool],  # final
 ]
 _make_op = functools.partial(tuple.__new__, Op)
+
+
+def _ints(values: list[int]) -> Sequence[int]:
+    """``values`` as an array of 64-bit ints, or as they are when one does not fit.
+
+    Not a million int objects: those lie wherever their ops were built, scattered among the
+    rest, so every pass over them misses the caches; the ints read from an array are fresh
+    and laid out in the order they are read. (The bulk reader fills its arrays as it goes.)
+    """
+    try:
+        return array("q", values)
+    except OverflowError:
+        return values
 
 
 class History:
@@ -127,10 +140,10 @@ class History:
         if cols is None:
             ops = self._ops
             assert ops is not None
-            built = (
-                tuple(map(list, zip(*ops, strict=True))) if ops else tuple([] for _ in Op._fields)
+            index, times, *rest = (
+                [list(col) for col in zip(*ops, strict=True)] if ops else [[] for _ in Op._fields]
             )
-            cols = cast(Columns, built)
+            cols = cast(Columns, (_ints(index), _ints(times), *rest))
             object.__setattr__(self, "_columns", cols)
         assert cols is not None
         return cols
@@ -279,8 +292,8 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
         header = _header_from(obj, f"{source}:1")
     else:
         lines = chain((first,), lines)
-    # Index and time as 64-bit ints, not a million int objects each: those would lie
-    # scattered among the rest of each line, where every later pass over them misses.
+    # Index and time as arrays of 64-bit ints, as _ints makes them; one that does not fit
+    # (OverflowError) leaves the history to the line-by-line reader.
     index = array("q")
     times = array("q")
     process: list[Any] = []

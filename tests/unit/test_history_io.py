@@ -313,8 +313,8 @@ def test_op_fields_are_read_exactly() -> None:
 
 
 def test_indices_and_times_beyond_signed_64_bits_are_read_exactly() -> None:
-    # A loaded history keeps index and time as signed 64-bit ints; larger ones are read the
-    # same (by the line-by-line reader), and both readers give equal columns.
+    # Index and time are kept as signed 64-bit ints where they fit; larger ones are read
+    # all the same (by the line-by-line reader), and kept as Python ints in the columns.
     big = 1 << 63
     text = [line(HEADER), line(op(index=big, time=big)), line(op(index=big + 1, time=big + 5))]
     small = [line(HEADER), line(op()), line(op(index=1, time=5))]
