@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _holder import holding_a_cluster
 
 from harness.cluster import Cluster, history_header, start_cluster
 from harness.cluster._docker import LABEL_RUN, reap_orphans
@@ -141,46 +139,15 @@ def test_docker_cluster_takes_every_fault_and_heals(
     assert not docker_client.containers.list(all=True, filters={"label": LABEL_RUN})
 
 
-_HOLDER = textwrap.dedent(
-    """
-    import signal, sys, time
-    # Ctrl-C as at a terminal: a shell that starts its jobs in the background (as CI may)
-    # leaves SIGINT ignored, and Python then raises no KeyboardInterrupt.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    from harness.cluster import start_cluster, history_header
-    from harness.history import HistoryWriter
-    from harness.targets import load_target
-    t = load_target("valkey")
-    with start_cluster(t, backend="docker", image=sys.argv[2], mode="none", run_dir=sys.argv[1],
-                       history=HistoryWriter(None, history_header(t, "none"))) as c:
-        print("READY", flush=True)
-        time.sleep(120)
-    """
-)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
 def test_no_stray_containers_after_ctrl_c_or_a_killed_harness(
     tmp_path: Path, valkey_image: str, docker_client: Any, sig: signal.Signals
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(tmp_path), valkey_image],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.strip() == "READY", proc.stderr.read() if proc.stderr else line
+    with holding_a_cluster(tmp_path, valkey_image) as proc:
         owner = {"label": f"ackbound.owner-pid={proc.pid}"}
         assert len(docker_client.containers.list(filters=owner)) == 3
         proc.send_signal(sig)
         proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     if sig == signal.SIGINT:
         # Ctrl-C: KeyboardInterrupt unwinds the with-block, which removes everything.
         assert proc.returncode != 0

@@ -15,25 +15,9 @@ from pathlib import Path
 
 import pytest
 from _deps import need_valkey
+from _holder import holding_a_cluster
 
 from ._util import pids_with_cwd_under, poll
-
-_HOLDER = textwrap.dedent(
-    """
-    import signal, sys, time
-    # Ctrl-C as at a terminal: a shell that starts its jobs in the background (as CI may)
-    # leaves SIGINT ignored, and Python then raises no KeyboardInterrupt.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    from harness.cluster import start_cluster, history_header
-    from harness.history import HistoryWriter
-    from harness.targets import load_target
-    t = load_target("valkey")
-    with start_cluster(t, mode="none", run_dir=sys.argv[1],
-                       history=HistoryWriter(None, history_header(t, "none"))) as c:
-        print("READY", flush=True)
-        time.sleep(120)
-    """
-)
 
 
 @pytest.mark.parametrize(
@@ -43,23 +27,10 @@ def test_no_stray_nodes_when_the_harness_is_interrupted_or_killed(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
     need_valkey()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.strip() == "READY", proc.stderr.read() if proc.stderr else line
+    with holding_a_cluster(tmp_path) as proc:
         assert len(pids_with_cwd_under(tmp_path)) == 6  # 3 nodes and their 3 standbys
         proc.send_signal(sig)
         proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     # Ctrl-C unwinds the with-block; SIGTERM/SIGKILL leave it to PR_SET_PDEATHSIG.
     poll(lambda: not pids_with_cwd_under(tmp_path), "every node to be gone", timeout=10)
 
