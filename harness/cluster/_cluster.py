@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -75,6 +76,9 @@ CLIENT: Final = "client"  # the endpoint name of the clients in link pairs and e
 _HOST: Final = "127.0.0.1"
 _ADMIN_TIMEOUT_S: Final = 2.0
 _POLL_S: Final = 0.005
+# Boots of a local or docker cluster, each on fresh ports: a port found free can be taken
+# (by any connection's ephemeral port) before its node binds it.
+_BOOT_ATTEMPTS: Final = 3
 
 Effect = dict[str, Any]
 Role = Literal["primary", "replica"]
@@ -366,8 +370,11 @@ class Cluster:
             for name in list(pending):
                 if self._ready(name):
                     pending.remove(name)
-                elif not self.backend.running(self._nodes[name].spec):
-                    raise self._start_error(name, "exited during startup")
+                elif not self.backend.running(spec := self._nodes[name].spec):
+                    err = self._start_error(name, "exited during startup")
+                    if "address already in use" in self.backend.log_tail(spec, 8).lower():
+                        raise _PortTaken(str(err))
+                    raise err
             if pending:
                 if time.monotonic() > deadline:
                     raise self._start_error(
@@ -1255,6 +1262,10 @@ class Cluster:
         return f"<Cluster {self.target.name} {self.backend.name} {self.mode} [{nodes}]>"
 
 
+class _PortTaken(ClusterError):
+    """A node exited during startup because another socket had taken its port."""
+
+
 def _free_ports(count: int) -> list[int]:
     import socket
 
@@ -1302,8 +1313,16 @@ def start_cluster(
     if backend not in BACKENDS:
         raise ClusterError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
 
-    specs: list[NodeSpec]
-    be: Backend
+    boot = partial(
+        _boot_cluster,
+        tgt=tgt,
+        mode=mode,
+        mode_params=mode_params,
+        root=root,
+        history=history,
+        auto_failover=auto_failover,
+        credentials=credentials,
+    )
     if tgt.external is not None:
         if backend != "local" or nodes is not None or azs is not None or image is not None or bug:
             raise ClusterError(
@@ -1316,11 +1335,11 @@ def start_cluster(
             )
             for i, n in enumerate(tgt.external.nodes)
         ]
-        primary = tgt.external.primary
-        be = ExternalBackend(tgt.external, tgt.name)
-    else:
-        n_nodes = 3 if nodes is None else nodes
-        topo = topology(n_nodes, min(n_nodes, 3) if azs is None else azs)
+        external = ExternalBackend(tgt.external, tgt.name)
+        return boot(be=external, specs=specs, primary=tgt.external.primary)
+    n_nodes = 3 if nodes is None else nodes
+    topo = topology(n_nodes, min(n_nodes, 3) if azs is None else azs)
+    for attempt in range(1, _BOOT_ATTEMPTS + 1):
         ports = _free_ports(n_nodes)
         specs = [
             NodeSpec(
@@ -1333,11 +1352,31 @@ def start_cluster(
             )
             for i, n in enumerate(topo["nodes"])
         ]
-        primary = topo["primary"]
         be = _make_backend(tgt, backend, bug, image, root, credentials)
+        try:
+            return boot(be=be, specs=specs, primary=topo["primary"])
+        except _PortTaken:
+            if attempt == _BOOT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _boot_cluster(
+    *,
+    tgt: Target,
+    mode: str,
+    mode_params: ModeParams,
+    root: Path,
+    history: HistoryWriter,
+    auto_failover: bool,
+    credentials: Credentials | None,
+    be: Backend,
+    specs: list[NodeSpec],
+    primary: str,
+) -> Cluster:
+    """Boot a cluster of ``specs`` on ``be``; on any failure, tear down all of it."""
     for spec in specs:
         spec.dir.mkdir(parents=True, exist_ok=True)
-
     proxy: FaultProxy | None = None
     cluster: Cluster | None = None
     try:
