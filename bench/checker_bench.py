@@ -12,7 +12,8 @@ offsets recorded) and the old primary's restart without its data — lag observa
 100 ms, and a final phase (heal, probe write, recovery, final reads of every key on every
 node). It writes each history as ndjson, then times ``load_history`` and ``check`` on one
 core and prints ops/s and the t(N)/t(small) ratios, best of ``--repeat`` rounds (each round
-times both histories, in turn) for each phase.
+times both histories, in turn) for each phase, and each round's memory and cache probes (how
+fast this machine's memory was, and what a random read costs in a column of each history).
 ``--phases`` adds the CPU time of each phase of the check; ``--profile`` adds the checker's top
 functions by own time (cProfile). A script that prints figures, never a test.
 """
@@ -31,6 +32,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -490,15 +492,47 @@ class MemoryProbe:
         return time.process_time() - c0
 
 
-def measure(paths: list[Path], repeat: int) -> tuple[list[Timing], list[float]]:
+class CacheProbe:
+    """Random reads from a list as long as one column of a history's writes (about two in
+    five of its ops), in nanoseconds per read. A column of the short history fits this
+    core's L2 cache and one of the long history does not; what a read costs in each is
+    what the t(N)/t(small) ratio is made of, as the checker looks columns up by position
+    all the time. The positions are read in the order they were made, so that only the
+    list's reads miss."""
+
+    READS = 200_000
+
+    def __init__(self, ops: int) -> None:
+        self.entries = max(1, ops * 2 // 5)
+        self.data: list[None] = [None] * self.entries
+        rng = random.Random(self.entries)
+        self.at = [rng.randrange(self.entries) for _ in range(self.READS)]
+
+    def run(self) -> float:
+        c0 = time.process_time()
+        deque(map(self.data.__getitem__, self.at), maxlen=0)
+        return (time.process_time() - c0) / self.READS * 1e9
+
+
+@dataclass
+class Probes:
+    """Each round's memory probe (CPU s) and cache probes (ns per read, one per history)."""
+
+    memory: list[float] = field(default_factory=list)
+    cache: list[list[float]] = field(default_factory=list)
+
+
+def measure(paths: list[Path], sizes: tuple[int, ...], repeat: int) -> tuple[list[Timing], Probes]:
     """Best of ``repeat`` rounds; each round runs every history once, in turn, so that the
     histories whose times are compared are timed under the same conditions (a VM's memory
-    speed drifts over seconds). Also the memory probe's time in each round."""
-    probe = MemoryProbe()
+    speed drifts over seconds). Also the probes' figures in each round."""
+    memory = MemoryProbe()
+    caches = [CacheProbe(n) for n in sizes]
     runs: list[list[Timing]] = [[] for _ in paths]
-    probes: list[float] = []
+    probes = Probes()
     for _ in range(repeat):
-        probes.append(probe.run())
+        probes.memory.append(memory.run())
+        probes.cache.append([c.run() for c in caches])
         for path, got in zip(paths, runs, strict=True):
             got.append(run_once(path))
     return [best_of(r) for r in runs], probes
@@ -550,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                 generate(path, n, args.seed)
             gen_s[n] = time.perf_counter() - t0
             paths.append(path)
-        best, probes = measure(paths, args.repeat)
+        best, probes = measure(paths, sizes, args.repeat)
         timings = dict(zip(sizes, best, strict=True))
         for n, path in zip(sizes, paths, strict=True):
             tm = timings[n]
@@ -592,8 +626,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             "memory probe (a shuffled sum of 1,000,000 floats) per round: "
-            + " ".join(f"{x:.3f}" for x in probes)
+            + " ".join(f"{x:.3f}" for x in probes.memory)
             + " s CPU (lower: faster memory)"
+        )
+        entries = " and ".join(f"{max(1, n * 2 // 5):,}" for n in sizes)
+        print(
+            f"cache probe (random reads from a list of {entries} entries) per round: "
+            + " ".join("/".join(f"{x:.0f}" for x in r) for r in probes.cache)
+            + " ns a read"
         )
         print(
             "targets: ≥ 300,000 ops/s on one core; ratio ≤ 12.  load average "
