@@ -370,11 +370,8 @@ class Cluster:
             for name in list(pending):
                 if self._ready(name):
                     pending.remove(name)
-                elif not self.backend.running(spec := self._nodes[name].spec):
-                    err = self._start_error(name, "exited during startup")
-                    if "address already in use" in self.backend.log_tail(spec, 8).lower():
-                        raise _PortTaken(str(err))
-                    raise err
+                elif not self.backend.running(self._nodes[name].spec):
+                    raise self._start_error(name, "exited during startup")
             if pending:
                 if time.monotonic() > deadline:
                     raise self._start_error(
@@ -455,13 +452,15 @@ class Cluster:
         return ClusterError(f"{where} refused the credentials ({reply}); {fix}")
 
     def _start_error(self, name: str, what: str) -> ClusterError:
+        """The error for a node that failed to start, citing its log's last lines; a
+        :class:`_PortTaken` when they say another socket had taken its port."""
         spec = self._nodes[name].spec
         tail = self.backend.log_tail(spec, 8).strip().replace("\n", " | ")
-        err = ClusterError(
+        cls = _PortTaken if "address already in use" in tail.lower() else ClusterError
+        return cls(
             f"node {name} ({self.target.name}, port {spec.port}) {what}; see its log "
             f"{spec.log}" + (f" — last lines: {tail[-400:]}" if tail else "")
         )
-        return err
 
     # ------------------------------------------------------------------ network
     def _policy(self, src: str, dst: str) -> Policy:
