@@ -520,6 +520,7 @@ class Probes:
 
     memory: list[float] = field(default_factory=list)
     cache: list[list[float]] = field(default_factory=list)
+    cache_entries: list[int] = field(default_factory=list)  # each cache probe's list length
 
 
 def measure(paths: list[Path], sizes: tuple[int, ...], repeat: int) -> tuple[list[Timing], Probes]:
@@ -529,7 +530,7 @@ def measure(paths: list[Path], sizes: tuple[int, ...], repeat: int) -> tuple[lis
     memory = MemoryProbe()
     caches = [CacheProbe(n) for n in sizes]
     runs: list[list[Timing]] = [[] for _ in paths]
-    probes = Probes()
+    probes = Probes(cache_entries=[c.entries for c in caches])
     for _ in range(repeat):
         probes.memory.append(memory.run())
         probes.cache.append([c.run() for c in caches])
@@ -629,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             + " ".join(f"{x:.3f}" for x in probes.memory)
             + " s CPU (lower: faster memory)"
         )
-        entries = " and ".join(f"{max(1, n * 2 // 5):,}" for n in sizes)
+        entries = " and ".join(f"{n:,}" for n in probes.cache_entries)
         print(
             f"cache probe (random reads from a list of {entries} entries) per round: "
             + " ".join("/".join(f"{x:.0f}" for x in r) for r in probes.cache)
