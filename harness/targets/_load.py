@@ -853,6 +853,12 @@ def load_target(spec: str) -> Target:
     plugin = _plugins().get(spec)
     if plugin is not None:
         return _load_plugin(spec, plugin)
+    if "://" in spec and not Path(spec).exists():
+        raise TargetError(
+            f"target {spec!r} is a URL, but a target is a whole cluster (its nodes, their AZs, "
+            'how to fail it over): write a TOML file with kind = "external" listing the nodes '
+            "(url = ... or host and port; see docs/targets.md) and pass its path"
+        )
     if spec.endswith(".toml") or "/" in spec or Path(spec).exists():
         return load_target_file(spec)
     raise TargetError(

@@ -120,6 +120,13 @@ def test_external_needs_a_file_and_unknown_names_say_what_exists() -> None:
         "/nonexistent/x.toml: no such target file; pass bundled, valkey, redis or the path of "
         "a TOML target file"
     )
+    for url in ("redis://127.0.0.1:6379", "rediss://cache.example:6380/0"):
+        with pytest.raises(TargetError) as exc:
+            load_target(url)
+        assert str(exc.value).startswith(
+            f"target {url!r} is a URL, but a target is a whole cluster"
+        )
+        assert 'kind = "external"' in str(exc.value)
 
 
 # (case, old text, new text, expected message after "<file>: ")
