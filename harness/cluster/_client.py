@@ -12,8 +12,8 @@ the target's clients are. Whatever the library, a client:
 - reports a server error reply as :class:`ServerError` carrying the reply text exactly as sent
   (``"NOREPLICAS Not enough good replicas to write."``), so that the error registry can
   classify it by prefix;
-- reports a timeout as :class:`ClientTimeout` and any other connection failure as
-  :class:`ClientConnectionError` (a refused TLS handshake as its subclass
+- reports a timeout as :class:`ClientTimeout` and any other connection failure — a reply
+  that is not RESP too — as :class:`ClientConnectionError` (a refused TLS handshake as its subclass
   :class:`ClientTLSError`, refused credentials as :class:`ClientAuthError`), and reconnects on
   the next command;
 - speaks TLS and authenticates as :class:`ConnectOptions` say. Through the fault proxy the
@@ -238,6 +238,9 @@ class _ValkeyPyClient:
             raise ClientConnectionError(f"{self._node}: {exc}") from None
         except v.exceptions.ResponseError as exc:
             raise ServerError(str(exc)) from None
+        except v.exceptions.InvalidResponse as exc:  # bytes that are not RESP: drop them
+            self._conn.disconnect()
+            raise ClientConnectionError(f"{self._node}: the reply is not RESP ({exc})") from None
         except OSError as exc:
             self._conn.disconnect()
             raise ClientConnectionError(f"{self._node}: {exc}") from None

@@ -58,6 +58,7 @@ from harness.cluster._local import LocalBackend
 from harness.cluster._perform import Outcome, perform
 from harness.faults import PASS, FaultError, FaultProxy, Link, Policy, get_fault
 from harness.history import NEMESIS, OBSERVER, Header, HistoryWriter
+from harness.resp import ProtocolError, ReplyParser, encode_command
 from harness.targets import Credentials, ModeParams, Target, TargetError, load_target
 
 __all__ = [
@@ -75,6 +76,8 @@ _HOLD: Final = Policy(blocked=True)  # a client direction held shut while a node
 CLIENT: Final = "client"  # the endpoint name of the clients in link pairs and effects
 _HOST: Final = "127.0.0.1"
 _ADMIN_TIMEOUT_S: Final = 2.0
+# How long a node of an external target (which has no [start] table) gets to answer PING.
+_EXTERNAL_READY_S = 30.0
 _POLL_S: Final = 0.005
 # Boots of a local or docker cluster, each on fresh ports: a port found free can be taken
 # (by any connection's ephemeral port) before its node binds it.
@@ -363,7 +366,11 @@ class Cluster:
 
     def _wait_ready(self, names: Sequence[str], timeout_s: float | None = None) -> None:
         start = self.target.start
-        timeout = timeout_s if timeout_s is not None else (start.ready_timeout_s if start else 30.0)
+        timeout = (
+            timeout_s
+            if timeout_s is not None
+            else (start.ready_timeout_s if start else _EXTERNAL_READY_S)
+        )
         deadline = time.monotonic() + timeout
         pending = list(names)
         while pending:
@@ -410,6 +417,11 @@ class Cluster:
         except ClientError as exc:
             self._unready[name] = str(exc)
             self._admins.pop(name, None)
+            if self.target.tls is None:
+                spec = self._nodes[name].spec
+                junk = non_resp_reply(spec.host, spec.port, _ADMIN_TIMEOUT_S)
+                if junk is not None:
+                    raise self._not_resp_error(name, junk) from None
             return False
         self._unready.pop(name, None)
         ready_log = self.target.start.ready_log if self.target.start else None
@@ -451,10 +463,23 @@ class Cluster:
             fix = f"check the password in {auth.where()} ({who}; [auth] in {source})"
         return ClusterError(f"{where} refused the credentials ({reply}); {fix}")
 
+    def _not_resp_error(self, name: str, junk: bytes) -> ClusterError:
+        spec = self._nodes[name].spec
+        return ClusterError(
+            f"node {name} ({spec.host}:{spec.port}, target {self.target.name}) answered PING "
+            f"with {junk[:48]!r}, which is not RESP; check that this address is the node's "
+            f"RESP port ({self.target.source})"
+        )
+
     def _start_error(self, name: str, what: str) -> ClusterError:
         """The error for a node that failed to start, citing its log's last lines; a
         :class:`_PortTaken` when they say another socket had taken its port."""
         spec = self._nodes[name].spec
+        if self._external:  # not ours: no log, and nothing started it
+            return ClusterError(
+                f"node {name} ({spec.host}:{spec.port}, target {self.target.name}) {what}; "
+                f"check that it runs and that {self.target.source} gives its address"
+            )
         tail = self.backend.log_tail(spec, 8).strip().replace("\n", " | ")
         cls = _PortTaken if "address already in use" in tail.lower() else ClusterError
         return cls(
@@ -1211,7 +1236,7 @@ class Cluster:
                 self._nodes[name].role, self._nodes[name].upstream = "primary", None
         self._converge(None)
         start = self.target.start
-        timeout = start.ready_timeout_s if start else 30.0
+        timeout = start.ready_timeout_s if start else _EXTERNAL_READY_S
         # Once the replicas are attached and loaded, flush: the primary's offset moves past 0
         # (it keeps a replication log only once a replica is attached), so that waiting for
         # every replica to reach it proves the stream flows.
@@ -1259,6 +1284,33 @@ class Cluster:
     def __repr__(self) -> str:
         nodes = ", ".join(f"{n.name}@{n.az}:{n.role}:{n.status}" for n in self.nodes)
         return f"<Cluster {self.target.name} {self.backend.name} {self.mode} [{nodes}]>"
+
+
+# The first byte of every RESP2/RESP3 reply.
+_RESP_TYPE_BYTES: Final = frozenset(b"+-:$*_,#!=(%~>|")
+
+
+def non_resp_reply(host: str, port: int, timeout_s: float) -> bytes | None:
+    """The first bytes ``host:port`` answers a PING with, when they are not RESP: an HTTP
+    server, say, or some other protocol on the port. ``None`` when the answer is RESP, or
+    when none comes (nothing listens, the connection closes, the server is silent)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(encode_command("PING"))
+            data = sock.recv(256)
+    except OSError:
+        return None
+    if not data:
+        return None
+    parser = ReplyParser()
+    parser.feed(data)
+    try:
+        parser.next_reply()
+    except ProtocolError:
+        return data
+    return None if data[0] in _RESP_TYPE_BYTES else data
 
 
 class _PortTaken(ClusterError):

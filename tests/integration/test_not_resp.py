@@ -1,0 +1,175 @@
+"""A node that answers in something other than RESP: named at once, not after the readiness
+timeout with a bare "connection closed"."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import ClusterError, _cluster, history_header, start_cluster
+from harness.cluster._client import ClientConnectionError, connect
+from harness.cluster._cluster import _free_ports, non_resp_reply
+from harness.history import HistoryWriter
+from harness.targets import load_target
+
+HTTP_ERROR = b"HTTP/1.0 400 Bad request\r\nContent-Type: text/html\r\n\r\n<html>"
+
+
+@contextmanager
+def answering(reply: bytes | None, close: bool = True) -> Iterator[int]:
+    """A loopback listener that answers every connection's first bytes with ``reply``
+    (``None``: says nothing), then closes it (or keeps it open); yields its port."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.1)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(2)
+            try:
+                conn.recv(256)
+                if reply is not None:
+                    conn.sendall(reply)
+            except OSError:
+                pass
+            if close:
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        srv.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "close", "expected"),
+    [
+        (HTTP_ERROR, True, HTTP_ERROR),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", False, b"SSH-2.0-OpenSSH_9.2\r\n"),
+        (b"\x16\x03\x01\x00", False, b"\x16\x03\x01\x00"),  # a line not yet ended: first byte
+        (b"+PONG\r\n", True, None),
+        (b"-NOAUTH Authentication required.\r\n", True, None),
+        (b"$4\r\nPO", False, None),  # RESP, not yet complete
+        (b"", True, None),  # closed without a word
+    ],
+)
+def test_non_resp_reply_names_the_bytes_only_when_they_are_not_resp(
+    reply: bytes, close: bool, expected: bytes | None
+) -> None:
+    with answering(reply, close) as port:
+        assert non_resp_reply("127.0.0.1", port, 1.0) == expected
+
+
+def test_non_resp_reply_is_none_when_nothing_listens_or_nothing_comes() -> None:
+    (port,) = _free_ports(1)
+    assert non_resp_reply("127.0.0.1", port, 1.0) is None
+    with answering(None, close=False) as silent:
+        t = time.monotonic()
+        assert non_resp_reply("127.0.0.1", silent, 0.3) is None
+        assert time.monotonic() - t < 2
+
+
+@pytest.mark.parametrize("reply", [HTTP_ERROR, b"+OK\r\n\x00\xff junk\r\n", b"*2\r\n?\r\n"])
+def test_a_reply_that_is_not_resp_is_a_broken_connection_not_a_crash(reply: bytes) -> None:
+    """Mid-run, hostile bytes from a node leave the op indeterminate (the connection broke),
+    as any broken connection does; the client raises nothing else."""
+    with answering(reply, close=False) as port:
+        client = connect("valkey-py", "n1", "127.0.0.1", port, 2.0)
+        try:
+            with pytest.raises(ClientConnectionError, match=r"^n1: the reply is not RESP \("):
+                client.execute("SET", "k", "v")
+                client.execute("SET", "k", "v")  # the junk after a valid first reply
+        finally:
+            client.close()
+
+
+def test_an_external_node_that_is_not_resp_is_named_at_once(tmp_path: Path) -> None:
+    with answering(HTTP_ERROR) as web, answering(HTTP_ERROR) as web2:
+        target = tmp_path / "web.toml"
+        target.write_text(
+            f"""
+name = "web"
+kind = "external"
+[external]
+primary = "a"
+nodes = [
+  {{name = "a", host = "127.0.0.1", port = {web}, az = "az1"}},
+  {{name = "b", host = "127.0.0.1", port = {web2}, az = "az2"}},
+]
+[replication]
+replicaof = [["REPLICAOF", "{{primary_host}}", "{{primary_port}}"]]
+promote = [["REPLICAOF", "NO", "ONE"]]
+[modes.none]
+write = "plain"
+"""
+        )
+        tgt = load_target(str(target))
+        t = time.monotonic()
+        with (
+            pytest.raises(ClusterError) as exc,
+            HistoryWriter(None, history_header(tgt, "none")) as history,
+            start_cluster(tgt, mode="none", run_dir=tmp_path / "run", history=history),
+        ):
+            pass
+        assert time.monotonic() - t < 10  # not the 30 s readiness timeout
+    assert str(exc.value) == (
+        f"node a (127.0.0.1:{web}, target web) answered PING with {HTTP_ERROR[:48]!r}, which is "
+        f"not RESP; check that this address is the node's RESP port ({target})"
+    )
+
+
+def test_an_external_node_that_never_answers_is_named_without_a_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing of an external node is ours: the error names its address, not a log file."""
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+    a, b = _free_ports(2)
+    target = tmp_path / "gone.toml"
+    target.write_text(
+        f"""
+name = "gone"
+kind = "external"
+[external]
+primary = "a"
+nodes = [
+  {{name = "a", host = "127.0.0.1", port = {a}, az = "az1"}},
+  {{name = "b", host = "127.0.0.1", port = {b}, az = "az2"}},
+]
+[replication]
+replicaof = [["REPLICAOF", "{{primary_host}}", "{{primary_port}}"]]
+promote = [["REPLICAOF", "NO", "ONE"]]
+[modes.none]
+write = "plain"
+"""
+    )
+    tgt = load_target(str(target))
+    with (
+        pytest.raises(ClusterError) as exc,
+        HistoryWriter(None, history_header(tgt, "none")) as history,
+        start_cluster(tgt, mode="none", run_dir=tmp_path / "run", history=history),
+    ):
+        pass
+    assert str(exc.value).startswith(
+        f"node a (127.0.0.1:{a}, target gone) did not answer PING within "
+    )
+    assert str(exc.value).endswith(f"; check that it runs and that {target} gives its address")
+    assert "log" not in str(exc.value)
