@@ -31,6 +31,16 @@ def _memory_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port; use 0..65535")
+    return port
+
+
 def _bug(name: str) -> str:
     if name not in BUGS:
         raise argparse.ArgumentTypeError(
@@ -44,7 +54,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add(
         "--port",
-        type=int,
+        type=_port,
         default=6379,
         help="TCP port to listen on (default 6379); 0: no plain listener (TLS only)",
     )
@@ -53,7 +63,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="addresses to listen on, space-separated (default 127.0.0.1)",
     )
-    add("--tls-port", type=int, default=0, metavar="P", help="also listen for TLS on port P")
+    add("--tls-port", type=_port, default=0, metavar="P", help="also listen for TLS on port P")
     add("--tls-cert-file", default="", metavar="FILE", help="the node's TLS certificate (PEM)")
     add("--tls-key-file", default="", metavar="FILE", help="the key of --tls-cert-file (PEM)")
     add(
@@ -201,16 +211,34 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class ArgsError(Exception):
+    """Flags that parse but cannot be used; the message names the flag and the fix."""
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The server's configuration from its flags; :class:`ArgsError` when one is unusable."""
     password = args.requirepass
     if password is None and args.requirepass_file:
-        with open(args.requirepass_file, encoding="utf-8") as f:
-            password = f.readline().rstrip("\r\n")
+        try:
+            with open(args.requirepass_file, encoding="utf-8") as f:
+                password = f.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ArgsError(
+                f"cannot read --requirepass-file {args.requirepass_file} ({reason}); "
+                "give a readable file whose first line is the password"
+            ) from None
     if password is None:
         password = os.environ.get(PASSWORD_ENV, "")
     replicaof = None
     if args.replicaof:
-        replicaof = (args.replicaof[0], int(args.replicaof[1]))
+        host, port = args.replicaof
+        try:
+            replicaof = (host, _port(port))
+        except argparse.ArgumentTypeError as exc:
+            raise ArgsError(f"--replicaof {host} {port}: {exc}; give the primary's port") from None
+        if replicaof[1] == 0:
+            raise ArgsError(f"--replicaof {host} 0: a primary listens on a port 1..65535")
     return ServerConfig(
         port=args.port,
         bind=args.bind,
@@ -282,25 +310,29 @@ def run(args: argparse.Namespace) -> int:
         json.dump([bug.as_json() for bug in BUGS.values()], sys.stdout, indent=2)
         print()
         return 0
-    config = config_from_args(args)
+    from harness.server._server import ListenError
+
+    try:
+        config = config_from_args(args)
+    except ArgsError as exc:
+        print(f"ackbound server: {exc}", file=sys.stderr)
+        return 3
     problem = _tls_problem(config)
     if problem is not None:
         print(f"ackbound server: {problem}", file=sys.stderr)
         return 3
     use_hiredis = False if args.no_hiredis else None
+    loop_run = asyncio.run
     if not args.no_uvloop:
         try:
             import uvloop
         except ImportError:
             pass
         else:
-            uvloop.run(_serve(config, use_hiredis))
-            return 0
+            loop_run = uvloop.run
     try:
-        asyncio.run(_serve(config, use_hiredis))
-    except OSError as exc:
-        print(
-            f"ackbound server: cannot listen on {config.bind}:{config.port}: {exc}", file=sys.stderr
-        )
+        loop_run(_serve(config, use_hiredis))
+    except ListenError as exc:
+        print(f"ackbound server: {exc}", file=sys.stderr)
         return 3
     return 0

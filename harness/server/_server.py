@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from ssl import SSLContext
 from typing import Final, cast
 
 from harness.resp import (
@@ -42,7 +43,7 @@ from harness.server._durability import Durability
 from harness.server._keyspace import Keyspace, Value
 from harness.server._replication import Backlog, History, ReplicaLink, ReplicaPeer
 
-__all__ = ["VERSION", "Client", "Server"]
+__all__ = ["VERSION", "Client", "ListenError", "Server"]
 
 VERSION: Final = "7.2.4"
 """What INFO and HELLO report as redis_version, for clients that parse it."""
@@ -290,6 +291,10 @@ def _loopback(host: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+class ListenError(Exception):
+    """The server cannot listen where it was asked to; the message names the flag to fix."""
 
 
 class Server:
@@ -734,26 +739,27 @@ class Server:
         factory: Callable[[], Client] = lambda: Client(self)  # noqa: E731
         hosts = cfg.bind.split()
         kinds = []
-        if cfg.port:  # port 0: TLS only, as in Valkey
-            self._servers.append(
-                await loop.create_server(
-                    factory, host=hosts, port=cfg.port, reuse_address=True, backlog=511
+
+        async def listen(flag: str, port: int, context: SSLContext | None = None) -> None:
+            try:
+                server = await loop.create_server(
+                    factory, host=hosts, port=port, reuse_address=True, backlog=511, ssl=context
                 )
-            )
+            except OSError as exc:  # taken, or an address not on this host (gaierror too)
+                self.close()
+                raise ListenError(
+                    f"cannot listen on {cfg.bind}:{port} ({exc.strerror or exc}); give {flag} "
+                    "a free port, or --bind addresses of this host"
+                ) from None
+            self._servers.append(server)
+
+        if cfg.port:  # port 0: TLS only, as in Valkey
+            await listen("--port", cfg.port)
             kinds.append("tcp")
         if cfg.tls_port:
             from harness.server._tls import server_context
 
-            self._servers.append(
-                await loop.create_server(
-                    factory,
-                    host=hosts,
-                    port=cfg.tls_port,
-                    reuse_address=True,
-                    backlog=511,
-                    ssl=server_context(cfg),
-                )
-            )
+            await listen("--tls-port", cfg.tls_port, server_context(cfg))
             kinds.append("tls")
         if cfg.replicaof is not None:
             self.role = "slave"

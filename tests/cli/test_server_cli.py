@@ -1,0 +1,70 @@
+"""``ackbound server`` with flags it cannot use: one line on stderr naming the fix, exit 3,
+never a traceback (the harness reads a node's log to say why it did not start)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def server(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "server", "--no-hiredis", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("loop", [[], ["--no-uvloop"]])
+def test_a_taken_port_is_one_line_that_says_so(loop: list[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        line = one_line(server("--port", str(port), *loop))
+    assert line.startswith(f"ackbound server: cannot listen on 127.0.0.1:{port} (")
+    # the cluster's port-taken retry looks for these words in the node's log
+    assert "address already in use" in line.lower()
+    assert line.endswith("); give --port a free port, or --bind addresses of this host")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--port", "99999"],
+            "ackbound server: error: argument --port: 99999 is not a port; use 0..65535 "
+            "(see 'ackbound server --help')",
+        ),
+        (
+            ["--tls-port", "x"],
+            "ackbound server: error: argument --tls-port: 'x' is not a port number "
+            "(see 'ackbound server --help')",
+        ),
+        (
+            ["--replicaof", "127.0.0.1", "abc"],
+            "ackbound server: --replicaof 127.0.0.1 abc: 'abc' is not a port number; give the "
+            "primary's port",
+        ),
+        (
+            ["--replicaof", "127.0.0.1", "0"],
+            "ackbound server: --replicaof 127.0.0.1 0: a primary listens on a port 1..65535",
+        ),
+        (
+            ["--requirepass-file", "/nonexistent/pw"],
+            "ackbound server: cannot read --requirepass-file /nonexistent/pw (No such file or "
+            "directory); give a readable file whose first line is the password",
+        ),
+    ],
+)
+def test_unusable_flags_are_one_line(args: list[str], expected: str) -> None:
+    assert one_line(server("--port", "0", *args)) == expected
