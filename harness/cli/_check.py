@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from harness._errors import (
     EXIT_VIOLATED,
     AckboundError,
 )
+from harness.cli._paths import check_output_file
 
 MODES = ("none", "sync", "async")
 MAX_SECONDS = 1e9  # about 31 years: any larger time would not fit the checker's nanoseconds
@@ -133,22 +133,6 @@ def verdict_exit(valid: object) -> int:
     return EXIT_UNKNOWN
 
 
-def _check_json_target(out: str) -> None:
-    """Fail before the (possibly long) check when the result could not be written."""
-    if out == "-":
-        return
-    target = Path(out)
-    parent = target.parent
-    if target.is_dir():
-        raise AckboundError(
-            f"--json {out} is a directory; pass a file path such as {target / 'result.json'}"
-        )
-    if not parent.is_dir():
-        raise AckboundError(f"cannot write --json {out}: {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise AckboundError(f"cannot write --json {out}: permission denied; pick a writable path")
-
-
 def _load(path: str) -> Any:
     from harness.history import HistoryError, load_history, parse_text
 
@@ -174,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.mode is not None and args.mode not in MODES:
         raise AckboundError(f"unknown mode {args.mode!r}; use --mode none, sync or async")
-    if args.json:
-        _check_json_target(args.json)
+    if args.json == "":
+        raise AckboundError("--json is empty; pass a file path, or - for standard output")
+    if args.json and args.json != "-":
+        check_output_file("--json", args.json, reads=(Path(args.history),))
     history = _load(args.history)
     params = params_from(history.header.mode, history.header.params, args)
     result = check(history, params, source=str(args.history))

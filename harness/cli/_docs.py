@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness._errors import EXIT_VALID, EXIT_VIOLATED
+from harness.cli._paths import path_arg
 
 __all__ = ["register", "run"]
 
@@ -21,7 +22,7 @@ def register(p: argparse.ArgumentParser) -> None:
     action.add_argument("--write", action="store_true", help="rewrite the stale tables")
     p.add_argument(
         "--docs-dir",
-        type=Path,
+        type=path_arg,
         default=Path("docs"),
         metavar="DIR",
         help="the documentation directory (default ./docs)",

@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED, AckboundError
 from harness.cli._check import _positive_int, _seconds
+from harness.cli._paths import check_output_dir, check_output_file, path_arg
 from harness.run._config import MODES_ALL
 
 __all__ = [
@@ -534,7 +535,7 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=path_arg,
         default=None,
         metavar="FILE",
         help="the page to write; FILE with .json is the data (default docs/matrix.md; "
@@ -542,7 +543,7 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--run-dir",
-        type=Path,
+        type=path_arg,
         default=None,
         metavar="DIR",
         help="where the cells' runs go, one directory each (default "
@@ -550,14 +551,14 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--check",
-        type=Path,
+        type=path_arg,
         default=None,
         metavar="FILE",
         help="compare the verdicts with this committed matrix.json; exit 1 on any change",
     )
     p.add_argument(
         "--render",
-        type=Path,
+        type=path_arg,
         default=None,
         metavar="JSON",
         help="run nothing: render this matrix.json as the page --out names",
@@ -603,6 +604,7 @@ def run(args: argparse.Namespace) -> int:
     argv = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "matrix" else []
     if args.render is not None:
         page = args.out or DEFAULT_OUT
+        check_output_file("--out", page)
         page.write_text(render_markdown(load_matrix_strict(args.render)), encoding="utf-8")
         print(f"wrote {page} from {args.render}")
         return EXIT_VALID
@@ -625,6 +627,10 @@ def run(args: argparse.Namespace) -> int:
         )
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     run_dir: Path = args.run_dir or Path("ackbound-runs") / f"matrix-{section_name}-{stamp}"
+    if out is not None:  # both are written only after every cell has run
+        check_output_file("--out", out)
+        check_output_file("--out", out.with_suffix(".json"))
+    check_output_dir("--run-dir", run_dir)
     used = [c.id for c in cells if (run_dir / c.slug / "run" / "results.json").exists()]
     if used:
         raise AckboundError(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from harness._errors import EXIT_UNKNOWN, EXIT_VALID, EXIT_VIOLATED, AckboundError
+from harness.cli._paths import path_arg
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", type=Path, help="the directory of a run (it holds results.json)")
+    p.add_argument("run_dir", type=path_arg, help="the directory of a run (it holds results.json)")
     p.add_argument("--mode", default=None, help="replay this mode's failure (default: each)")
     p.add_argument(
         "--times",

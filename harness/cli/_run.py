@@ -10,6 +10,7 @@ from typing import Any
 
 from harness._errors import AckboundError
 from harness.cli._check import _positive_int, _seconds
+from harness.cli._paths import check_output_dir, check_output_file, path_arg
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -79,16 +80,16 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--report-dir",
-        type=Path,
+        type=path_arg,
         default=None,
         metavar="DIR",
         help="where to write the run (default ./ackbound-runs/<time>-<target>)",
     )
     p.add_argument(
-        "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML here"
+        "--junit", type=path_arg, default=None, metavar="FILE", help="also write JUnit XML here"
     )
     p.add_argument(
-        "--json", type=Path, default=None, metavar="FILE", help="also write results.json here"
+        "--json", type=path_arg, default=None, metavar="FILE", help="also write results.json here"
     )
     p.add_argument(
         "--bug",
@@ -176,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
 
     config, target = config_from_args(args, sys.argv[2:])
     run_dir = config.report_dir or default_run_dir(config)
+    # Before the run, not after it: a verdict that cannot be written is a run lost.
+    for flag, out in (("--junit", config.junit), ("--json", config.json)):
+        if out is not None:
+            check_output_file(flag, out)
+    check_output_dir("--report-dir", run_dir)
     progress = RunProgress(
         modes=list(config.modes), budget_s=config.budget_s, enabled=not args.quiet
     )

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from harness.cli._check import _seconds
+from harness.cli._paths import check_output_dir, check_output_file, path_arg
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -30,9 +31,9 @@ def register(p: argparse.ArgumentParser) -> None:
         "--bug", action="append", default=None, metavar="NAME", help="only this bug (repeatable)"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--report-dir", type=Path, default=None, metavar="DIR")
+    p.add_argument("--report-dir", type=path_arg, default=None, metavar="DIR")
     p.add_argument(
-        "--json", type=Path, default=None, metavar="FILE", help="write the table as JSON"
+        "--json", type=path_arg, default=None, metavar="FILE", help="write the table as JSON"
     )
 
 
@@ -53,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     root = args.report_dir or Path("ackbound-runs") / time.strftime(
         "selftest-%Y%m%d-%H%M%S", time.gmtime()
     )
+    if args.json is not None:  # before the bugs are run, not after
+        check_output_file("--json", args.json)
+    check_output_dir("--report-dir", root)
     con = Console(file=sys.stdout, highlight=False)
 
     def show(o: BugOutcome) -> None:

@@ -375,8 +375,18 @@ def test_json_path_that_cannot_be_written_is_reported_before_checking(tmp_path: 
         f"ackbound: error: cannot write --json {out}: {out.parent} does not exist; create it first"
     )
     assert could_not_run(ackbound(VALID, "--json", tmp_path)) == (
-        f"ackbound: error: --json {tmp_path} is a directory; pass a file path such as "
-        f"{tmp_path / 'result.json'}"
+        f"ackbound: error: --json {tmp_path} is a directory; pass the path of a file (one in "
+        "it, say)"
+    )
+    history = tmp_path / "valid.ndjson"
+    history.write_bytes(Path(VALID).read_bytes())
+    assert could_not_run(ackbound(history, "--json", history)) == (
+        f"ackbound: error: --json {history} is the input {history}; writing it would destroy "
+        "the input, so pass another path"
+    )
+    assert history.read_bytes() == Path(VALID).read_bytes()
+    assert could_not_run(ackbound(VALID, "--json", "")) == (
+        "ackbound: error: --json is empty; pass a file path, or - for standard output"
     )
 
 

@@ -1,0 +1,77 @@
+"""Where a command will write, checked before it starts the (possibly long) work.
+
+A run that explores for minutes and then cannot write its verdict has lost that work; these
+checks make a bad path one line at the start instead. They cannot promise the write will
+succeed (a disk may fill), only that nothing already rules it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from pathlib import Path
+
+from harness._errors import AckboundError
+
+__all__ = ["check_output_dir", "check_output_file", "path_arg"]
+
+
+def path_arg(text: str) -> Path:
+    """An argparse type: a path, but not an empty one (``Path("")`` would be ``.``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty; pass a path")
+    return Path(text)
+
+
+def check_output_file(
+    flag: str, out: str | os.PathLike[str], *, reads: tuple[Path, ...] = ()
+) -> None:
+    """Fail unless ``out`` can be written as a file, and is none of the files ``reads`` (the
+    command's inputs, which writing it would destroy). The check opens ``out`` for appending
+    (and removes it again if it did not exist), so it is the filesystem that answers."""
+    if str(out) == "":
+        raise AckboundError(f"{flag} is empty; pass a file path")
+    target = Path(out)
+    if target.is_dir():
+        raise AckboundError(
+            f"{flag} {out} is a directory; pass the path of a file (one in it, say)"
+        )
+    for src in reads:
+        if target.exists() and src.exists() and os.path.samefile(target, src):
+            raise AckboundError(
+                f"{flag} {out} is the input {src}; writing it would destroy the input, so pass "
+                "another path"
+            )
+    parent = target.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise AckboundError(f"cannot write {flag} {out}: {parent} {what}; create it first")
+    existed = target.exists()
+    try:  # non-blocking: a FIFO without a reader fails here instead of hanging
+        os.close(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644))
+    except OSError as exc:
+        raise AckboundError(
+            f"cannot write {flag} {out} ({exc.strerror or exc}); pick a writable path"
+        ) from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            target.unlink()
+
+
+def check_output_dir(flag: str, path: str | os.PathLike[str]) -> None:
+    """Fail unless ``path`` is a directory or can be made one (it is made, as the command
+    would make it anyway)."""
+    if str(path) == "":
+        raise AckboundError(f"{flag} is empty; pass a directory")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise AckboundError(f"{flag} {path} is a file, not a directory; pass a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AckboundError(
+            f"cannot create {flag} {path} ({exc.strerror or exc}); pick a writable directory"
+        ) from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise AckboundError(f"cannot write in {flag} {path}: permission denied; pick another")

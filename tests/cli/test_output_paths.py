@@ -1,0 +1,64 @@
+"""Where ``run``, ``selftest`` and ``matrix`` will write is checked before they start: a bad
+path is one line and exit 3 at once, not a traceback (or a lost verdict) after the work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def ackbound(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+# (command, flag and value, expected error after "ackbound: error: "); "afile" is a file.
+CASES = [
+    (["run"], ["--json", "no/dir/r.json"], "cannot write --json no/dir/r.json: no/dir does not exist; create it first"),
+    (["run"], ["--junit", "afile/j.xml"], "cannot write --junit afile/j.xml: afile is not a directory; create it first"),
+    (["run"], ["--json", "."], "--json . is a directory; pass the path of a file (one in it, say)"),
+    (["run"], ["--report-dir", "afile"], "--report-dir afile is a file, not a directory; pass a directory"),
+    (["run"], ["--report-dir", "afile/sub"], "cannot create --report-dir afile/sub (Not a directory); pick a writable directory"),
+    (["selftest", "--bug", "phantom-value"], ["--json", "no/dir/s.json"], "cannot write --json no/dir/s.json: no/dir does not exist; create it first"),
+    (["selftest", "--bug", "phantom-value"], ["--report-dir", "afile"], "--report-dir afile is a file, not a directory; pass a directory"),
+    (["matrix", "--short"], ["--out", "no/dir/m.md"], "cannot write --out no/dir/m.md: no/dir does not exist; create it first"),
+    (["matrix", "--short"], ["--run-dir", "afile"], "--run-dir afile is a file, not a directory; pass a directory"),
+    (["matrix", "--render", "matrix.json"], ["--out", "."], "--out . is a directory; pass the path of a file (one in it, say)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "flag", "expected"), CASES)
+def test_a_path_that_cannot_be_written_stops_the_command_at_once(
+    tmp_path: Path, command: list[str], flag: list[str], expected: str
+) -> None:
+    (tmp_path / "afile").write_text("not a directory\n")
+    (tmp_path / "matrix.json").write_text('{"schema": "ackbound-matrix/1"}\n')
+    t = time.monotonic()
+    budget = [] if "--render" in command else ["--budget", "3"]
+    done = ackbound(*command, *flag, *budget, cwd=tmp_path)
+    assert time.monotonic() - t < 30  # nothing ran
+    assert (done.returncode, done.stderr.strip()) == (3, f"ackbound: error: {expected}")
+    assert not (tmp_path / "ackbound-runs").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "matrix.json"]
+
+
+@pytest.mark.parametrize("command", [["run"], ["selftest"], ["matrix"]])
+def test_an_empty_directory_flag_is_refused_not_taken_for_the_current_directory(
+    tmp_path: Path, command: list[str]
+) -> None:
+    flag = "--run-dir" if command == ["matrix"] else "--report-dir"
+    done = ackbound(*command, flag, "", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.strip().startswith(
+        f"ackbound {command[0]}: error: argument {flag}: is empty"
+    )
+    assert list(tmp_path.iterdir()) == []
