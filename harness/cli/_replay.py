@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     worst = EXIT_VALID
     for mode, info in failures.items():
         f = info["failure"]
-        opts = dict(f.get("options") or {})
+        opts = info["options"]
         target = info["target"]
         failed = 0
         for i in range(args.times):

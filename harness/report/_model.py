@@ -344,6 +344,9 @@ class Failure:
     history: str | None  # relative to the run directory
     check: dict[str, Any] | None  # the checker result of the failing example
     error: str | None = None  # what failed, when it was not the checker (e.g. the oracle)
+    # How the run set the cluster up: replay_program's keyword arguments (backend, lag_limit_ms,
+    # sync_timeout_ms, sync_replicas, nodes, azs), so that a replay sets it up alike.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -355,6 +358,7 @@ class Failure:
             "violated": list(self.violated),
             "history": self.history,
             "check": self.check,
+            "options": dict(self.options),
         }
         if self.error is not None:
             out["error"] = self.error
@@ -372,6 +376,7 @@ class Failure:
             history=obj["history"],
             check=obj["check"],
             error=obj.get("error"),
+            options=dict(obj.get("options") or {}),
         )
 
 
@@ -641,6 +646,7 @@ class RunResult:
             history=history,
             check=None if check is None else dict(check),
             error=error,
+            options=dict(replay_options or {}),
         )
         m = self.mode(mode)
         m.failure = failure

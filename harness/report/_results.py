@@ -263,6 +263,16 @@ _FAILURE_FIELDS = {
     "history": _NULL_STR,
     "check": _f(_nullable(_is_obj), "a checker result object or null"),
 }
+_POSITIVE = _f(lambda v: _is_int(v) and v >= 1, "an integer ≥ 1")
+# A failure's options: how the run set its cluster up (all optional; a replay uses them).
+_OPTION_FIELDS = {
+    "backend": _f(lambda v: v in ("local", "docker"), '"local" or "docker"'),
+    "lag_limit_ms": _f(_nullable(_non_negative(_is_int)), "a non-negative integer or null"),
+    "sync_timeout_ms": _f(_nullable(lambda v: _is_int(v) and v >= 1), "an integer ≥ 1 or null"),
+    "sync_replicas": _POSITIVE,
+    "nodes": _POSITIVE,
+    "azs": _POSITIVE,
+}
 _STEP_FIELDS = {"rule": _f(_is_str), "args": _f(_is_obj)}
 _RECORD_FIELDS = {
     "id": _f(_is_str),
@@ -273,6 +283,7 @@ _RECORD_FIELDS = {
     "history": _NULL_STR,
 }
 _ERROR_FIELD = {"error": _f(_is_str)}
+_FAILURE_OPTIONAL = {**_ERROR_FIELD, "options": _f(_is_obj)}
 
 
 def validate_results(doc: Any, *, strict: bool = True) -> list[str]:
@@ -336,9 +347,11 @@ def _validate_mode(v: _V, path: str, name: str, m: Any) -> bool:
         if v.obj(f"{path}.stats", st, _STATS_FIELDS) and _is_obj(st.get("write_latency_ms")):
             v.obj(f"{path}.stats.write_latency_ms", st["write_latency_ms"], _LATENCY_FIELDS)
     failure = m.get("failure")
-    if _is_obj(failure) and v.obj(f"{path}.failure", failure, _FAILURE_FIELDS, _ERROR_FIELD):
+    if _is_obj(failure) and v.obj(f"{path}.failure", failure, _FAILURE_FIELDS, _FAILURE_OPTIONAL):
         for i, s in enumerate(failure.get("steps") or []):
             v.obj(f"{path}.failure.steps[{i}]", s, _STEP_FIELDS)
+        if _is_obj(failure.get("options")):
+            v.obj(f"{path}.failure.options", failure["options"], {}, _OPTION_FIELDS)
         if failure.get("violated"):
             verdicts.append(False)
     records = m.get("example_records")

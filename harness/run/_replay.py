@@ -16,6 +16,7 @@ whose rule methods can be called directly; ``teardown()`` heals, reads, judges â
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import tempfile
 import time
@@ -79,6 +80,10 @@ def replay_program(
     machine_cls = make_machine(run)
 
     class Replay(machine_cls):  # type: ignore[valid-type, misc]
+        def close(self) -> None:
+            """Stop the cluster without judging anything (the steps were never run)."""
+            cluster.close()
+
         def teardown(self) -> None:
             try:
                 super().teardown()
@@ -94,6 +99,10 @@ def replay_steps(state: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """Run ``steps`` on a replay ``state`` and return the example's checker result."""
     from harness.run._machine import DurabilityViolation
 
+    problem = _step_problem(state, steps)
+    if problem is not None:
+        state.close()
+        raise AckboundError(problem)
     try:
         for step in steps:
             getattr(state, step["rule"])(**step.get("args", {}))
@@ -111,9 +120,35 @@ def replay_steps(state: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _step_problem(state: Any, steps: list[dict[str, Any]]) -> str | None:
+    """Why ``steps`` cannot be run on ``state`` (a rule it does not have, arguments its rule
+    does not take), before any is: a results.json edited by hand, or from another version."""
+    for i, step in enumerate(steps):
+        name = step.get("rule")
+        method = getattr(type(state), name, None) if isinstance(name, str) else None
+        if not isinstance(name, str) or not hasattr(method, "hypothesis_stateful_rule"):
+            return (
+                f"step {i + 1}: {name!r} is not a rule of the run's state machine; the "
+                "results.json was edited or written by another version of ackbound"
+            )
+        try:
+            inspect.signature(getattr(state, name)).bind(**step.get("args", {}))
+        except TypeError as exc:
+            return (
+                f"step {i + 1} ({name}): {exc}; the results.json was edited or written by "
+                "another version of ackbound"
+            )
+    return None
+
+
 def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """The failing example of each mode in ``run_dir/results.json``."""
+    """The failing example of each mode in ``run_dir/results.json``, with what the run set
+    (``options``: the keyword arguments of :func:`replay_program`)."""
+    from harness.report import validate_results
+
     path = run_dir / "results.json"
+    if path.exists() and not path.is_file():
+        raise AckboundError(f"{path}: not a file; pass the directory of a run")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -122,10 +157,46 @@ def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise AckboundError(f"{path}: not valid JSON ({exc}); is this a run directory?") from None
+    except OSError as exc:
+        raise AckboundError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not isinstance(doc, dict) or doc.get("schema") != "ackbound-results/1":
         raise AckboundError(f"{path}: not an ackbound results file (schema ackbound-results/1)")
+    problems = validate_results(doc, strict=False)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AckboundError(
+            f"{path}: not a valid results document: {problems[0]}{more}; replay the directory "
+            "of a run as ackbound wrote it"
+        )
     out = {}
-    for mode, m in doc.get("modes", {}).items():
-        if m.get("failure"):
-            out[mode] = {"failure": m["failure"], "target": doc["target"], "seed": doc["seed"]}
+    for mode, m in doc["modes"].items():
+        failure = m.get("failure")
+        if failure:
+            out[mode] = {
+                "failure": failure,
+                "target": doc["target"],
+                "seed": doc["seed"],
+                "options": _options(doc, m, failure),
+            }
     return out
+
+
+def _options(doc: dict[str, Any], mode: dict[str, Any], failure: dict[str, Any]) -> dict[str, Any]:
+    """How the run set up the failing mode's cluster: the failure's own record when it has
+    one (results written since it was added), else what the mode's parameters and the
+    topology say."""
+    recorded = failure.get("options")
+    if isinstance(recorded, dict) and recorded:
+        return dict(recorded)
+    params, topo = mode.get("params") or {}, doc.get("topology") or {}
+    opts: dict[str, Any] = {"backend": doc["target"].get("backend", "local")}
+    for key in ("lag_limit", "sync_timeout"):
+        if isinstance(params.get(f"{key}_s"), int | float):
+            opts[f"{key}_ms"] = round(params[f"{key}_s"] * 1000)
+    if isinstance(params.get("sync_replicas"), int):
+        opts["sync_replicas"] = params["sync_replicas"]
+    nodes = topo.get("nodes")
+    if isinstance(nodes, list) and nodes:
+        opts["nodes"] = len(nodes)
+        opts["azs"] = len({n.get("az") for n in nodes if isinstance(n, dict)})
+    return opts

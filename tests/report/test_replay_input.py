@@ -1,0 +1,135 @@
+"""What ``ackbound replay`` reads: a run's results.json, refused in one line when it is not
+one as ackbound writes it, and the run's settings, so the replay sets its cluster up alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _report_fixtures import build_run
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from harness._errors import AckboundError
+from harness.report import results_json
+from harness.run._replay import _step_problem, load_failures
+
+
+def _write(run_dir: Path, mutate: Callable[[dict[str, Any]], None] | None = None) -> None:
+    result, _ = build_run(run_dir)
+    doc = json.loads(results_json(result))
+    if mutate is not None:
+        mutate(doc)
+    (run_dir / "results.json").write_text(json.dumps(doc))
+
+
+def test_a_failure_comes_with_the_settings_its_run_used(run_dir: Path) -> None:
+    _write(run_dir)
+    (mode,) = load_failures(run_dir)
+    info = load_failures(run_dir)[mode]
+    # No options recorded with this failure: they are worked out from the mode's parameters
+    # and the topology.
+    assert info["options"] == {
+        "backend": "local",
+        "lag_limit_ms": 10000,
+        "sync_timeout_ms": 500,
+        "sync_replicas": 1,
+        "nodes": 3,
+        "azs": 3,
+    }
+    recorded = {"backend": "local", "lag_limit_ms": 2000, "nodes": 5, "azs": 2}
+
+    def record(doc: dict[str, Any]) -> None:
+        doc["modes"][mode]["failure"]["options"] = recorded
+
+    _write(run_dir, record)
+    assert load_failures(run_dir)[mode]["options"] == recorded
+
+
+def _modes(value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: doc.__setitem__("modes", value)
+
+
+def _failure(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["modes"]["sync"]["failure"][key] = value
+
+    return mutate
+
+
+def _drop_steps(doc: dict[str, Any]) -> None:
+    del doc["modes"]["sync"]["failure"]["steps"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (_modes([1]), "$.modes: expected an object; got [1]"),
+        (_modes(None), "$.modes: expected an object; got null"),
+        (lambda d: d.__setitem__("target", "bundled"), "$.target: expected an object"),
+        (lambda d: d.pop("target"), "$: missing the field 'target'"),
+        (_failure("steps", ["write"]), "$.modes.sync.failure.steps: expected a list of {rule, args}"),
+        (_drop_steps, "$.modes.sync.failure: missing the field 'steps'"),
+        (_failure("options", "abc"), "$.modes.sync.failure.options: expected an object"),
+        (_failure("options", {"nodes": "three"}), "$.modes.sync.failure.options.nodes: expected an integer ≥ 1"),
+        (_failure("options", {"lag_limit_ms": 1e400}), "$.modes.sync.failure.options.lag_limit_ms: expected a non-negative integer or null"),
+    ],
+)  # fmt: skip
+def test_a_malformed_results_file_is_one_line_naming_the_field(
+    run_dir: Path, mutate: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    _write(run_dir, mutate)
+    with pytest.raises(AckboundError) as exc:
+        load_failures(run_dir)
+    message = str(exc.value)
+    assert message.startswith(f"{run_dir / 'results.json'}: not a valid results document: ")
+    assert problem in message and "\n" not in message
+    assert message.endswith("; replay the directory of a run as ackbound wrote it")
+
+
+def test_results_json_that_is_a_directory_is_named(run_dir: Path) -> None:
+    (run_dir / "results.json").mkdir()
+    with pytest.raises(AckboundError, match=r"results.json: not a file; pass the directory"):
+        load_failures(run_dir)
+
+
+class _Machine(RuleBasedStateMachine):
+    @rule()
+    def heal(self) -> None:
+        pass
+
+    @rule()
+    def kill(self, node: str = "primary") -> None:
+        pass
+
+    def teardown(self) -> None:  # a method, not a rule
+        pass
+
+
+@pytest.mark.parametrize(
+    ("steps", "problem"),
+    [
+        ([{"rule": "heal", "args": {}}, {"rule": "kill", "args": {"node": "n2"}}], None),
+        (
+            [{"rule": "heal", "args": {}}, {"rule": "nosuch", "args": {}}],
+            "step 2: 'nosuch' is not a rule of the run's state machine; the results.json was "
+            "edited or written by another version of ackbound",
+        ),
+        (
+            [{"rule": "teardown", "args": {}}],
+            "step 1: 'teardown' is not a rule of the run's state machine; the results.json was "
+            "edited or written by another version of ackbound",
+        ),
+        (
+            [{"rule": "kill", "args": {"zzz": 1}}],
+            "step 1 (kill): got an unexpected keyword argument 'zzz'; the results.json was "
+            "edited or written by another version of ackbound",
+        ),
+    ],
+)
+def test_steps_the_machine_cannot_run_are_named_before_any_runs(
+    steps: list[dict[str, Any]], problem: str | None
+) -> None:
+    assert _step_problem(_Machine(), steps) == problem
