@@ -103,6 +103,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, Any]:
     """Validate the flags into a RunConfig and load the target (raises AckboundError)."""
     from harness.run import RunConfig, bundled_bugs, parse_faults, parse_modes
+    from harness.run._runner import check_topology
     from harness.targets import load_target
 
     target = load_target(args.target)
@@ -161,6 +162,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
         shrink_budget_s=args.shrink_budget,
         command=tuple(argv),
     )
+    check_topology(target, config)
     return config, target
 
 

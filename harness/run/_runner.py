@@ -149,6 +149,42 @@ class ModeRun:
         self.progress.update(mode=self.setup.mode, faults=self.faults)
 
 
+def check_topology(target: Target, config: RunConfig) -> None:
+    """Refuse, before anything starts, a cluster the run's modes cannot work on: too few nodes
+    or AZs, fewer replicas outside the primary's AZ than a sync write must wait for, or none
+    for async mode's lag — every write would be refused, and the server blamed for a setting."""
+    from harness.cluster import topology
+
+    if target.external is not None:
+        azs = {n.name: n.az for n in target.external.nodes}
+        primary_az = azs.get(target.external.primary)
+        where = f"the nodes of {target.source}"
+        fix = f"add nodes in other AZs to {target.source}"
+    else:
+        nodes = 3 if config.nodes is None else config.nodes
+        topo = topology(nodes, min(nodes, 3) if config.azs is None else config.azs)
+        azs = {n["name"]: n["az"] for n in topo["nodes"]}
+        primary_az = azs[topo["primary"]]
+        n_azs = len(set(azs.values()))
+        where = f"{nodes} nodes in {n_azs} AZ{'s' if n_azs > 1 else ''}"
+        fix = "add --nodes (and --azs)" if n_azs > 1 else "use --azs 2 or more"
+    eligible = sum(1 for az in azs.values() if az != primary_az)
+    k = config.sync_replicas
+    if "sync" in config.modes and k > eligible:
+        lower = "lower --sync-replicas, " if eligible else ""
+        raise AckboundError(
+            f"sync mode with --sync-replicas {k} needs {k} replica{'s' if k > 1 else ''} "
+            f"outside the primary's AZ, and {where} have {eligible}: every write would be "
+            f"refused; {lower}{fix}, or leave sync out of --mode"
+        )
+    if "async" in config.modes and not eligible:
+        raise AckboundError(
+            f"async mode measures the lag against replicas outside the primary's AZ, and "
+            f"{where} have none: every write would be refused once the lag passed the limit; "
+            f"{fix}, or leave async out of --mode"
+        )
+
+
 def start_run_cluster(target: Target, config: RunConfig, run_dir: Path, first_mode: str) -> Cluster:
     from harness.cluster import start_cluster
     from harness.history import Header, HistoryWriter
@@ -270,6 +306,7 @@ def run_conformance(
     from harness.cluster import client_version
     from harness.report import RunResult, TargetInfo, Topology, write_reports
 
+    check_topology(target, config)
     prog: Progress = progress or _NoProgress()
     seed = config.seed if config.seed is not None else random.randrange(1 << 32)
     run_dir.mkdir(parents=True, exist_ok=True)
