@@ -8,6 +8,7 @@ its examples.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import urllib.parse
@@ -78,6 +79,17 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 T = TypeVar("T")
 
 
+_A_DAY = {"_s": 86_400, "_ms": 86_400_000}
+
+
+def _at_most_a_day(table: _Table, name: str, value: float, what: str) -> None:
+    """No time a target sets is longer than a day: a larger one is a typo (or an attempt to
+    wait for ever), and past 2^63 ns it would not even fit the clock."""
+    for suffix, most in _A_DAY.items():
+        if name.endswith(suffix) and value > most:
+            raise table.error(name, f"must be at most {most} ({what}; a day); got {value:g}")
+
+
 class _Table:
     """One TOML table being read: every key must be consumed, unknown keys are errors."""
 
@@ -118,6 +130,8 @@ class _Table:
             value = float(value)
         if not ok:
             raise self.error(name, f"must be {what}; got {_show(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(name, f"must be a finite number ({what}); got {value}")
         return cast(T, value)
 
     def table(self, name: str, *, required: bool = False, what: str) -> _Table | None:
@@ -127,9 +141,12 @@ class _Table:
         return _Table(self.source, self.key(name), value)
 
     def positive(self, name: str, kind: type[T], default: T, *, what: str) -> T:
+        """A number > 0; one in seconds (``*_s``) or ms (``*_ms``) at most a day."""
         value = self.get(name, kind, default, what=what)
-        if isinstance(value, int | float) and value <= 0:
-            raise self.error(name, f"must be > 0 ({what}); got {value}")
+        if isinstance(value, int | float):
+            if value <= 0:
+                raise self.error(name, f"must be > 0 ({what}); got {value}")
+            _at_most_a_day(self, name, value, what)
         return value
 
     def template(
@@ -167,6 +184,8 @@ class _Table:
             raise self.error(
                 name, f"must be a non-empty list of strings ({what}); got {_show(value)}"
             )
+        if any("\x00" in p for p in value):
+            raise self.error(name, "holds a NUL character, which no command line can; remove it")
         allowed = tuple(allowed)
         for part in value:
             self._check(name, part, allowed)
@@ -252,6 +271,7 @@ def parse_target(data: Mapping[str, Any], source: str, base_dir: Path | None = N
     tolerance_s = top.get("tolerance_s", float, 0.25, what="the timing tolerance ε in seconds")
     if tolerance_s < 0:
         raise top.error("tolerance_s", f"must be ≥ 0 seconds; got {tolerance_s}")
+    _at_most_a_day(top, "tolerance_s", tolerance_s, "the timing tolerance ε in seconds")
     recovery_s = top.positive("recovery_s", float, 5.0, what="the recovery allowance in seconds")
     client_timeout_ms = top.positive(
         "client_timeout_ms", int, 2000, what="the client's per-operation timeout in ms"
@@ -825,6 +845,11 @@ def load_target_file(path: str | Path) -> Target:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:
+        raise TargetError(
+            f"{p}: nested too deeply to read (arrays or tables within one another); a target "
+            "file is a few flat tables, so fix its structure"
+        ) from None
     return parse_target(data, str(p), p.parent)
 
 
@@ -875,7 +900,12 @@ def _load_plugin(name: str, ep: metadata.EntryPoint) -> Target:
         raise TargetError(
             f"{where} failed to import ({exc!r}); fix or uninstall the plugin"
         ) from None
-    made: object = obj() if callable(obj) and not isinstance(obj, Target) else obj
+    try:
+        made: object = obj() if callable(obj) and not isinstance(obj, Target) else obj
+    except Exception as exc:  # the plugin's own code: any failure is the plugin's
+        raise TargetError(
+            f"{where} failed when called ({exc!r}); fix or uninstall the plugin"
+        ) from None
     if isinstance(made, Mapping):
         made = parse_target(made, where)
     if not isinstance(made, Target):

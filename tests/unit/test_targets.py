@@ -253,6 +253,38 @@ MALFORMED = [
         "[lag_limit",
         None,
     ),
+    (
+        "infinite-tolerance",
+        "tolerance_s = 0.3",
+        "tolerance_s = inf",
+        "key 'tolerance_s': must be a finite number (the timing tolerance ε in seconds); got inf",
+    ),
+    (
+        "nan-recovery",
+        "recovery_s = 4",
+        "recovery_s = nan",
+        "key 'recovery_s': must be a finite number (the recovery allowance in seconds); got nan",
+    ),
+    (
+        "a-ready-timeout-of-years",
+        "ready_timeout_s = 15",
+        "ready_timeout_s = 1e300",
+        "key 'start.ready_timeout_s': must be at most 86400 (seconds to wait for a node to "
+        "answer PING; a day); got 1e+300",
+    ),
+    (
+        "a-lag-step-past-the-clock",
+        "granularity_ms = 10",
+        "granularity_ms = 9223372036854775807",
+        "key 'lag_limit.granularity_ms': must be at most 86400000 (the step of lag limits the "
+        "server accepts, in ms; a day); got 9.22337e+18",
+    ),
+    (
+        "nul-in-command",
+        '"--az", "{az}"]',
+        '"--az", "{az}\\u0000"]',
+        "key 'start.command': holds a NUL character, which no command line can; remove it",
+    ),
 ]
 
 
@@ -274,6 +306,17 @@ def test_each_malformed_target_file_has_its_own_precise_error(
         assert message.endswith("); fix the syntax")
     else:
         assert message == f"{path}: {expected}"
+
+
+def test_a_file_nested_too_deeply_to_read_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n", "utf-8")
+    with pytest.raises(TargetError) as exc:
+        load_target_file(path)
+    assert str(exc.value) == (
+        f"{path}: nested too deeply to read (arrays or tables within one another); a target "
+        "file is a few flat tables, so fix its structure"
+    )
 
 
 def test_the_malformed_cases_are_all_different() -> None:
@@ -331,6 +374,7 @@ def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch
         FakeEntryPoint("coded", lambda: mystore),
         FakeEntryPoint("as-data", {"extends": "bundled", "name": "as-data"}),
         FakeEntryPoint("broken", 42),
+        FakeEntryPoint("raises", lambda: 1 / 0),
     ]
 
     def fake_entry_points(*, group: str) -> list[FakeEntryPoint]:
@@ -347,4 +391,10 @@ def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch
     assert str(exc.value) == (
         "plugin 'broken' (plugin_mod:broken, entry point group ackbound.targets) returned int; "
         "it must be a Target, a callable returning one, or a mapping shaped like a target file"
+    )
+    with pytest.raises(TargetError) as exc:
+        load_target("raises")
+    assert str(exc.value) == (
+        "plugin 'raises' (plugin_mod:raises, entry point group ackbound.targets) failed when "
+        "called (ZeroDivisionError('division by zero')); fix or uninstall the plugin"
     )
