@@ -217,6 +217,8 @@ class ArgsError(Exception):
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """The server's configuration from its flags; :class:`ArgsError` when one is unusable."""
+    if not args.bind.split():
+        raise ArgsError("--bind is empty; give the addresses to listen on, e.g. 127.0.0.1")
     password = args.requirepass
     if password is None and args.requirepass_file:
         try:
@@ -310,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump([bug.as_json() for bug in BUGS.values()], sys.stdout, indent=2)
         print()
         return 0
-    from harness.server._server import ListenError
+    from harness.server._server import StartError
 
     try:
         config = config_from_args(args)
@@ -332,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
             loop_run = uvloop.run
     try:
         loop_run(_serve(config, use_hiredis))
-    except ListenError as exc:
+    except StartError as exc:
         print(f"ackbound server: {exc}", file=sys.stderr)
         return 3
     return 0

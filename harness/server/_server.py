@@ -43,7 +43,7 @@ from harness.server._durability import Durability
 from harness.server._keyspace import Keyspace, Value
 from harness.server._replication import Backlog, History, ReplicaLink, ReplicaPeer
 
-__all__ = ["VERSION", "Client", "ListenError", "Server"]
+__all__ = ["VERSION", "Client", "ListenError", "Server", "StartError"]
 
 VERSION: Final = "7.2.4"
 """What INFO and HELLO report as redis_version, for clients that parse it."""
@@ -293,7 +293,12 @@ def _loopback(host: str) -> bool:
     return address.is_loopback
 
 
-class ListenError(Exception):
+class StartError(Exception):
+    """The server cannot start as configured (its files, its listeners); the message names
+    what to fix."""
+
+
+class ListenError(StartError):
     """The server cannot listen where it was asked to; the message names the flag to fix."""
 
 
@@ -332,7 +337,13 @@ class Server:
         self._phantom_reads = 0
         self._servers: list[asyncio.AbstractServer] = []
         self._cron: asyncio.Task[None] | None = None
-        self._log_file = open(config.logfile, "a") if config.logfile else sys.stdout  # noqa: SIM115
+        try:
+            self._log_file = open(config.logfile, "a") if config.logfile else sys.stdout  # noqa: SIM115
+        except OSError as exc:
+            raise StartError(
+                f"cannot write --logfile {config.logfile} ({exc.strerror or exc}); give a "
+                "writable file"
+            ) from None
 
     # -- small helpers -----------------------------------------------------------------------
 
@@ -707,19 +718,42 @@ class Server:
     def load_aof(self) -> None:
         cfg = self.config
         path = os.path.join(cfg.dir, cfg.appendfilename)
+        fix = "move it aside to start empty"
         if os.path.exists(path):
             count = 0
             self.replaying = True
             try:
                 for argv in read_commands(path):
                     cmd = COMMANDS.get(argv[0].upper())
-                    if cmd is not None and argv[0].upper() not in (b"MULTI", b"EXEC"):
-                        cmd.handler(self, _REPLICATION_CLIENT, argv)
-                        count += 1
+                    if cmd is None or argv[0].upper() in (b"MULTI", b"EXEC"):
+                        continue
+                    a = cmd.arity
+                    if (a > 0 and len(argv) != a) or (a < 0 and len(argv) < -a):
+                        raise StartError(
+                            f"the append-only file {path}: command {count + 1} "
+                            f"({cmd.name.decode()}) has {len(argv) - 1} arguments, which it "
+                            f"cannot take; {fix}"
+                        )
+                    cmd.handler(self, _REPLICATION_CLIENT, argv)
+                    count += 1
+            except ProtocolError as exc:
+                raise StartError(
+                    f"the append-only file {path} is not RESP ({exc}); {fix}"
+                ) from None
+            except OSError as exc:
+                raise StartError(
+                    f"cannot read the append-only file {path} ({exc.strerror or exc}); {fix}"
+                ) from None
             finally:
                 self.replaying = False
             self.log("notice", f"DB loaded from append only file: {count} commands")
-        self.aof = AppendOnlyFile(path, cfg.appendfsync)
+        try:
+            self.aof = AppendOnlyFile(path, cfg.appendfsync)
+        except OSError as exc:
+            raise StartError(
+                f"cannot write the append-only file {path} ({exc.strerror or exc}); give --dir "
+                "a writable directory"
+            ) from None
 
     def set_appendonly(self, on: bool) -> None:
         if on and self.aof is None:
@@ -733,7 +767,14 @@ class Server:
     async def start(self) -> None:
         cfg = self.config
         if cfg.appendonly:
-            os.makedirs(cfg.dir, exist_ok=True)
+            if os.path.exists(cfg.dir) and not os.path.isdir(cfg.dir):
+                raise StartError(f"--dir {cfg.dir} is a file, not a directory; give a directory")
+            try:
+                os.makedirs(cfg.dir, exist_ok=True)
+            except OSError as exc:
+                raise StartError(
+                    f"cannot use --dir {cfg.dir} ({exc.strerror or exc}); give a directory"
+                ) from None
             self.load_aof()
         loop = asyncio.get_running_loop()
         factory: Callable[[], Client] = lambda: Client(self)  # noqa: E731

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,56 @@ def test_a_taken_port_is_one_line_that_says_so(loop: list[str]) -> None:
 )
 def test_unusable_flags_are_one_line(args: list[str], expected: str) -> None:
     assert one_line(server("--port", "0", *args)) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "expected"),
+    [
+        (
+            {"afile": b"x"},
+            ["--appendonly", "yes", "--dir", "afile"],
+            "--dir afile is a file, not a directory; give a directory",
+        ),
+        (
+            {"d/appendonly.aof": b'SET "unbalanced\r\n'},
+            ["--appendonly", "yes", "--dir", "d"],
+            "the append-only file d/appendonly.aof is not RESP (Protocol error: unbalanced "
+            "quotes in request); move it aside to start empty",
+        ),
+        (
+            {"d/appendonly.aof": b"*2\r\n$3\r\nSET\r\n$1\r\nk\r\n"},
+            ["--appendonly", "yes", "--dir", "d"],
+            "the append-only file d/appendonly.aof: command 1 (set) has 1 arguments, which it "
+            "cannot take; move it aside to start empty",
+        ),
+        (
+            {"d/appendonly.aof/x": b""},
+            ["--appendonly", "yes", "--dir", "d"],
+            "cannot read the append-only file d/appendonly.aof (Is a directory); move it aside "
+            "to start empty",
+        ),
+        ({}, ["--logfile", "."], "cannot write --logfile . (Is a directory); give a writable file"),
+        (
+            {"afile": b"x"},
+            ["--logfile", "afile/log"],
+            "cannot write --logfile afile/log (Not a directory); give a writable file",
+        ),
+        ({}, ["--bind", " "], "--bind is empty; give the addresses to listen on, e.g. 127.0.0.1"),
+    ],
+)
+def test_files_and_addresses_it_cannot_use_are_one_line(
+    tmp_path: Path, files: dict[str, bytes], args: list[str], expected: str
+) -> None:
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # free once closed; nothing listens on it for long
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "server", "--port", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert one_line(done) == f"ackbound server: {expected}"
