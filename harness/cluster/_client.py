@@ -241,6 +241,11 @@ class _ValkeyPyClient:
         except v.exceptions.InvalidResponse as exc:  # bytes that are not RESP: drop them
             self._conn.disconnect()
             raise ClientConnectionError(f"{self._node}: the reply is not RESP ({exc})") from None
+        except RecursionError:  # arrays within arrays, deeper than the parser can follow
+            self._conn.disconnect()
+            raise ClientConnectionError(
+                f"{self._node}: the reply is not RESP a client can read (nested too deeply)"
+            ) from None
         except OSError as exc:
             self._conn.disconnect()
             raise ClientConnectionError(f"{self._node}: {exc}") from None
