@@ -348,10 +348,12 @@ class Cluster:
         try:
             return self._cmd(name, *command)
         except ClientError as exc:
+            log = (
+                "its own logs" if self._external else f"the node's log {self._nodes[name].spec.log}"
+            )
             raise ClusterError(
                 f"node {name}: {' '.join(map(str, command))!r} ({why}) failed: {exc}; check the "
-                f"target's commands ({self.target.source}) and the node's log "
-                f"{self._nodes[name].spec.log}"
+                f"target's commands ({self.target.source}) and {log}"
             ) from None
 
     def _info(self, name: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from harness.cluster import ClusterError, _cluster, history_header, start_cluste
 from harness.cluster._client import ClientConnectionError, connect
 from harness.cluster._cluster import _free_ports, non_resp_reply
 from harness.history import HistoryWriter
+from harness.resp import error, request_parser, simple
 from harness.targets import load_target
 
 HTTP_ERROR = b"HTTP/1.0 400 Bad request\r\nContent-Type: text/html\r\n\r\n<html>"
@@ -181,3 +182,89 @@ write = "plain"
     )
     assert str(exc.value).endswith(f"; check that it runs and that {target} gives its address")
     assert "log" not in str(exc.value)
+
+
+@contextmanager
+def refusing(command: bytes) -> Iterator[int]:
+    """A loopback RESP server that answers PONG to PING, an error to ``command`` and OK to
+    anything else; yields its port."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.1)
+    stop = threading.Event()
+
+    def client(conn: socket.socket) -> None:
+        parser = request_parser()
+        with conn:
+            while not stop.is_set():
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                parser.feed(data)
+                while (argv := parser.next_command()) is not None:
+                    name = argv[0].upper()
+                    reply = (
+                        simple("PONG")
+                        if name == b"PING"
+                        else error("ERR not here")
+                        if name == command
+                        else simple("OK")
+                    )
+                    conn.sendall(reply)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(1)
+            threading.Thread(target=client, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        srv.close()
+
+
+def test_a_failed_command_on_an_external_node_names_no_log_it_does_not_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # These nodes never report a replica in sync: waiting for it takes the readiness timeout.
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+    with refusing(b"FLUSHALL") as a, refusing(b"FLUSHALL") as b:
+        target = tmp_path / "ext.toml"
+        target.write_text(
+            f"""
+name = "ext"
+kind = "external"
+[external]
+primary = "a"
+nodes = [
+  {{name = "a", host = "127.0.0.1", port = {a}, az = "az1"}},
+  {{name = "b", host = "127.0.0.1", port = {b}, az = "az2"}},
+]
+[replication]
+replicaof = [["REPLICAOF", "{{primary_host}}", "{{primary_port}}"]]
+promote = [["REPLICAOF", "NO", "ONE"]]
+[modes.none]
+write = "plain"
+"""
+        )
+        tgt = load_target(str(target))
+        with (
+            pytest.raises(ClusterError) as exc,
+            HistoryWriter(None, history_header(tgt, "none")) as history,
+            start_cluster(tgt, mode="none", run_dir=tmp_path / "run", history=history),
+        ):
+            pass
+    message = str(exc.value)
+    assert "failed: ERR not here; check the target's commands" in message
+    assert message.endswith(f"({target}) and its own logs"), message
+    assert "/nodes/" not in message
