@@ -1035,7 +1035,10 @@ def no_holes(a: Analysis) -> PropertyResult:
 
 def _read_items(value: Any, workload: str) -> list[Any]:
     if workload in ("list", "set"):
-        return value if isinstance(value, list) else []
+        if isinstance(value, list):
+            return value
+        # Not a list at all: the value itself is what was read, and no write wrote it so.
+        return [] if value is None else [value]
     if workload == "register":
         return [] if value is None else [value]
     return []

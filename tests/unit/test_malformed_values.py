@@ -64,3 +64,20 @@ def test_a_register_read_as_a_map_is_judged() -> None:
     result = check(_history({"a": 1}, workload="register"), Params(mode=Mode.NONE))
     assert result["properties"]["no-phantom-writes"]["valid"] is False
     assert result["stats"]["acknowledged_judged"] == 0
+
+
+@pytest.mark.parametrize("workload", ["list", "set"])
+@pytest.mark.parametrize("read_value", [{"a": 1}, "nobody", 7])
+def test_a_list_or_set_read_that_is_no_list_is_a_phantom(workload: str, read_value: object) -> None:
+    """A list or set read returns a list (or nothing); anything else is a value no write
+    wrote, not an empty read that passes unseen."""
+    result = check(_history(read_value, workload=workload), Params(mode=Mode.NONE))
+    phantom = result["properties"]["no-phantom-writes"]
+    assert phantom["valid"] is False
+    assert phantom["witnesses"][0]["values"] == [read_value]
+
+
+def test_a_list_read_of_a_rejected_writes_value_alone_is_caught() -> None:
+    """The value of a rejected write, read bare rather than in a list, was still read."""
+    result = check(_history("w2"), Params(mode=Mode.NONE))
+    assert result["properties"]["rejected-writes-not-applied"]["valid"] is False
