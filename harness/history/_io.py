@@ -226,6 +226,12 @@ def _header_from(obj: dict[str, Any], where: str) -> Header:
             )
         primary = topology.get("primary")
         names = [n["name"] for n in nodes]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise HistoryError(
+                f"{where}: header topology names node {twice[0]!r} twice; give each node its "
+                "own name"
+            )
         if primary is not None and primary not in names:
             raise HistoryError(
                 f"{where}: header topology's primary {primary!r} is not one of its nodes "

@@ -68,8 +68,12 @@ _PARAM_KEYS = {
 }
 
 
+_MAX_NS = 1 << 62  # the ndjson reader's bound too
+
+
 def _ns(ms: str) -> int:
-    return round(float(ms) * 1_000_000)
+    value = float(ms)
+    return round(value * 1_000_000) if value < _MAX_NS / 1_000_000 else _MAX_NS
 
 
 def _read_value(tokens: list[str], workload: str, where: str) -> Any:
@@ -158,6 +162,10 @@ class _Parser:
                 name, sep, az = w.partition("@")
                 if not sep or not name or not az:
                     raise HistoryError(f"{where}: write nodes as name@az, e.g. 'nodes n1@a n2@b'")
+                if name in self.node_names():
+                    raise HistoryError(
+                        f"{where}: node {name!r} is declared twice; give each node its own name"
+                    )
                 self.nodes.append({"name": name, "az": az})
             if self.primary is None and self.nodes:
                 self.primary = self.nodes[0]["name"]
@@ -267,6 +275,11 @@ class _Parser:
             raise HistoryError(f"{where}: a line starts with a time in ms ('5' or '5..9')")
         t0 = _ns(m.group(1))
         t1 = _ns(m.group(2)) if m.group(2) else t0
+        if max(t0, t1) >= _MAX_NS:
+            raise HistoryError(
+                f"{where}: a time of 2^62 ns (about 146 years) or more does not fit the clock; "
+                "write times in ms from the start of the history"
+            )
         if t1 < t0:
             raise HistoryError(f"{where}: completion time precedes invocation time")
         if t0 < self.last_invoke:

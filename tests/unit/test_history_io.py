@@ -155,6 +155,17 @@ FIELD_ERRORS = [
         "h.ndjson:1: header topology's primary 'n9' is not one of its nodes (n1); name one of them",
     ),
     (
+        [
+            line(
+                {
+                    **HEADER,
+                    "topology": {"nodes": [{"name": "n1", "az": "a"}, {"name": "n1", "az": "b"}]},
+                }
+            )
+        ],
+        "h.ndjson:1: header topology names node 'n1' twice; give each node its own name",
+    ),
+    (
         [line({**HEADER, "durable_restart": "no"})],
         "h.ndjson:1: header 'durable_restart' must be true or false; got 'no'",
     ),

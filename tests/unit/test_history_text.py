@@ -338,6 +338,17 @@ ERRORS = [
         NODES + "5 observer lag n1 fast",
         "t.txt:2: write 'observer lag NODE MS' with MS a whole number of ms",
     ),
+    ("nodes n1@a n2@b n1@c\n", "t.txt:1: node 'n1' is declared twice; give each node its own name"),
+    (
+        "9" * 400 + " p0 append l w1",
+        "t.txt:1: a time of 2^62 ns (about 146 years) or more does not fit the clock; write "
+        "times in ms from the start of the history",
+    ),
+    (
+        "5..99999999999999 p0 append l w1",
+        "t.txt:1: a time of 2^62 ns (about 146 years) or more does not fit the clock; write "
+        "times in ms from the start of the history",
+    ),
 ]
 
 
