@@ -38,8 +38,8 @@ def _seconds(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    if not 0 < v <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds in (0, 86400]")
     return v
 
 

@@ -267,8 +267,10 @@ def load_manifest(specs_dir: Path | None = None) -> Manifest:
         raise AckboundError(
             f"no manifest at {path}; pass --specs DIR naming ackbound's specs/ directory"
         ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AckboundError(f"cannot read {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AckboundError(
+            f"cannot read {path} ({exc}); pass --specs DIR naming ackbound's specs/ directory"
+        ) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("configs"), list):
         raise AckboundError(f"{path} must be an object with a 'configs' list")
     entries: list[ConfigEntry] = []
@@ -287,11 +289,14 @@ def load_manifest(specs_dir: Path | None = None) -> Manifest:
                 f"{where} ({e['name']}): a {tier} config must expect "
                 + ("a violated invariant" if tier == "buggy" else "'pass'")
             )
+        cfg = specs / str(e.get("cfg", f"{e['name']}.cfg"))
+        if not cfg.is_file():
+            raise AckboundError(f"{where} ({e['name']}): no such file {cfg}; fix the manifest")
         entries.append(
             ConfigEntry(
                 name=e["name"],
                 tier=tier,
-                cfg=specs / e.get("cfg", f"{e['name']}.cfg"),
+                cfg=cfg,
                 expect=expect,
                 distinct_states=_opt_int(e, "distinct_states", where),
                 depth=_opt_int(e, "depth", where),

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,11 @@ def find_tlc(env: Mapping[str, str] | None = None) -> Tlc:
                 f"TLA2TOOLS_JAR={jar} is not a file; point it at tla2tools.jar or unset it "
                 f"({GET_TLC})"
             )
+        if not zipfile.is_zipfile(jar):
+            raise TlcNotFound(
+                f"TLA2TOOLS_JAR={jar} is not a jar; point it at tla2tools.jar or unset it "
+                f"({GET_TLC})"
+            )
         source = "$TLA2TOOLS_JAR"
     if jar is None:
         wrapper = shutil.which("tlc", path=path)
@@ -99,6 +105,10 @@ def find_tlc(env: Mapping[str, str] | None = None) -> Tlc:
         java = str(Path(env["JAVA_HOME"]) / "bin" / "java")
         if not Path(java).is_file():
             raise TlcNotFound(f"JAVA_HOME={env['JAVA_HOME']} has no bin/java; {GET_JAVA}")
+        if not os.access(java, os.X_OK):
+            raise TlcNotFound(
+                f"JAVA_HOME={env['JAVA_HOME']}: bin/java is not executable; {GET_JAVA}"
+            )
     else:
         found = shutil.which("java", path=path)
         if found is None:
@@ -303,6 +313,14 @@ def run_tlc(
             )
         seconds = time.monotonic() - start
     result = parse_tlc_output(proc.stdout + proc.stderr, seconds)
+    if proc.returncode != 0 and "TLC2 Version" not in proc.stdout + proc.stderr:
+        # Not TLC failing on the spec: TLC never started (a java that is not one, a jar
+        # without TLC in it).
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise TlcNotFound(
+            f"TLC did not start ({tlc.java} exited with {proc.returncode}: {tail[0][:200]}); "
+            f"check JAVA_HOME and TLA2TOOLS_JAR ({GET_TLC})"
+        )
     if proc.returncode != 0 and result.outcome == "pass":
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return TlcResult(

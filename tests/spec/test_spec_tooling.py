@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from harness._errors import AckboundError
 from harness.spec import (
     ModelValue,
     TlaSyntaxError,
+    Tlc,
     TlcNotFound,
     find_tlc,
     format_value,
@@ -23,6 +25,7 @@ from harness.spec import (
     parse_tlc_output,
     parse_value,
     read_cfg,
+    run_tlc,
 )
 from models import INVARIANTS, Bug, Mode
 
@@ -49,9 +52,41 @@ def java_dir(tmp_path: Path) -> Path:
 
 def test_tla2tools_jar_variable_wins(tmp_path: Path, java_dir: Path) -> None:
     jar = tmp_path / "my.jar"
-    jar.write_bytes(b"PK")
+    with zipfile.ZipFile(jar, "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
     found = find_tlc({"TLA2TOOLS_JAR": str(jar), "PATH": str(java_dir)})
     assert (found.jar, found.source, found.java) == (jar, "$TLA2TOOLS_JAR", str(java_dir / "java"))
+
+
+def test_a_jar_that_is_no_jar_and_a_java_that_cannot_run_are_named(
+    tmp_path: Path, java_dir: Path
+) -> None:
+    not_a_jar = tmp_path / "passwd"
+    not_a_jar.write_text("root:x:0:0\n")
+    with pytest.raises(TlcNotFound, match=rf"^TLA2TOOLS_JAR={not_a_jar} is not a jar; point it"):
+        find_tlc({"TLA2TOOLS_JAR": str(not_a_jar), "PATH": str(java_dir)})
+    home = tmp_path / "jh"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "java").write_text("#!/bin/sh\n")  # not executable
+    with pytest.raises(TlcNotFound, match=r"JAVA_HOME=.*: bin/java is not executable"):
+        find_tlc({"PATH": "", "JAVA_HOME": str(home)})
+
+
+def test_a_java_that_does_not_start_tlc_is_named_not_judged(tmp_path: Path) -> None:
+    """A java that exits at once (or a jar without TLC) is TLC missing (exit 3), not a
+    configuration that failed its pinned result (exit 1)."""
+    java = tmp_path / "java"
+    java.write_text(
+        "#!/bin/sh\necho 'Error: Could not find or load main class tlc2.TLC' >&2\nexit 1\n"
+    )
+    java.chmod(0o755)
+    tlc = Tlc(java=str(java), jar=tmp_path / "x.jar", source="test")
+    with pytest.raises(TlcNotFound) as info:
+        run_tlc(tlc, SPECS / "sync-small.cfg", timeout=30)
+    assert str(info.value).startswith(
+        f"TLC did not start ({java} exited with 1: Error: Could not find or load main class "
+        "tlc2.TLC); check JAVA_HOME and TLA2TOOLS_JAR ("
+    )
 
 
 def test_tla2tools_jar_variable_naming_nothing_is_an_error(tmp_path: Path) -> None:
@@ -277,6 +312,7 @@ def test_cfg_with_constants_missing_or_wrong(tmp_path: Path) -> None:
         ('{"configs": [{"name": "x", "tier": "buggy", "expect": "pass"}]}', "violated invariant"),
         ('{"configs": [{"name": "x", "tier": "small", "expect": "NoHoles"}]}', "expect 'pass'"),
         ("{nope", "cannot read"),
+        ('{"configs": [{"name": "gone", "tier": "small", "expect": "pass"}]}', "no such file"),
     ],
 )
 def test_bad_manifests(tmp_path: Path, manifest: str, message: str) -> None:
@@ -285,9 +321,16 @@ def test_bad_manifests(tmp_path: Path, manifest: str, message: str) -> None:
         load_manifest(tmp_path)
 
 
+def test_a_manifest_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_bytes(b'{"configs": "\xff"}')
+    with pytest.raises(AckboundError, match=r"cannot read .*manifest.json \(.*\); pass --specs"):
+        load_manifest(tmp_path)
+
+
 def test_missing_manifest_and_unknown_config(tmp_path: Path) -> None:
     with pytest.raises(AckboundError, match="pass --specs DIR"):
         load_manifest(tmp_path)
+    (tmp_path / "a.cfg").write_text("", encoding="utf-8")
     (tmp_path / "manifest.json").write_text(
         json.dumps({"configs": [{"name": "a", "tier": "small", "expect": "pass"}]}),
         encoding="utf-8",
