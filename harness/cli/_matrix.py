@@ -458,11 +458,11 @@ def plan(args: argparse.Namespace) -> list[Cell]:
             rows = _parse_rows(args.targets)
             cells = [c for c in cells if (c.target, c.backend) in rows]
         if args.modes:
-            modes = parse_modes(args.modes)
+            modes = parse_modes(args.modes, "--modes")
             cells = [c for c in cells if c.mode in modes]
         return cells
     rows = _parse_rows(args.targets)
-    modes = parse_modes(args.modes or "all")
+    modes = parse_modes(args.modes or "all", "--modes")
     faults = parse_faults(args.faults) if args.faults else STANDARD_FAULTS
     seeds = _parse_seeds(args.seeds) if args.seeds else DEFAULT_SEEDS
     return [
@@ -584,12 +584,85 @@ def load_matrix(path: Path) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AckboundError(f"{path}: not a readable matrix.json ({exc}); regenerate it") from None
-    if doc.get("schema") != MATRIX_SCHEMA:
+    if not isinstance(doc, dict) or doc.get("schema") != MATRIX_SCHEMA:
+        schema = doc.get("schema") if isinstance(doc, dict) else None
         raise AckboundError(
-            f"{path}: schema {doc.get('schema')!r} is not {MATRIX_SCHEMA!r}; regenerate it "
-            "with ackbound matrix"
+            f"{path}: schema {schema!r} is not {MATRIX_SCHEMA!r}; regenerate it with "
+            "ackbound matrix"
         )
+    problem = _matrix_problem(doc)
+    if problem is not None:
+        raise AckboundError(f"{path}: {problem}; regenerate it with ackbound matrix")
     return doc
+
+
+_NUMBER = (int, float)
+_NUMBER_OR_NONE = (int, float, type(None))
+# What the page and the comparison read of a section and of a cell, and their types.
+_SECTION_FIELDS: dict[str, tuple[type, ...]] = {
+    "command": (str,),
+    "version": (str,),
+    "started": (str,),
+    "duration_s": _NUMBER,
+    "machine": (str,),
+    "versions": (dict,),
+    "run_dir": (str,),
+    "cells": (dict,),
+}
+_CELL_FIELDS: dict[str, tuple[type, ...]] = {
+    "target": (str,),
+    "backend": (str,),
+    "mode": (str,),
+    "seed": (int,),
+    "command": (str,),
+    "verdict": (bool, str),
+    "violated": (list,),
+    "unknown": (list,),
+    "exit_code": (int,),
+    "examples": (int,),
+    "acknowledged": (int,),
+    "lost": (int,),
+    "rejected": (int,),
+    "budget_s": _NUMBER_OR_NONE,
+    "examples_asked": (int, type(None)),
+    "loss_window_s": _NUMBER_OR_NONE,
+    "write_p50_ms": _NUMBER_OR_NONE,
+    "write_p99_ms": _NUMBER_OR_NONE,
+    "max_lag_ms": _NUMBER_OR_NONE,
+    "lag_limit_s": _NUMBER_OR_NONE,
+    "tolerance_s": _NUMBER_OR_NONE,
+    "duration_s": _NUMBER_OR_NONE,
+    "failure": (dict, type(None)),
+    "error": (str, type(None)),
+}
+
+
+def _fields_problem(where: str, obj: Any, fields: Mapping[str, tuple[type, ...]]) -> str | None:
+    if not isinstance(obj, dict):
+        return f"{where} must be an object"
+    for name, kinds in fields.items():
+        if name not in obj:
+            return f"{where} has no {name!r}"
+        v = obj[name]
+        if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
+            return f"{where}.{name} has the wrong type ({type(v).__name__})"
+    return None
+
+
+def _matrix_problem(doc: Mapping[str, Any]) -> str | None:
+    """What makes ``doc`` not a matrix.json as ackbound writes it (None: nothing)."""
+    for name in ("full", "short"):
+        section = doc.get(name)
+        if section is None:
+            continue
+        problem = _fields_problem(name, section, _SECTION_FIELDS)
+        if problem is not None:
+            return problem
+        for cid, cell in section["cells"].items():
+            problem = _fields_problem(f"{name}.cells[{cid!r}]", cell, _CELL_FIELDS)
+            if problem is not None:
+                return problem
+    return None
 
 
 def load_matrix_strict(path: Path) -> dict[str, Any]:

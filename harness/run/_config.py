@@ -15,14 +15,14 @@ MODES_ALL = ("none", "sync", "async")
 DEFAULT_FAULTS: tuple[str, ...] = FAULT_NAMES
 
 
-def parse_modes(text: str) -> tuple[str, ...]:
+def parse_modes(text: str, flag: str = "--mode") -> tuple[str, ...]:
     if text == "all":
         return MODES_ALL
     modes = tuple(m.strip() for m in text.split(",") if m.strip())
     bad = [m for m in modes if m not in MODES_ALL]
     if not modes or bad:
         raise AckboundError(
-            f"--mode {text!r}: use none, sync, async, all, or a comma-separated list of them"
+            f"{flag} {text!r}: use none, sync, async, all, or a comma-separated list of them"
         )
     return tuple(dict.fromkeys(modes))
 

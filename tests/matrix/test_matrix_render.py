@@ -254,6 +254,7 @@ def test_render_only_writes_the_page_from_the_json(tmp_path: Path) -> None:
         (["--targets", "redis/docker"], "--targets 'redis/docker' is not a row of the matrix"),
         (["--seeds", "x"], "--seeds 'x': give a comma-separated list of whole numbers"),
         (["--short", "--check", "nope.json"], "--check nope.json: no such file"),
+        (["--modes", "fast"], "--modes 'fast': use none, sync, async, all"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_3(
@@ -268,6 +269,34 @@ def test_bad_flags_are_one_line_and_exit_3(
     err = capsys.readouterr().err
     assert err.startswith(f"ackbound: error: {message}") and err.count("\n") == 1, err
     assert not (tmp_path / "ackbound-runs").exists()
+
+
+def _cell_without(key: str) -> dict[str, Any]:
+    doc = _doc()
+    del next(iter(doc["full"]["cells"].values()))[key]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ([1], "schema None is not 'ackbound-matrix/1'"),
+        ({"schema": "ackbound-matrix/1", "full": "x"}, "full must be an object"),
+        ({**_doc(), "short": {**_doc()["full"], "cells": [1]}}, "short.cells has the wrong type (list)"),
+        (_cell_without("backend"), "full.cells['bundled/local/sync/1'] has no 'backend'"),
+    ],
+)  # fmt: skip
+def test_a_matrix_json_of_the_wrong_shape_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: Any, problem: str
+) -> None:
+    data = tmp_path / "matrix.json"
+    data.write_text(json.dumps(doc), encoding="utf-8")
+    page = tmp_path / "matrix.md"
+    assert main(["matrix", "--render", str(data), "--out", str(page)]) == 3
+    assert capsys.readouterr().err == (
+        f"ackbound: error: {data}: {problem}; regenerate it with ackbound matrix\n"
+    )
+    assert not page.exists()
 
 
 def test_the_page() -> None:
