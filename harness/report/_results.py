@@ -36,7 +36,9 @@ def dump_results(result: RunResult, path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     text = results_json(result)
     tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # A path that is not UTF-8 (a file name's undecodable bytes, kept as lone surrogates)
+    # is written as the JSON escape \udcXX, which reads back as the same string.
+    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
     os.replace(tmp, p)
     return p
 

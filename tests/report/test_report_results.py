@@ -187,6 +187,15 @@ def test_dump_and_load(run_dir: Path) -> None:
     )
 
 
+def test_a_path_that_is_not_utf8_is_kept_not_lost(run_dir: Path) -> None:
+    """A report directory or target file whose name has bytes that are not UTF-8 (Python
+    keeps them as lone surrogates) must not cost the run its results.json."""
+    result, _ = build_run(run_dir)
+    result.argv = [*result.argv, "--report-dir", "rd\udcff"]
+    dump_results(result, run_dir / "results.json")
+    assert load_results(run_dir).argv[-1] == "rd\udcff"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
