@@ -489,6 +489,13 @@ def load_history(path: str | os.PathLike[str]) -> History:
     try:
         with p.open("rb") as fh, gc_paused():
             return parse_lines(fh, source=str(p))
+    except HistoryError:
+        if _is_results_json(p):
+            raise HistoryError(
+                f"{p}: this is a run's results.json, not a history; pass a history.ndjson "
+                "from the run directory (its failure.history names the failing example's)"
+            ) from None
+        raise
     except FileNotFoundError:
         raise HistoryError(f"{p}: no such file; pass the path of a history.ndjson") from None
     except IsADirectoryError:
@@ -499,6 +506,15 @@ def load_history(path: str | os.PathLike[str]) -> History:
         raise HistoryError(f"{p}: permission denied; make the file readable") from None
     except UnicodeDecodeError as exc:
         raise HistoryError(f"{p}: not UTF-8 text ({exc.reason}); is this a history?") from None
+
+
+def _is_results_json(p: Path) -> bool:
+    """Whether ``p`` holds a run's results.json (a history's reader fails on its first line)."""
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and str(doc.get("schema", "")).startswith("ackbound-results/")
 
 
 def _dumps(obj: dict[str, Any]) -> str:

@@ -396,3 +396,12 @@ def _orjson() -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_a_runs_results_json_is_named_for_what_it_is(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"schema": "ackbound-results/1", "modes": {}}, indent=2))
+    assert could_not_run(ackbound(results)) == (
+        f"ackbound: error: {results}: this is a run's results.json, not a history; pass a "
+        "history.ndjson from the run directory (its failure.history names the failing example's)"
+    )
