@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,22 @@ def _positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return v
+
+
+def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[low, high]``, ``low`` ≥ 1 (``what`` says why
+    the upper bound)."""
+
+    def parse(text: str) -> int:
+        v = _positive_int(text)
+        if v < low:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {low}")
+        if v > high:
+            why = f" ({what})" if what else ""
+            raise argparse.ArgumentTypeError(f"{text!r} must be at most {high}{why}")
+        return v
+
+    return parse
 
 
 def register(p: argparse.ArgumentParser) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from harness._errors import AckboundError
-from harness.cli._check import _positive_int, _seconds
+from harness.cli._check import _positive_int, _seconds, int_in
 from harness.cli._paths import check_output_dir, check_output_file, path_arg
+
+_MOST_NODES = 32  # a cluster on one machine's loopback; more is a typo
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -53,10 +55,12 @@ def register(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="async lag limit L in seconds (default 0.5, rounded to the target's granularity)",
     )
-    p.add_argument("--sync-timeout-ms", type=_positive_int, default=None, metavar="MS")
-    p.add_argument("--sync-replicas", type=_positive_int, default=1, metavar="K")
-    p.add_argument("--nodes", type=_positive_int, default=None, metavar="N")
-    p.add_argument("--azs", type=_positive_int, default=None, metavar="N")
+    p.add_argument(
+        "--sync-timeout-ms", type=int_in(1, 86_400_000, "a day"), default=None, metavar="MS"
+    )
+    p.add_argument("--sync-replicas", type=int_in(1, _MOST_NODES - 1), default=1, metavar="K")
+    p.add_argument("--nodes", type=int_in(1, _MOST_NODES), default=None, metavar="N")
+    p.add_argument("--azs", type=int_in(1, _MOST_NODES), default=None, metavar="N")
     p.add_argument("--image", default=None, help="container image for --backend docker")
     p.add_argument(
         "--steps",

@@ -8,10 +8,17 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from harness.server._bugs import BUGS
-from harness.server._config import DURABILITY_MODES, FSYNC_POLICIES, LOG_LEVELS, ServerConfig
-from harness.server._config import parse_memory as _memory
+from harness.server._config import (
+    DURABILITY_MODES,
+    FSYNC_POLICIES,
+    LOG_LEVELS,
+    SETTINGS,
+    ServerConfig,
+)
 
 __all__ = ["PASSWORD_ENV", "config_from_args", "register", "run"]
 
@@ -24,13 +31,6 @@ def _yes_no(text: str) -> bool:
     return text.lower() == "yes"
 
 
-def _memory_arg(text: str) -> int:
-    try:
-        return _memory(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -39,6 +39,26 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port; use 0..65535")
     return port
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse type that accepts what ``CONFIG SET name`` accepts."""
+    parse = SETTINGS[name].parse
+    assert parse is not None
+
+    def check(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return check
+
+
+def _az(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name the node's availability zone")
+    return text
 
 
 def _bug(name: str) -> str:
@@ -88,6 +108,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add("--replicaof", nargs=2, metavar=("HOST", "PORT"), help="start as a replica of HOST PORT")
     add(
         "--az",
+        type=_az,
         default="default",
         help="this node's availability zone (default 'default'); "
         "only replicas in another AZ count for sync and async durability",
@@ -100,21 +121,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--sync-replicas",
-        type=int,
+        type=_setting("sync-replicas"),
         default=1,
         metavar="K",
         help="sync: eligible replicas that must acknowledge a write (default 1)",
     )
     add(
         "--sync-timeout-ms",
-        type=int,
+        type=_setting("sync-timeout-ms"),
         default=1000,
         metavar="T",
         help="sync: how long a reply waits for acknowledgements (default 1000)",
     )
     add(
         "--lag-limit-ms",
-        type=int,
+        type=_setting("lag-limit-ms"),
         default=10000,
         metavar="L",
         help="async: reject writes while the durability lag exceeds L ms (default 10000)",
@@ -154,7 +175,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--repl-timeout-ms",
-        type=int,
+        type=_setting("repl-timeout-ms"),
         default=2000,
         metavar="MS",
         help="a replica silent this long is disconnected; a replica gives up on a silent "
@@ -162,21 +183,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--repl-ack-period-ms",
-        type=int,
+        type=_setting("repl-ack-period-ms"),
         default=100,
         metavar="MS",
         help="replicas also acknowledge on this heartbeat (default 100)",
     )
     add(
         "--repl-backlog-size",
-        type=_memory_arg,
+        type=_setting("repl-backlog-size"),
         default=16 * 1024 * 1024,
         metavar="BYTES",
         help="bytes of replication stream kept for partial resyncs (default 16mb)",
     )
     add(
         "--proto-max-bulk-len",
-        type=_memory_arg,
+        type=_setting("proto-max-bulk-len"),
         default=512 * 1024 * 1024,
         metavar="BYTES",
         help="largest bulk string accepted (default 512mb)",

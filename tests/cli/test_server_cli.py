@@ -61,6 +61,21 @@ def test_a_taken_port_is_one_line_that_says_so(loop: list[str]) -> None:
             "ackbound server: --replicaof 127.0.0.1 0: a primary listens on a port 1..65535",
         ),
         (
+            ["--sync-replicas", "-1"],
+            "ackbound server: error: argument --sync-replicas: '-1': argument must be between 1 "
+            "and 1000 inclusive (see 'ackbound server --help')",
+        ),
+        (
+            ["--repl-ack-period-ms", "0"],
+            "ackbound server: error: argument --repl-ack-period-ms: '0': argument must be "
+            "between 1 and 60000 inclusive (see 'ackbound server --help')",
+        ),
+        (
+            ["--az", " "],
+            "ackbound server: error: argument --az: is empty; name the node's availability zone "
+            "(see 'ackbound server --help')",
+        ),
+        (
             ["--requirepass-file", "/nonexistent/pw"],
             "ackbound server: cannot read --requirepass-file /nonexistent/pw (No such file or "
             "directory); give a readable file whose first line is the password",
