@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.mode is not None and args.mode not in MODES:
         raise AckboundError(f"unknown mode {args.mode!r}; use --mode none, sync or async")
+    if not args.history:
+        raise AckboundError("the history path is empty; pass the path of a history.ndjson")
     if args.json == "":
         raise AckboundError("--json is empty; pass a file path, or - for standard output")
     if args.json and args.json != "-":

@@ -37,6 +37,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_VALID
     if args.times < 1:
         raise AckboundError("--times must be at least 1")
+    from harness.run import bundled_bugs
+
+    bugs = {b["name"] for b in bundled_bugs()}
+    for mode, info in failures.items():
+        bug = info["target"].get("bug")
+        if bug is not None and bug not in bugs:
+            raise AckboundError(
+                f"{args.run_dir}: the {mode} failure was found with the seeded bug {bug!r}, "
+                "which this ackbound does not have; replay it with the version that found it"
+            )
     worst = EXIT_VALID
     for mode, info in failures.items():
         f = info["failure"]

@@ -200,8 +200,8 @@ def _json_problem(exc: ValueError) -> str:
 
 def _header_from(obj: dict[str, Any], where: str) -> Header:
     version = obj.get("version")
-    if not isinstance(version, int):
-        raise HistoryError(f"{where}: header has no integer 'version'; write {VERSION}")
+    if type(version) is not int or version < 1:
+        raise HistoryError(f"{where}: header has no 'version' ≥ 1; write {VERSION}")
     if version > VERSION:
         raise HistoryError(
             f"{where}: history format version {version} is newer than this ackbound reads "

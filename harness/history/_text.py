@@ -410,6 +410,7 @@ class _Parser:
 def parse_text(text: str, source: str = "<text>") -> History:
     """Parse the text language into a :class:`History` (see the module docstring)."""
     p = _Parser(source)
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write first
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:

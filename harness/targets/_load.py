@@ -471,9 +471,11 @@ def _node_address(n: _Table) -> tuple[str, int, bool | None]:
             "in [auth] (password_env or password_file), so it never lands in a file or argv",
         )
     try:
-        port = parsed.port or 6379
+        port = 6379 if parsed.port is None else parsed.port
     except ValueError:
         raise n.error("url", f"{url!r} has no valid port; write scheme://host:port") from None
+    if port == 0:
+        raise n.error("url", f"{url!r}: port 0 is no port a node listens on; give its port")
     if not parsed.hostname or parsed.path not in ("", "/") or parsed.query:
         raise n.error("url", f"{url!r}: write scheme://host:port (no database, no options)")
     return parsed.hostname, port, URL_SCHEMES[parsed.scheme]

@@ -405,3 +405,9 @@ def test_a_runs_results_json_is_named_for_what_it_is(tmp_path: Path) -> None:
         f"ackbound: error: {results}: this is a run's results.json, not a history; pass a "
         "history.ndjson from the run directory (its failure.history names the failing example's)"
     )
+
+
+def test_an_empty_history_path_is_named() -> None:
+    assert could_not_run(ackbound("")) == (
+        "ackbound: error: the history path is empty; pass the path of a history.ndjson"
+    )

@@ -133,3 +133,18 @@ def test_steps_the_machine_cannot_run_are_named_before_any_runs(
     steps: list[dict[str, Any]], problem: str | None
 ) -> None:
     assert _step_problem(_Machine(), steps) == problem
+
+
+def test_a_bug_this_version_does_not_have_is_named_before_any_cluster_starts(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    _write(run_dir, lambda doc: doc["target"].__setitem__("bug", "no-such-bug"))
+    assert main(["replay", str(run_dir)]) == 3
+    assert capsys.readouterr().err == (
+        f"ackbound: error: {run_dir}: the sync failure was found with the seeded bug "
+        "'no-such-bug', which this ackbound does not have; replay it with the version that "
+        "found it\n"
+    )
+    assert not (run_dir / "replay").exists()

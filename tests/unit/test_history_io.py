@@ -132,7 +132,15 @@ FIELD_ERRORS = [
     ),
     (
         [line({"format": FORMAT})],
-        f"h.ndjson:1: header has no integer 'version'; write {VERSION}",
+        f"h.ndjson:1: header has no 'version' ≥ 1; write {VERSION}",
+    ),
+    (
+        [line({"format": FORMAT, "version": True})],
+        f"h.ndjson:1: header has no 'version' ≥ 1; write {VERSION}",
+    ),
+    (
+        [line({"format": FORMAT, "version": -1})],
+        f"h.ndjson:1: header has no 'version' ≥ 1; write {VERSION}",
     ),
     (
         [line({"format": "other", "version": 1})],

@@ -233,6 +233,11 @@ def test_heal_keeps_a_killed_nodes_data_when_restarts_are_durable() -> None:
     assert got[-1] == [{"up": "n1"}]
 
 
+def test_a_byte_order_mark_before_the_first_line_is_ignored() -> None:
+    with_bom = parse_text("\ufeff5 p0 append l w1\n", source="t.txt")
+    assert with_bom.ops == parse_text("5 p0 append l w1\n", source="t.txt").ops
+
+
 def test_the_docstring_example_parses() -> None:
     import harness.history._text as text
 

@@ -127,6 +127,12 @@ def test_rediss_urls_turn_tls_on_for_an_external_target(tmp_path: Path) -> None:
             "(TLS), valkey:// or valkeys:// URL",
         ),
         (
+            "rediss://db-a.example.com:6380",
+            "rediss://db-a.example.com:0",
+            "key 'external.nodes[0].url': 'rediss://db-a.example.com:0': port 0 is no port a "
+            "node listens on; give its port",
+        ),
+        (
             'url = "rediss://db-a.example.com:6380"',
             'url = "rediss://db-a.example.com:6380", port = 1',
             "key 'external.nodes[0].port': is given by url too; keep url, or host and port",
