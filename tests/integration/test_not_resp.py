@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,12 @@ HTTP_ERROR = b"HTTP/1.0 400 Bad request\r\nContent-Type: text/html\r\n\r\n<html>
 
 
 @contextmanager
-def answering(reply: bytes | None, close: bool = True) -> Iterator[int]:
-    """A loopback listener that answers every connection's first bytes with ``reply``
-    (``None``: says nothing), then closes it (or keeps it open); yields its port."""
+def listening(handle: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A loopback listener that gives each connection to ``handle`` (on a thread of its own,
+    with the event that says the test is over); yields its port."""
     srv = socket.create_server(("127.0.0.1", 0))
     srv.settimeout(0.1)
     stop = threading.Event()
-    held: list[socket.socket] = []
 
     def serve() -> None:
         while not stop.is_set():
@@ -37,17 +36,8 @@ def answering(reply: bytes | None, close: bool = True) -> Iterator[int]:
                 conn, _ = srv.accept()
             except TimeoutError:
                 continue
-            conn.settimeout(2)
-            try:
-                conn.recv(256)
-                if reply is not None:
-                    conn.sendall(reply)
-            except OSError:
-                pass
-            if close:
-                conn.close()
-            else:
-                held.append(conn)
+            conn.settimeout(1)
+            threading.Thread(target=handle, args=(conn, stop), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -57,8 +47,24 @@ def answering(reply: bytes | None, close: bool = True) -> Iterator[int]:
         stop.set()
         thread.join(5)
         srv.close()
-        for conn in held:
-            conn.close()
+
+
+def answering(reply: bytes | None, close: bool = True) -> AbstractContextManager[int]:
+    """A listener that answers every connection's first bytes with ``reply`` (``None``:
+    says nothing), then closes it (or holds it open until the test is over)."""
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            try:
+                conn.recv(256)
+                if reply is not None:
+                    conn.sendall(reply)
+            except OSError:
+                return
+            if not close:
+                stop.wait(10)
+
+    return listening(handle)
 
 
 @pytest.mark.parametrize(
@@ -111,51 +117,13 @@ def test_a_reply_that_is_not_resp_is_a_broken_connection_not_a_crash(reply: byte
             client.close()
 
 
-def test_an_external_node_that_is_not_resp_is_named_at_once(tmp_path: Path) -> None:
-    with answering(HTTP_ERROR) as web, answering(HTTP_ERROR) as web2:
-        target = tmp_path / "web.toml"
-        target.write_text(
-            f"""
-name = "web"
-kind = "external"
-[external]
-primary = "a"
-nodes = [
-  {{name = "a", host = "127.0.0.1", port = {web}, az = "az1"}},
-  {{name = "b", host = "127.0.0.1", port = {web2}, az = "az2"}},
-]
-[replication]
-replicaof = [["REPLICAOF", "{{primary_host}}", "{{primary_port}}"]]
-promote = [["REPLICAOF", "NO", "ONE"]]
-[modes.none]
-write = "plain"
-"""
-        )
-        tgt = load_target(str(target))
-        t = time.monotonic()
-        with (
-            pytest.raises(ClusterError) as exc,
-            HistoryWriter(None, history_header(tgt, "none")) as history,
-            start_cluster(tgt, mode="none", run_dir=tmp_path / "run", history=history),
-        ):
-            pass
-        assert time.monotonic() - t < 10  # not the 30 s readiness timeout
-    assert str(exc.value) == (
-        f"node a (127.0.0.1:{web}, target web) answered PING with {HTTP_ERROR[:48]!r}, which is "
-        f"not RESP; check that this address is the node's RESP port ({target})"
-    )
-
-
-def test_an_external_node_that_never_answers_is_named_without_a_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Nothing of an external node is ours: the error names its address, not a log file."""
-    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    a, b = _free_ports(2)
-    target = tmp_path / "gone.toml"
+def _start_external(tmp_path: Path, name: str, ports: tuple[int, int]) -> ClusterError:
+    """Start a two-node external target on ``ports`` (mode none); the error it fails with."""
+    a, b = ports
+    target = tmp_path / f"{name}.toml"
     target.write_text(
         f"""
-name = "gone"
+name = "{name}"
 kind = "external"
 [external]
 primary = "a"
@@ -177,22 +145,37 @@ write = "plain"
         start_cluster(tgt, mode="none", run_dir=tmp_path / "run", history=history),
     ):
         pass
-    assert str(exc.value).startswith(
-        f"node a (127.0.0.1:{a}, target gone) did not answer PING within "
+    return exc.value
+
+
+def test_an_external_node_that_is_not_resp_is_named_at_once(tmp_path: Path) -> None:
+    with answering(HTTP_ERROR) as web, answering(HTTP_ERROR) as web2:
+        t = time.monotonic()
+        exc = _start_external(tmp_path, "web", (web, web2))
+        assert time.monotonic() - t < 10  # not the 30 s readiness timeout
+    assert str(exc) == (
+        f"node a (127.0.0.1:{web}, target web) answered PING with {HTTP_ERROR[:48]!r}, which is "
+        f"not RESP; check that this address is the node's RESP port ({tmp_path / 'web.toml'})"
     )
-    assert str(exc.value).endswith(f"; check that it runs and that {target} gives its address")
-    assert "log" not in str(exc.value)
 
 
-@contextmanager
-def refusing(command: bytes) -> Iterator[int]:
-    """A loopback RESP server that answers PONG to PING, an error to ``command`` and OK to
-    anything else; yields its port."""
-    srv = socket.create_server(("127.0.0.1", 0))
-    srv.settimeout(0.1)
-    stop = threading.Event()
+def test_an_external_node_that_never_answers_is_named_without_a_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing of an external node is ours: the error names its address, not a log file."""
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+    a, b = _free_ports(2)
+    message = str(_start_external(tmp_path, "gone", (a, b)))
+    assert message.startswith(f"node a (127.0.0.1:{a}, target gone) did not answer PING within ")
+    target = tmp_path / "gone.toml"
+    assert message.endswith(f"; check that it runs and that {target} gives its address")
+    assert "log" not in message
 
-    def client(conn: socket.socket) -> None:
+
+def refusing(command: bytes) -> AbstractContextManager[int]:
+    """A listener speaking RESP: PONG to PING, an error to ``command``, OK to the rest."""
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
         parser = request_parser()
         with conn:
             while not stop.is_set():
@@ -205,32 +188,12 @@ def refusing(command: bytes) -> Iterator[int]:
                 parser.feed(data)
                 while (argv := parser.next_command()) is not None:
                     name = argv[0].upper()
-                    reply = (
-                        simple("PONG")
-                        if name == b"PING"
-                        else error("ERR not here")
-                        if name == command
-                        else simple("OK")
-                    )
-                    conn.sendall(reply)
+                    if name == b"PING":
+                        conn.sendall(simple("PONG"))
+                    else:
+                        conn.sendall(error("ERR not here") if name == command else simple("OK"))
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(1)
-            threading.Thread(target=client, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        srv.close()
+    return listening(handle)
 
 
 def test_a_failed_command_on_an_external_node_names_no_log_it_does_not_have(
@@ -239,32 +202,7 @@ def test_a_failed_command_on_an_external_node_names_no_log_it_does_not_have(
     # These nodes never report a replica in sync: waiting for it takes the readiness timeout.
     monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
     with refusing(b"FLUSHALL") as a, refusing(b"FLUSHALL") as b:
-        target = tmp_path / "ext.toml"
-        target.write_text(
-            f"""
-name = "ext"
-kind = "external"
-[external]
-primary = "a"
-nodes = [
-  {{name = "a", host = "127.0.0.1", port = {a}, az = "az1"}},
-  {{name = "b", host = "127.0.0.1", port = {b}, az = "az2"}},
-]
-[replication]
-replicaof = [["REPLICAOF", "{{primary_host}}", "{{primary_port}}"]]
-promote = [["REPLICAOF", "NO", "ONE"]]
-[modes.none]
-write = "plain"
-"""
-        )
-        tgt = load_target(str(target))
-        with (
-            pytest.raises(ClusterError) as exc,
-            HistoryWriter(None, history_header(tgt, "none")) as history,
-            start_cluster(tgt, mode="none", run_dir=tmp_path / "run", history=history),
-        ):
-            pass
-    message = str(exc.value)
+        message = str(_start_external(tmp_path, "ext", (a, b)))
     assert "failed: ERR not here; check the target's commands" in message
-    assert message.endswith(f"({target}) and its own logs"), message
+    assert message.endswith(f"({tmp_path / 'ext.toml'}) and its own logs"), message
     assert "/nodes/" not in message
