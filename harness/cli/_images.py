@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness._errors import EXIT_VALID
+from harness._errors import EXIT_VALID, AckboundError
 
 __all__ = ["register", "run"]
 
@@ -19,18 +19,22 @@ _NAMES = ("bundled", "valkey", "all")
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     build = sub.add_parser("build", help="build images with docker import (skips up-to-date ones)")
+    # No argparse choices: with nargs="*" they reject the default (no name at all).
     build.add_argument(
-        "names", nargs="*", choices=_NAMES, default=["all"], metavar="NAME",
-        help="bundled, valkey or all (default all)",
-    )  # fmt: skip
+        "names", nargs="*", metavar="NAME", help="bundled, valkey or all (default all)"
+    )
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
     sub.add_parser("status", help="whether each image is present and up to date (the default)")
 
 
 def _selected(names: list[str]) -> list[str]:
+    """The images ``names`` asks for (none: all), or an error naming the unknown one."""
     from harness.cluster._images import IMAGES
 
-    if "all" in names:
+    for name in names:
+        if name not in _NAMES:
+            raise AckboundError(f"image {name!r} is not one of {', '.join(_NAMES)}; name one")
+    if not names or "all" in names:
         return list(IMAGES)
     return list(dict.fromkeys(names))
 
@@ -39,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.cluster._docker import docker_client
     from harness.cluster._images import IMAGES, ensure_image, image_status
 
+    selected = _selected(args.names) if args.action == "build" else []
     client = docker_client()
     if args.action == "build":
-        for name in _selected(args.names):
+        for name in selected:
             print(ensure_image(client, name, force=args.force).line(), flush=True)
         return EXIT_VALID
     for name in IMAGES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,4 +76,28 @@ def test_targets_check_reports_a_bad_file_in_one_line(tmp_path: Path) -> None:
     assert done.stderr == (
         f"ackbound: error: {bad}: key 'modes.none.write': 'pln' is not a write protocol; "
         "use plain or wait\n"
+    )
+
+
+def test_images_build_with_no_name_means_all_and_an_unknown_name_is_one_line(
+    tmp_path: Path,
+) -> None:
+    """No engine here (DOCKER_HOST points nowhere): that the error is about the engine shows
+    the arguments were accepted; an unknown name is refused before the engine is asked."""
+    nowhere = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'none.sock'}"}
+
+    def images(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "harness", "images", *args],
+            capture_output=True, text=True, timeout=60, env=nowhere,
+        )  # fmt: skip
+
+    for args in (["build"], ["build", "all"], ["build", "bundled", "valkey"]):
+        done = images(*args)
+        assert done.returncode == 3
+        assert done.stderr.startswith("ackbound: error: no Docker engine answers at unix://")
+    done = images("build", "nosuch")
+    assert (done.returncode, done.stderr) == (
+        3,
+        "ackbound: error: image 'nosuch' is not one of bundled, valkey, all; name one\n",
     )
