@@ -974,9 +974,11 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     bound = resume_bound(a)
     evidence = violations = 0
     cols: _ByInvocation | None = None
+    fault_starts = sorted(a.fault_starts)
     for start, end, idx in a.heals:
         deadline = end + bound
-        if any(end < s <= deadline for s in a.fault_starts):
+        later = bisect.bisect_right(fault_starts, end)  # the first fault begun after the heal
+        if later < len(fault_starts) and fault_starts[later] <= deadline:
             continue  # another fault began before writes had to resume: nothing to judge
         # The writes invoked from the heal on are a suffix in invocation order: a short
         # one (the usual last heal) is looked at as it is, a long one through suffix
@@ -989,8 +991,8 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
             pos = bisect.bisect_left(cols.invs, start)
             n_after = len(cols.invs) - pos
             first_ok = None
-            if n_after and cols.earliest_ok[pos] != _NEVER:
-                first_ok = cols.order[cols.accepted_at.index(cols.earliest_ok[pos], pos)]
+            if n_after and cols.accepted_at[cols.earliest_ok_at[pos]] != _NEVER:
+                first_ok = cols.order[cols.earliest_ok_at[pos]]
             late = max(pos, bisect.bisect_right(cols.invs, deadline))
             refused_late = late < len(cols.invs) and cols.refused_from[late]
             spanned = n_after > 0 and cols.invs[pos] <= deadline and cols.last_from[pos] > deadline
@@ -1050,7 +1052,7 @@ class _ByInvocation(NamedTuple):
     order: Sequence[int]  # positions of the writes
     invs: list[int]  # invocation times
     accepted_at: list[Any]  # acknowledgement time (infinity when not acknowledged)
-    earliest_ok: list[Any]  # the least of accepted_at from here on
+    earliest_ok_at: list[int]  # where the least of accepted_at from here on first is
     refused_from: list[bool]  # whether a write from here on was not acknowledged
     last_from: list[int]  # the latest completion (else invocation) from here on
 
@@ -1069,12 +1071,20 @@ def _by_invocation(a: Analysis) -> _ByInvocation:
         inv = [inv[i] for i in order]
         comp = [comp[i] for i in order]
         typ = [typ[i] for i in order]
-    accepted = [c if ok else _NEVER for c, ok in zip(comp, _ok_mask(typ, comp), strict=True)]
+    accepted: list[Any] = [
+        c if ok else _NEVER for c, ok in zip(comp, _ok_mask(typ, comp), strict=True)
+    ]
+
+    def earlier(best: int, j: int) -> int:  # an earlier write acknowledged no later wins
+        return j if accepted[j] <= accepted[best] else best
+
+    earliest_at: list[int] = list(accumulate(reversed(range(len(accepted))), earlier))
+    earliest_at.reverse()
     return _ByInvocation(
         order=order,
         invs=inv,
         accepted_at=accepted,
-        earliest_ok=_suffix(accepted, min),
+        earliest_ok_at=earliest_at,
         refused_from=_suffix(list(map(operator.ne, typ, repeat("ok"))), operator.or_),
         last_from=_suffix([c or i for c, i in zip(comp, inv, strict=True)], max),
     )
