@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -182,11 +183,22 @@ def run(args: argparse.Namespace) -> int:
     from harness.run import run_conformance
 
     config, target = config_from_args(args, sys.argv[2:])
+    from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
+
     run_dir = config.report_dir or default_run_dir(config)
     # Before the run, not after it: a verdict that cannot be written is a run lost.
+    own = {(run_dir / name).absolute(): name for name in (RESULTS, JUNIT, PROGRAM, HTML)}
     for flag, out in (("--junit", config.junit), ("--json", config.json)):
-        if out is not None:
-            check_output_file(flag, out)
+        if out is None:
+            continue
+        clash = own.get(Path(os.path.abspath(out)))
+        same = {"--junit": JUNIT, "--json": RESULTS}[flag]  # the same file, the same text
+        if clash is not None and clash != same:
+            raise AckboundError(
+                f"{flag} {out} is the run directory's own {clash}, which the run writes too; "
+                "pass a path outside the run directory, or another name"
+            )
+        check_output_file(flag, out)
     check_output_dir("--report-dir", run_dir)
     progress = RunProgress(
         modes=list(config.modes), budget_s=config.budget_s, enabled=not args.quiet

@@ -26,6 +26,8 @@ CASES = [
     (["run"], ["--json", "no/dir/r.json"], "cannot write --json no/dir/r.json: no/dir does not exist; create it first"),
     (["run"], ["--junit", "afile/j.xml"], "cannot write --junit afile/j.xml: afile is not a directory; create it first"),
     (["run"], ["--json", "."], "--json . is a directory; pass the path of a file (one in it, say)"),
+    (["run"], ["--report-dir", "rd", "--junit", "rd/results.json"], "--junit rd/results.json is the run directory's own results.json, which the run writes too; pass a path outside the run directory, or another name"),
+    (["run"], ["--report-dir", "rd", "--json", "rd/junit.xml"], "--json rd/junit.xml is the run directory's own junit.xml, which the run writes too; pass a path outside the run directory, or another name"),
     (["run"], ["--report-dir", "afile"], "--report-dir afile is a file, not a directory; pass a directory"),
     (["run"], ["--report-dir", "afile/sub"], "cannot create --report-dir afile/sub (Not a directory); pick a writable directory"),
     (["selftest", "--bug", "phantom-value"], ["--json", "no/dir/s.json"], "cannot write --json no/dir/s.json: no/dir does not exist; create it first"),
