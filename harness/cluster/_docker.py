@@ -102,11 +102,24 @@ class DockerBackend:
             return
         except errors.ImageNotFound:
             pass
+        except errors.APIError as exc:  # not a name the engine can look up at all
+            why = getattr(exc, "explanation", None) or exc.__class__.__name__
+            raise ClusterError(
+                f"docker image {self.image!r} cannot be looked up ({why}); pass a valid "
+                "image name such as ackbound-valkey:local"
+            ) from None
         if self.image.startswith("ackbound-") and self.image.endswith(":local"):
+            from harness.cluster._images import IMAGES
+
             name = self.image.removeprefix("ackbound-").removesuffix(":local")
+            fix = (
+                f"run ackbound images build {name}"
+                if name in IMAGES
+                else f"ackbound builds only {', '.join(f'ackbound-{n}:local' for n in IMAGES)}"
+            )
             raise ClusterError(
                 f"docker image {self.image!r} is not present; it is built locally, never "
-                f"pulled: run ackbound images build {name}"
+                f"pulled: {fix}"
             )
         try:
             self.client.images.pull(self.image)

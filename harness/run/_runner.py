@@ -352,6 +352,7 @@ def run_conformance(
             )
             prog.update(mode=mode, mode_index=i, examples=0, steps=0, faults=0, violations=0)
             db = run_dir.parent / ".ackbound-db" / f"{target.name}-{mode}-{config.bug or 'none'}"
+            hyp_error, flaky = None, False
             try:
                 hyp_error, flaky = run_mode(run, seed, db)
                 first = _pick_failure(run.examples)
@@ -362,38 +363,20 @@ def run_conformance(
                     run.shrink_deadline = time.monotonic() + shrink
                     shrink_steps(run, make_machine(run), first.steps)
             finally:
+                # Also when Ctrl-C stops the search or the shrink: the failure found so far
+                # (shrunk as far as it got) is recorded, and can be replayed.
                 _fold_mode(result, run, run_dir, seed, config)
-            failure = _pick_failure(run.examples)
-            if failure is not None:
-                # Flaky: Hypothesis replayed the failing example and it passed. (A shrink
-                # stopped by its budget is not flaky: its last attempt simply did not fail.)
-                result.record_failure(
-                    mode,
-                    example=failure.id,
-                    steps=failure.steps,
-                    check=failure.result,
-                    shrunk=failure
-                    is not run.examples[
-                        next(i for i, r in enumerate(run.examples) if r.valid is False)
-                    ],
-                    flaky=flaky,
-                    history=str(failure.history.relative_to(run_dir)),
-                    run_dir=str(run_dir),
-                    replay_options=_replay_options(config, setup),
-                )
-                _copy_history(failure.history, run_dir / mode / "history.ndjson")
-            elif run.examples:
-                _copy_history(run.examples[-1].history, run_dir / mode / "history.ndjson")
+                failure = _record_failure(result, run, run_dir, config, flaky)
             if hyp_error and failure is None:
                 error = f"mode {mode}: {hyp_error}"
     except KeyboardInterrupt:
         interrupted = True
         error = "interrupted (Ctrl-C); the reports hold what was gathered so far"
     except AckboundError as exc:
-        if cluster is None:
-            raise  # could not even start: the command reports it in one line (exit 3)
         error = str(exc)
         could_not_run = True
+        if cluster is None:
+            raise  # could not even start: the command reports it in one line (exit 3)
     finally:
         stack.close()
         if cluster is not None:
@@ -425,6 +408,34 @@ def run_conformance(
     if result_files:
         result.report_files = result_files[0]  # type: ignore[attr-defined]
     return result
+
+
+def _record_failure(
+    result: RunResult, run: ModeRun, run_dir: Path, config: RunConfig, flaky: bool
+) -> ExampleRecord | None:
+    """Record the mode's failing example (the shortest found) in ``result`` and copy its
+    history, or the last example's, to ``run_dir/MODE/history.ndjson``; the failure."""
+    mode = run.setup.mode
+    failure = _pick_failure(run.examples)
+    if failure is not None:
+        # Flaky: Hypothesis replayed the failing example and it passed. (A shrink stopped
+        # by its budget is not flaky: its last attempt simply did not fail.)
+        first_failed = next(r for r in run.examples if r.valid is False)
+        result.record_failure(
+            mode,
+            example=failure.id,
+            steps=failure.steps,
+            check=failure.result,
+            shrunk=failure is not first_failed,
+            flaky=flaky,
+            history=str(failure.history.relative_to(run_dir)),
+            run_dir=str(run_dir),
+            replay_options=_replay_options(config, run.setup),
+        )
+        _copy_history(failure.history, run_dir / mode / "history.ndjson")
+    elif run.examples:
+        _copy_history(run.examples[-1].history, run_dir / mode / "history.ndjson")
+    return failure
 
 
 def _replay_options(config: RunConfig, setup: ModeSetup) -> dict[str, Any]:

@@ -3,8 +3,11 @@ every fault applied through the engine (kill, start, pause, remove) and the faul
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -160,3 +163,33 @@ def test_no_stray_containers_after_ctrl_c_or_a_killed_harness(
     )
     assert not docker_client.volumes.list(filters={"label": f"ackbound.owner-pid={proc.pid}"})
     assert os.path.isdir(tmp_path / "nodes" / "n1")
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (
+            "Bad Image",
+            "docker image 'Bad Image' cannot be looked up (no such image: Bad Image: invalid "
+            "reference format: repository name must be lowercase); pass a valid image name "
+            "such as ackbound-valkey:local",
+        ),
+        (
+            "ackbound-nosuch:local",
+            "docker image 'ackbound-nosuch:local' is not present; it is built locally, never "
+            "pulled: ackbound builds only ackbound-bundled:local, ackbound-valkey:local",
+        ),
+    ],
+)
+def test_an_image_that_cannot_be_used_is_one_line_and_recorded(
+    docker_client: Any, tmp_path: Path, image: str, expected: str
+) -> None:
+    """Neither name reaches a registry: one is no name at all, the other is one of ours."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--backend", "docker", "--image", image,
+         "--mode", "sync", "--budget", "3", "--quiet", "--report-dir", "run"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (3, f"ackbound: error: {expected}\n")
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (results["exit_code"], results["complete"], results["error"]) == (3, False, expected)

@@ -74,3 +74,30 @@ def test_a_cluster_the_harness_cannot_drive_ends_the_run_with_exit_3(
     assert result.error is not None
     assert "broke in 3 examples in a row" in result.error
     assert "the history disk vanished" in result.error
+
+
+def test_ctrl_c_while_shrinking_keeps_the_failure_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failing example is recorded (and replayable) even when Ctrl-C stops its shrink."""
+    import json
+
+    import harness.run._shrink as shrink
+    from harness.run import RunConfig, run_conformance
+    from harness.targets import load_target
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shrink, "shrink_steps", interrupted)
+    config = RunConfig(
+        target="bundled", modes=("async",), budget_s=30, seed=3, bug="async-never-rejects"
+    )
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_conformance(config, run_dir=run_dir, target=load_target("bundled"))
+    doc = json.loads((run_dir / "results.json").read_text())
+    assert doc["complete"] is False and doc["exit_code"] == 1
+    failure = doc["modes"]["async"]["failure"]
+    assert failure is not None and failure["steps"] and failure["shrunk"] is False
+    assert (run_dir / "program.txt").is_file() and (run_dir / "async" / "history.ndjson").is_file()
