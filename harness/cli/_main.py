@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "matrix": ("harness.cli._matrix", "run the conformance matrix and write docs/matrix.md"),
     "images": ("harness.cli._images", "build the docker backend's images locally (docker import)"),
     "targets": ("harness.cli._targets", "list or validate targets and target files"),
-    "faults": ("harness.cli._faults", "list the faults and apply one to a running cluster"),
+    "faults": ("harness.cli._faults", "list the faults and describe one"),
     "docs": ("harness.cli._docs", "check or rewrite the reference tables in docs/ (developers)"),
 }
 
@@ -68,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AckboundError as exc:
         print(f"ackbound: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # A path the operating system refused where no check above named it (a name too
+        # long, a read-only disk): still one line, naming the path and the reason.
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(
+            f"ackbound: error: {where}{exc.strerror or exc}; check the path and try again",
+            file=sys.stderr,
+        )
+        return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
         print("ackbound: interrupted", file=sys.stderr)
         return 130

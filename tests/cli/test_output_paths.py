@@ -64,3 +64,15 @@ def test_an_empty_directory_flag_is_refused_not_taken_for_the_current_directory(
         f"ackbound {command[0]}: error: argument {flag}: is empty"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "LONG"], ["run", "--target", "LONG"], ["run", "--report-dir", "LONG"]]
+)
+def test_a_path_the_system_refuses_is_one_line_naming_it(tmp_path: Path, args: list[str]) -> None:
+    long = "a" * 300  # longer than any file name may be
+    done = ackbound(*[long if a == "LONG" else a for a in args], "--quiet", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        3,
+        f"ackbound: error: {long}: File name too long; check the path and try again\n",
+    )
