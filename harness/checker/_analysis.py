@@ -69,6 +69,20 @@ class Params:
     tolerance: int = 250 * MS
     recovery: int = 10 * SECOND
 
+    def __post_init__(self) -> None:
+        """Refuse what would judge wrongly rather than fail: a mode that is not a
+        :class:`Mode`, K < 1, times that are not whole non-negative nanoseconds."""
+        if not isinstance(self.mode, Mode):
+            raise ValueError(f"Params.mode must be a Mode (e.g. Mode.SYNC); got {self.mode!r}")
+        if type(self.sync_replicas) is not int or self.sync_replicas < 1:
+            raise ValueError(f"Params.sync_replicas must be an int ≥ 1; got {self.sync_replicas!r}")
+        for name in ("sync_timeout", "lag_limit", "tolerance", "recovery"):
+            v = getattr(self, name)
+            if type(v) is not int or v < 0:
+                raise ValueError(
+                    f"Params.{name} must be a non-negative int of nanoseconds; got {v!r}"
+                )
+
 
 @dataclass(slots=True)
 class Write:

@@ -247,3 +247,21 @@ def test_times_beyond_64_bits_are_judged_as_any_others() -> None:
     near_result, far_result = check(base, params), check(far, params)
     assert far_result == near_result
     assert far_result["properties"]["acked-writes-survive"]["valid"] is False
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "sync"}, "Params.mode must be a Mode (e.g. Mode.SYNC); got 'sync'"),
+        ({"mode": Mode.SYNC, "sync_replicas": 0}, "Params.sync_replicas must be an int ≥ 1; got 0"),
+        ({"mode": Mode.SYNC, "sync_replicas": -1}, "Params.sync_replicas must be an int ≥ 1; got -1"),
+        ({"mode": Mode.ASYNC, "lag_limit": "1000"}, "Params.lag_limit must be a non-negative int of nanoseconds; got '1000'"),
+        ({"mode": Mode.NONE, "tolerance": None}, "Params.tolerance must be a non-negative int of nanoseconds; got None"),
+        ({"mode": Mode.NONE, "recovery": -5}, "Params.recovery must be a non-negative int of nanoseconds; got -5"),
+    ],
+)  # fmt: skip
+def test_params_that_would_judge_wrongly_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    """K < 1 would judge acked-writes-survive valid on any history: refused, not judged."""
+    with pytest.raises(ValueError) as exc:
+        Params(**kwargs)
+    assert str(exc.value) == message
