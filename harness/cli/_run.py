@@ -140,6 +140,12 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
             f"target {target.name!r} does not support mode(s) {', '.join(unsupported)}; "
             f"use --mode {','.join(target.supported_modes)}"
         )
+    if args.image is not None and (args.backend != "docker" or not args.image.strip()):
+        raise AckboundError(
+            "--image is for --backend docker; add --backend docker, or drop --image"
+            if args.backend != "docker"
+            else "--image is empty; name the image, or drop --image for the target's own"
+        )
     if args.backend == "docker" and target.docker is None:
         raise AckboundError(
             f"target {target.name!r} has no [docker] section; use --backend local or add one"

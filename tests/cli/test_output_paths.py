@@ -76,3 +76,17 @@ def test_a_path_the_system_refuses_is_one_line_naming_it(tmp_path: Path, args: l
         3,
         f"ackbound: error: {long}: File name too long; check the path and try again\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--image", "foo"], "--image is for --backend docker; add --backend docker, or drop --image"),
+        (["--backend", "docker", "--image", " "], "--image is empty; name the image, or drop --image for the target's own"),
+    ],
+)  # fmt: skip
+def test_an_image_flag_that_cannot_apply_is_refused(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    done = ackbound("run", *args, "--budget", "3", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (3, f"ackbound: error: {expected}\n")
