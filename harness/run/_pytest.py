@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 __all__ = ["make_items"]
 
 _RESULT_KEY = pytest.StashKey[Any]()
+_SETUP_KEY = pytest.StashKey[Any]()
 
 
 class AckboundItem(pytest.Item):
@@ -57,20 +58,52 @@ class AckboundViolation(AssertionError):
 
 
 def _run_once(config: Any) -> Any:
+    """The conformance run's result, run by the first item; a run that could not run fails
+    every item with the same message, and is not tried again for each."""
     cached = config.stash.get(_RESULT_KEY, None)
+    if isinstance(cached, str):
+        pytest.fail(cached, pytrace=False)
     if cached is not None:
         return cached
-    from harness.cli._run import config_from_args
+    from harness._errors import AckboundError
     from harness.run import run_conformance
 
-    opts, argv = _options(config)
-    run_config, target = config_from_args(opts, ["pytest", *argv])
-    run_dir = run_config.report_dir or Path(
-        config.rootpath, "ackbound-runs", time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime())
-    )
-    result = run_conformance(run_config, run_dir=run_dir, target=target)
+    run_config, target, run_dir = config.stash[_SETUP_KEY]
+    try:
+        result = run_conformance(run_config, run_dir=run_dir, target=target)
+    except AckboundError as exc:
+        config.stash[_RESULT_KEY] = f"ackbound could not run: {exc}"
+        pytest.fail(config.stash[_RESULT_KEY], pytrace=False)
     config.stash[_RESULT_KEY] = result
     return result
+
+
+def _setup(config: Any) -> None:
+    """Check the options and the target at collection, before any item runs: a bad one is
+    a usage error (one line, pytest's exit 4), not a failure of every item."""
+    from harness._errors import AckboundError
+    from harness.cli._paths import check_output_dir
+    from harness.cli._run import config_from_args
+
+    try:
+        opts, argv = _options(config)
+        run_config, target = config_from_args(opts, ["pytest", *argv])
+        run_dir = run_config.report_dir or Path(
+            config.rootpath,
+            "ackbound-runs",
+            time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime()),
+        )
+        check_output_dir("--ackbound-report-dir", run_dir)
+    except AckboundError as exc:
+        raise pytest.UsageError(f"ackbound: {exc}") from None
+    config.stash[_SETUP_KEY] = (run_config, target, run_dir)
+
+
+class _Parser(argparse.ArgumentParser):
+    """``ackbound run``'s parser, whose errors are pytest usage errors (not an exit)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise pytest.UsageError(f"ackbound: {message.replace('argument --', '--ackbound-')}")
 
 
 def _options(config: Any) -> tuple[argparse.Namespace, list[str]]:
@@ -90,7 +123,7 @@ def _options(config: Any) -> tuple[argparse.Namespace, list[str]]:
         value = config.getoption(option)
         if value is not None:
             argv += [flag, str(value)]
-    parser = argparse.ArgumentParser(prog="pytest --ackbound-*")
+    parser = _Parser(prog="pytest --ackbound-*")
     register(parser)
     return parser.parse_args(argv), argv
 
@@ -98,11 +131,10 @@ def _options(config: Any) -> tuple[argparse.Namespace, list[str]]:
 def make_items(session: Any, config: Any) -> list[pytest.Item]:
     """The items of the conformance run: (mode, property) for every applicable pair."""
     from harness.checker import applicable
-    from harness.run import parse_modes
     from models import Mode
 
-    mode_opt = config.getoption("--ackbound-mode")
-    modes = parse_modes(mode_opt)
+    _setup(config)
+    modes = config.stash[_SETUP_KEY][0].modes
     items: list[pytest.Item] = []
     for mode in modes:
         for prop in applicable(Mode(mode)):

@@ -56,6 +56,30 @@ def test_the_pytest_plugin_turns_the_run_into_items(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "results.json").is_file()
 
 
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["--ackbound-target", "nosuch"], "ERROR: ackbound: target 'nosuch' is not a built-in"),
+        (["--ackbound-mode", "bogus"], "ERROR: ackbound: --mode 'bogus': use none, sync, async"),
+        (["--ackbound-backend", "foo"], "ERROR: ackbound: --ackbound-backend: invalid choice: 'foo'"),
+        (["--ackbound-budget", "-1"], "ERROR: ackbound: --ackbound-budget: '-1.0' must be a non-negative"),
+        (["--ackbound-report-dir", "afile"], "ERROR: ackbound: --ackbound-report-dir afile is a file"),
+    ],
+)  # fmt: skip
+def test_a_bad_plugin_option_is_a_usage_error_not_a_failure_per_item(
+    tmp_path: Path, option: list[str], expected: str
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         "--ackbound-target", "bundled", *option],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 4, out.stdout + out.stderr  # pytest's usage error
+    assert out.stderr.strip().startswith(expected), out.stdout + out.stderr
+    assert not (tmp_path / "ackbound-runs").exists()
+
+
 def test_a_cluster_the_harness_cannot_drive_ends_the_run_with_exit_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
