@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, AckboundError
@@ -119,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  capabilities    {', '.join(s['capabilities'])}")
         return EXIT_VALID
     for path in args.files:
+        if path in available_targets() and not Path(path).exists():
+            raise AckboundError(
+                f"{path!r} is a target name, not a file: 'targets check' validates target "
+                f"files; use 'ackbound targets show {path}' to see it validated"
+            )
         t = load_target_file(path)
         print(f"ok: {path} (target {t.name!r}; modes {', '.join(t.supported_modes)})")
     return EXIT_VALID if args.files else EXIT_COULD_NOT_RUN

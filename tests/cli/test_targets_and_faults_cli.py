@@ -101,3 +101,12 @@ def test_images_build_with_no_name_means_all_and_an_unknown_name_is_one_line(
         3,
         "ackbound: error: image 'nosuch' is not one of bundled, valkey, all; name one\n",
     )
+
+
+def test_targets_check_given_a_name_says_it_checks_files() -> None:
+    done = ackbound("targets", "check", "bundled")
+    assert (done.returncode, done.stderr) == (
+        3,
+        "ackbound: error: 'bundled' is a target name, not a file: 'targets check' validates "
+        "target files; use 'ackbound targets show bundled' to see it validated\n",
+    )
