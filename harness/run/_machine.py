@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
+from harness._errors import AckboundError
 from harness.run._example import WORKLOADS, Example, ExampleRecord
 from harness.run._interrupt import check_interrupted
 
@@ -206,8 +207,13 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
                 return [primary]
             if role == "replicas":
                 return replicas
-            k = int(role.rsplit("-", 1)[1])
-            return [replicas[min(k, len(replicas)) - 1]]
+            k = role.removeprefix("replica-")
+            if not (role.startswith("replica-") and k.isdigit() and 1 <= int(k) <= len(replicas)):
+                raise AckboundError(  # only a hand-edited program names another
+                    f"node={role!r} is not a role of this cluster; use primary, replicas or "
+                    f"replica-1..{len(replicas)}"
+                )
+            return [replicas[int(k) - 1]]
 
         def _up(self) -> list[str]:
             return [n.name for n in run.cluster.nodes if n.status == "up"]
@@ -387,6 +393,8 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
             self._episode(fault, node, hold_ms, then)
 
         def _episode(self, fault: str, node: str, hold_ms: int, then: str) -> None:
+            if then not in ("heal", "failover", "stay"):  # only a hand-edited program can
+                raise AckboundError(f"then={then!r}: use heal, failover or stay")
             for name in self._nodes(node):
                 if fault == "partition":
                     self._fault("partition", node=name, direction="both")

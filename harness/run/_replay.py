@@ -89,6 +89,13 @@ def replay_program(
                 super().teardown()
             finally:
                 cluster.close()
+            if self.record.error and self.record.result is None:
+                # A step the harness could not take (a fault the target cannot do, say):
+                # the later steps were skipped, so the replay proved nothing either way.
+                raise AckboundError(
+                    f"the replay could not run its steps ({self.record.error}); check the "
+                    f"program's steps, and see {self.record.history}"
+                )
 
     state = Replay()
     state.run = run

@@ -125,3 +125,36 @@ def test_ctrl_c_while_shrinking_keeps_the_failure_found(
     failure = doc["modes"]["async"]["failure"]
     assert failure is not None and failure["steps"] and failure["shrunk"] is False
     assert (run_dir / "program.txt").is_file() and (run_dir / "async" / "history.ndjson").is_file()
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (
+            {"fault": "slow_link", "node": "primary", "hold_ms": 100, "then": "heal"},
+            r"^the replay could not run its steps \(",
+        ),
+        (
+            {"fault": "slow-link", "node": "primary", "hold_ms": 100, "then": "fail-over"},
+            r"^then='fail-over': use heal, failover or stay$",
+        ),
+        (
+            {"fault": "slow-link", "node": "leader", "hold_ms": 100, "then": "heal"},
+            r"^node='leader' is not a role of this cluster; use primary, replicas or replica-1\.\.2$",
+        ),
+    ],
+)
+def test_a_mistyped_step_in_a_replayed_program_is_an_error_not_a_silent_pass(
+    tmp_path: Path, step: dict[str, object], expected: str
+) -> None:
+    """The printed program, edited by hand: a step the harness cannot take must not let the
+    replay end quietly as if the example had passed."""
+    from harness._errors import AckboundError
+    from harness.run import replay_program
+
+    state = replay_program(target="bundled", mode="async", run_dir=str(tmp_path))
+    with pytest.raises(AckboundError, match=expected):
+        try:
+            state.isolate(**step)
+        finally:
+            state.teardown()
