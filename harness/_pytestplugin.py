@@ -37,3 +37,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: Any, items: l
     from harness.run._pytest import make_items
 
     items.extend(make_items(session, config))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: Any) -> None:
+    if not config.getoption("--ackbound-target", default=None) or hasattr(config, "workerinput"):
+        return  # (a pytest-xdist worker: the controller has checked)
+    from harness.run._pytest import check_distribution
+
+    check_distribution(config)

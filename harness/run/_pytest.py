@@ -68,7 +68,10 @@ def _run_once(config: Any) -> Any:
     from harness._errors import AckboundError
     from harness.run import run_conformance
 
-    run_config, target, run_dir = config.stash[_SETUP_KEY]
+    run_config, target = config.stash[_SETUP_KEY]
+    run_dir = run_config.report_dir or Path(
+        config.rootpath, "ackbound-runs", time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime())
+    )
     try:
         result = run_conformance(run_config, run_dir=run_dir, target=target)
     except AckboundError as exc:
@@ -88,15 +91,11 @@ def _setup(config: Any) -> None:
     try:
         opts, argv = _options(config)
         run_config, target = config_from_args(opts, ["pytest", *argv])
-        run_dir = run_config.report_dir or Path(
-            config.rootpath,
-            "ackbound-runs",
-            time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime()),
-        )
-        check_output_dir("--ackbound-report-dir", run_dir)
+        if run_config.report_dir is not None:
+            check_output_dir("--ackbound-report-dir", run_config.report_dir)
     except AckboundError as exc:
         raise pytest.UsageError(f"ackbound: {exc}") from None
-    config.stash[_SETUP_KEY] = (run_config, target, run_dir)
+    config.stash[_SETUP_KEY] = (run_config, target)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,6 +127,20 @@ def _options(config: Any) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_args(argv), argv
 
 
+def check_distribution(config: Any) -> None:
+    """Under pytest-xdist every worker given an item would run a whole conformance run of
+    its own: refuse, on the controller, a distribution that does not keep them together
+    (``--dist loadgroup`` does: the items share an ``xdist_group``)."""
+    workers = (
+        config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
+    )
+    if workers and config.getoption("dist", "no") != "loadgroup":
+        raise pytest.UsageError(
+            "ackbound: the ackbound items must run on one pytest-xdist worker; add "
+            "--dist loadgroup, or run them without -n"
+        )
+
+
 def make_items(session: Any, config: Any) -> list[pytest.Item]:
     """The items of the conformance run: (mode, property) for every applicable pair."""
     from harness.checker import applicable
@@ -138,12 +151,12 @@ def make_items(session: Any, config: Any) -> list[pytest.Item]:
     items: list[pytest.Item] = []
     for mode in modes:
         for prop in applicable(Mode(mode)):
-            items.append(
-                AckboundItem.from_parent(
-                    session,
-                    name=f"ackbound[{config.getoption('--ackbound-target')}-{mode}-{prop.name}]",
-                    mode=mode,
-                    prop=prop.name,
-                )
+            item = AckboundItem.from_parent(
+                session,
+                name=f"ackbound[{config.getoption('--ackbound-target')}-{mode}-{prop.name}]",
+                mode=mode,
+                prop=prop.name,
             )
+            item.add_marker(pytest.mark.xdist_group("ackbound"))  # one worker runs them all
+            items.append(item)
     return items

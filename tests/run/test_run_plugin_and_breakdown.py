@@ -64,6 +64,7 @@ def test_the_pytest_plugin_turns_the_run_into_items(tmp_path: Path) -> None:
         (["--ackbound-backend", "foo"], "ERROR: ackbound: --ackbound-backend: invalid choice: 'foo'"),
         (["--ackbound-budget", "-1"], "ERROR: ackbound: --ackbound-budget: '-1.0' must be a non-negative"),
         (["--ackbound-report-dir", "afile"], "ERROR: ackbound: --ackbound-report-dir afile is a file"),
+        (["-n", "2"], "ERROR: ackbound: the ackbound items must run on one pytest-xdist worker; add --dist loadgroup"),
     ],
 )  # fmt: skip
 def test_a_bad_plugin_option_is_a_usage_error_not_a_failure_per_item(
@@ -158,3 +159,15 @@ def test_a_mistyped_step_in_a_replayed_program_is_an_error_not_a_silent_pass(
             state.isolate(**step)
         finally:
             state.teardown()
+
+
+def test_under_xdist_loadgroup_one_worker_runs_the_conformance_run(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2",
+         "--dist", "loadgroup", "--ackbound-target", "bundled", "--ackbound-mode", "none",
+         "--ackbound-budget", "3", "--ackbound-seed", "3"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stdout + out.stderr
+    runs = list((tmp_path / "ackbound-runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "results.json").is_file(), runs
