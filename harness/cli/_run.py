@@ -214,7 +214,14 @@ def run(args: argparse.Namespace) -> int:
         result = run_conformance(config, progress=progress, run_dir=run_dir, target=target)
     except KeyboardInterrupt:
         progress.stop()
-        print(f"ackbound: interrupted; partial reports in {run_dir}", file=sys.stderr)
+        if (run_dir / RESULTS).is_file():
+            print(f"ackbound: interrupted; partial reports in {run_dir}", file=sys.stderr)
+        else:  # a second Ctrl-C stopped the reports themselves
+            print(
+                f"ackbound: interrupted before the reports were written; the histories "
+                f"gathered are in {run_dir}",
+                file=sys.stderr,
+            )
         return 130
     finally:
         progress.stop()

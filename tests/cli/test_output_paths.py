@@ -90,3 +90,31 @@ def test_an_image_flag_that_cannot_apply_is_refused(
 ) -> None:
     done = ackbound("run", *args, "--budget", "3", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (3, f"ackbound: error: {expected}\n")
+
+
+@pytest.mark.parametrize("wrote_reports", [True, False])
+def test_ctrl_c_says_whether_the_reports_were_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    wrote_reports: bool,
+) -> None:
+    """A second Ctrl-C can stop the reports themselves: then no 'partial reports' line."""
+    import harness.run
+    from harness.cli import main
+
+    def interrupted(config: object, *, run_dir: Path, **kw: object) -> None:
+        if wrote_reports:
+            (run_dir / "results.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--quiet", "--report-dir", "r"]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "ackbound: interrupted; partial reports in r\n"
+        if wrote_reports
+        else "ackbound: interrupted before the reports were written; the histories gathered "
+        "are in r\n"
+    )
