@@ -9,6 +9,7 @@ its examples.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 import urllib.parse
@@ -868,8 +869,12 @@ def available_targets() -> dict[str, str]:
     return out
 
 
-def load_target(spec: str) -> Target:
+def load_target(spec: str | os.PathLike[str]) -> Target:
     """A target by name (``bundled``, ``valkey``, ``redis``, a plugin) or TOML file path."""
+    if isinstance(spec, os.PathLike):
+        return load_target_file(Path(spec))
+    if not isinstance(spec, str):
+        raise TargetError(f"a target is a name or a path; got {type(spec).__name__} {spec!r}")
     if spec in BUILTIN_TARGETS:
         return parse_target(tomllib.loads(_builtin_text(spec)), f"builtin:{spec}")
     if spec == "external":

@@ -398,3 +398,9 @@ def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch
         "plugin 'raises' (plugin_mod:raises, entry point group ackbound.targets) failed when "
         "called (ZeroDivisionError('division by zero')); fix or uninstall the plugin"
     )
+
+
+def test_load_target_takes_a_path_object_and_refuses_what_is_neither_name_nor_path() -> None:
+    assert load_target(DATA / "mystore.toml").name == "mystore"
+    with pytest.raises(TargetError, match=r"^a target is a name or a path; got NoneType None$"):
+        load_target(None)  # type: ignore[arg-type]
