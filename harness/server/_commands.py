@@ -58,6 +58,11 @@ class Command:
     no_multi: bool = False
     """Executes immediately inside MULTI instead of being queued."""
     first_key: int = 0
+
+    def takes(self, argc: int) -> bool:
+        """Whether ``argc`` words (the name included) fit the arity."""
+        return argc == self.arity if self.arity > 0 else argc >= -self.arity
+
     last_key: int = 0
     key_step: int = 0
 

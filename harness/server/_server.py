@@ -43,7 +43,7 @@ from harness.server._durability import Durability
 from harness.server._keyspace import Keyspace, Value
 from harness.server._replication import Backlog, History, ReplicaLink, ReplicaPeer
 
-__all__ = ["VERSION", "Client", "ListenError", "Server", "StartError"]
+__all__ = ["VERSION", "Client", "Server", "StartError"]
 
 VERSION: Final = "7.2.4"
 """What INFO and HELLO report as redis_version, for clients that parse it."""
@@ -298,10 +298,6 @@ class StartError(Exception):
     what to fix."""
 
 
-class ListenError(StartError):
-    """The server cannot listen where it was asked to; the message names the flag to fix."""
-
-
 class Server:
     """A node: primary or replica, with its dataset, replication state and durability."""
 
@@ -412,8 +408,7 @@ class Server:
                 f"ERR unknown command '{argv[0][:128].decode(errors='replace')}', "
                 f"with args beginning with: {shown}"
             )
-        arity = cmd.arity
-        if (arity > 0 and len(argv) != arity) or (arity < 0 and len(argv) < -arity):
+        if not cmd.takes(len(argv)):
             if c.multi is not None:
                 c.multi_error = True
             return wrong_arity(cmd.name)
@@ -727,8 +722,7 @@ class Server:
                     cmd = COMMANDS.get(argv[0].upper())
                     if cmd is None or argv[0].upper() in (b"MULTI", b"EXEC"):
                         continue
-                    a = cmd.arity
-                    if (a > 0 and len(argv) != a) or (a < 0 and len(argv) < -a):
+                    if not cmd.takes(len(argv)):
                         raise StartError(
                             f"the append-only file {path}: command {count + 1} "
                             f"({cmd.name.decode()}) has {len(argv) - 1} arguments, which it "
@@ -788,7 +782,7 @@ class Server:
                 )
             except OSError as exc:  # taken, or an address not on this host (gaierror too)
                 self.close()
-                raise ListenError(
+                raise StartError(
                     f"cannot listen on {cfg.bind}:{port} ({exc.strerror or exc}); give {flag} "
                     "a free port, or --bind addresses of this host"
                 ) from None
