@@ -107,8 +107,11 @@ class _Node:
     client_link: Link
 
 
-def topology(nodes: int = 3, azs: int = 3) -> dict[str, Any]:
-    """The topology :func:`start_cluster` builds: n1..nN round-robin over az1..azM, n1 primary."""
+def topology(nodes: int | None = None, azs: int | None = None) -> dict[str, Any]:
+    """The topology :func:`start_cluster` builds: n1..nN round-robin over az1..azM, n1 primary
+    (by default 3 nodes, in as many AZs as nodes, at most 3)."""
+    nodes = 3 if nodes is None else nodes
+    azs = min(nodes, 3) if azs is None else azs
     if nodes < 2:
         raise ClusterError(
             f"nodes={nodes}: a cluster needs at least 2 nodes (a primary and a replica)"
@@ -1390,10 +1393,9 @@ def start_cluster(
         ]
         external = ExternalBackend(tgt.external, tgt.name)
         return boot(be=external, specs=specs, primary=tgt.external.primary)
-    n_nodes = 3 if nodes is None else nodes
-    topo = topology(n_nodes, min(n_nodes, 3) if azs is None else azs)
+    topo = topology(nodes, azs)
     for attempt in range(1, _BOOT_ATTEMPTS + 1):
-        ports = _free_ports(n_nodes)
+        ports = _free_ports(len(topo["nodes"]))
         specs = [
             NodeSpec(
                 name=n["name"],

@@ -161,12 +161,11 @@ def check_topology(target: Target, config: RunConfig) -> None:
         where = f"the nodes of {target.source}"
         fix = f"add nodes in other AZs to {target.source}"
     else:
-        nodes = 3 if config.nodes is None else config.nodes
-        topo = topology(nodes, min(nodes, 3) if config.azs is None else config.azs)
+        topo = topology(config.nodes, config.azs)
         azs = {n["name"]: n["az"] for n in topo["nodes"]}
         primary_az = azs[topo["primary"]]
         n_azs = len(set(azs.values()))
-        where = f"{nodes} nodes in {n_azs} AZ{'s' if n_azs > 1 else ''}"
+        where = f"{len(azs)} nodes in {n_azs} AZ{'s' if n_azs > 1 else ''}"
         fix = "add --nodes (and --azs)" if n_azs > 1 else "use --azs 2 or more"
     eligible = sum(1 for az in azs.values() if az != primary_az)
     k = config.sync_replicas
