@@ -369,13 +369,14 @@ class Cluster:
         except ValueError:
             return None
 
-    def _wait_ready(self, names: Sequence[str], timeout_s: float | None = None) -> None:
+    def _ready_timeout_s(self) -> float:
+        """How long a node gets to come up: the target's [start] says, else (an external
+        target) :data:`_EXTERNAL_READY_S`."""
         start = self.target.start
-        timeout = (
-            timeout_s
-            if timeout_s is not None
-            else (start.ready_timeout_s if start else _EXTERNAL_READY_S)
-        )
+        return start.ready_timeout_s if start else _EXTERNAL_READY_S
+
+    def _wait_ready(self, names: Sequence[str], timeout_s: float | None = None) -> None:
+        timeout = timeout_s if timeout_s is not None else self._ready_timeout_s()
         deadline = time.monotonic() + timeout
         pending = list(names)
         while pending:
@@ -1240,8 +1241,7 @@ class Cluster:
             for name in names:
                 self._nodes[name].role, self._nodes[name].upstream = "primary", None
         self._converge(None)
-        start = self.target.start
-        timeout = start.ready_timeout_s if start else _EXTERNAL_READY_S
+        timeout = self._ready_timeout_s()
         # Once the replicas are attached and loaded, flush: the primary's offset moves past 0
         # (it keeps a replication log only once a replica is attached), so that waiting for
         # every replica to reach it proves the stream flows.
