@@ -31,6 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ackbound-report-dir", default=None, metavar="DIR")
 
 
+# First, before pytest-xdist's own hook: under --dist loadgroup that one appends each item's
+# xdist_group to its id, which is what keeps the ackbound items on one worker.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: Any, items: list[Any]) -> None:
     if not config.getoption("--ackbound-target", default=None):
         return
