@@ -299,10 +299,12 @@ def cell_record(cell: Cell, command: str, results: Mapping[str, Any] | None) -> 
 
 
 def _run_cell(cell: Cell, run_dir: Path, log: Any) -> dict[str, Any]:
+    from harness.run import earlier_run
+
     args = cell.run_args(run_dir)
     command = shlex.join(["ackbound", *args])
     report = run_dir / cell.slug / "run"
-    if (report / "results.json").exists():
+    if earlier_run(report) is not None:
         raise AckboundError(
             f"{report} already holds a run; pass a fresh --run-dir so that no cell replays an "
             "earlier run's failures"
@@ -673,6 +675,7 @@ def load_matrix_strict(path: Path) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from harness.report._model import ackbound_version, utc_now
+    from harness.run import earlier_run
 
     argv = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "matrix" else []
     if args.render is not None:
@@ -704,7 +707,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file("--out", out)
         check_output_file("--out", out.with_suffix(".json"))
     check_output_dir("--run-dir", run_dir)
-    used = [c.id for c in cells if (run_dir / c.slug / "run" / "results.json").exists()]
+    used = [c.id for c in cells if earlier_run(run_dir / c.slug / "run") is not None]
     if used:
         raise AckboundError(
             f"--run-dir {run_dir} already holds runs of {', '.join(used)}; pass a fresh "

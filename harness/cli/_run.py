@@ -88,7 +88,7 @@ def register(p: argparse.ArgumentParser) -> None:
         type=path_arg,
         default=None,
         metavar="DIR",
-        help="where to write the run (default ./ackbound-runs/<time>-<target>)",
+        help="where to write the run: a new directory (default ./ackbound-runs/<time>-<target>)",
     )
     p.add_argument(
         "--junit", type=path_arg, default=None, metavar="FILE", help="also write JUnit XML here"
@@ -186,12 +186,14 @@ def default_run_dir(config: Any) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from harness.report import RunProgress, print_run_result
-    from harness.run import run_conformance
+    from harness.run import check_new_run_dir, claim_run_dir, run_conformance
 
     config, target = config_from_args(args, sys.argv[2:])
     from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
 
     run_dir = config.report_dir or default_run_dir(config)
+    if config.report_dir is not None:
+        check_new_run_dir(run_dir, "--report-dir")
     # Before the run, not after it: a verdict that cannot be written is a run lost.
     own = {(run_dir / name).absolute(): name for name in (RESULTS, JUNIT, PROGRAM, HTML)}
     for flag, out in (("--junit", config.junit), ("--json", config.json)):
@@ -205,7 +207,10 @@ def run(args: argparse.Namespace) -> int:
                 "pass a path outside the run directory, or another name"
             )
         check_output_file(flag, out)
-    check_output_dir("--report-dir", run_dir)
+    if config.report_dir is None:
+        run_dir = claim_run_dir(run_dir)
+    else:
+        check_output_dir("--report-dir", run_dir)
     progress = RunProgress(
         modes=list(config.modes), budget_s=config.budget_s, enabled=not args.quiet
     )

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from harness._errors import AckboundError
-    from harness.run import bundled_bugs
+    from harness.run import bundled_bugs, check_new_run_dir, claim_run_dir
     from harness.run._selftest import BugOutcome, run_selftest
 
     known = {b["name"] for b in bundled_bugs()}
@@ -51,12 +51,19 @@ def run(args: argparse.Namespace) -> int:
             raise AckboundError(
                 f"--bug {b!r} is not a seeded bug; use one of {', '.join(sorted(known))}"
             )
-    root = args.report_dir or Path("ackbound-runs") / time.strftime(
-        "selftest-%Y%m%d-%H%M%S", time.gmtime()
-    )
+    chosen = args.bug or sorted(known)
+    if args.report_dir is not None:  # each bug's run goes to a directory of its own in it
+        for b in chosen:
+            check_new_run_dir(args.report_dir / b, "--report-dir")
     if args.json is not None:  # before the bugs are run, not after
         check_output_file("--json", args.json)
-    check_output_dir("--report-dir", root)
+    if args.report_dir is None:
+        root = claim_run_dir(
+            Path("ackbound-runs") / time.strftime("selftest-%Y%m%d-%H%M%S", time.gmtime())
+        )
+    else:
+        root = args.report_dir
+        check_output_dir("--report-dir", root)
     con = Console(file=sys.stdout, highlight=False)
 
     def show(o: BugOutcome) -> None:

@@ -8,7 +8,15 @@ the state machine of a failing example so that its printed program can be pasted
 from harness.run._config import DEFAULT_FAULTS, MODES_ALL, RunConfig, parse_faults, parse_modes
 from harness.run._example import Example, ExampleRecord, ModeSetup, checker_params
 from harness.run._replay import replay_program
-from harness.run._runner import ModeRun, bundled_bugs, mode_setup, run_conformance
+from harness.run._runner import (
+    ModeRun,
+    bundled_bugs,
+    check_new_run_dir,
+    claim_run_dir,
+    earlier_run,
+    mode_setup,
+    run_conformance,
+)
 
 __all__ = [
     "DEFAULT_FAULTS",
@@ -19,7 +27,10 @@ __all__ = [
     "ModeSetup",
     "RunConfig",
     "bundled_bugs",
+    "check_new_run_dir",
     "checker_params",
+    "claim_run_dir",
+    "earlier_run",
     "mode_setup",
     "parse_faults",
     "parse_modes",

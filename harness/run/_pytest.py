@@ -66,13 +66,17 @@ def _run_once(config: Any) -> Any:
     if cached is not None:
         return cached
     from harness._errors import AckboundError
-    from harness.run import run_conformance
+    from harness.run import claim_run_dir, run_conformance
 
     run_config, target = config.stash[_SETUP_KEY]
-    run_dir = run_config.report_dir or Path(
-        config.rootpath, "ackbound-runs", time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime())
-    )
     try:
+        run_dir = run_config.report_dir or claim_run_dir(
+            Path(
+                config.rootpath,
+                "ackbound-runs",
+                time.strftime("pytest-%Y%m%d-%H%M%S", time.gmtime()),
+            )
+        )
         result = run_conformance(run_config, run_dir=run_dir, target=target)
     except AckboundError as exc:
         config.stash[_RESULT_KEY] = f"ackbound could not run: {exc}"
@@ -87,11 +91,13 @@ def _setup(config: Any) -> None:
     from harness._errors import AckboundError
     from harness.cli._paths import check_output_dir
     from harness.cli._run import config_from_args
+    from harness.run import check_new_run_dir
 
     try:
         opts, argv = _options(config)
         run_config, target = config_from_args(opts, ["pytest", *argv])
         if run_config.report_dir is not None:
+            check_new_run_dir(run_config.report_dir, "--ackbound-report-dir")
             check_output_dir("--ackbound-report-dir", run_config.report_dir)
     except AckboundError as exc:
         raise pytest.UsageError(f"ackbound: {exc}") from None

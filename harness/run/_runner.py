@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness._errors import AckboundError
-from harness.run._config import RunConfig
+from harness.run._config import MODES_ALL, RunConfig
 from harness.run._example import Example, ExampleRecord, ModeSetup
 from harness.run._interrupt import sigint_to_flag
 
@@ -34,6 +36,9 @@ __all__ = [
     "ModeRun",
     "Progress",
     "bundled_bugs",
+    "check_new_run_dir",
+    "claim_run_dir",
+    "earlier_run",
     "mode_setup",
     "run_conformance",
     "start_run_cluster",
@@ -293,6 +298,54 @@ def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:
     return min(failing, key=lambda r: (len(r.steps), examples.index(r)))
 
 
+# What a run writes in its directory (harness.report's files, the histories and the nodes'
+# files): finding any of them there means an earlier run, which this one would overwrite.
+_RUN_FILES = ("results.json", "junit.xml", "program.txt", "report.html", "history.ndjson", "nodes")
+
+
+def earlier_run(run_dir: Path) -> Path | None:
+    """The first file or directory in ``run_dir`` that an earlier run left there (``None``:
+    nothing of a run's is there, though other files may be)."""
+    for name in (*_RUN_FILES, *MODES_ALL):
+        if os.path.lexists(run_dir / name):  # False for a path the system refuses: said later
+            return run_dir / name
+    return None
+
+
+def check_new_run_dir(run_dir: Path, flag: str = "the run directory") -> None:
+    """Refuse a run directory an earlier run wrote to: its reports would be overwritten, its
+    histories mixed with this run's, and an old report taken for a new one."""
+    found = earlier_run(run_dir)
+    if found is not None:
+        raise AckboundError(
+            f"{flag} {run_dir} already holds a run ({found.name}); pass a new directory, "
+            "or remove that run first"
+        )
+
+
+def claim_run_dir(base: Path) -> Path:
+    """Create and return a new directory named ``base``, or ``base-2``, ``base-3``, ... if
+    that is taken (default run directories are named by the second: two runs may start in
+    the same one). Creating it is the claim, so two processes never get the same."""
+    path = base
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for n in count(2):
+            try:
+                path.mkdir()
+            except FileExistsError:
+                path = base.with_name(f"{base.name}-{n}")
+                continue
+            return path
+    except OSError as exc:
+        why = f"{base.parent} is a file" if base.parent.is_file() else exc.strerror or exc
+        raise AckboundError(
+            f"cannot create the run directory {path} ({why}); run from a "
+            "writable directory, or pass one for the reports"
+        ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def run_conformance(
     config: RunConfig,
     *,
@@ -306,6 +359,7 @@ def run_conformance(
     from harness.report import RunResult, TargetInfo, Topology, write_reports
 
     check_topology(target, config)
+    check_new_run_dir(run_dir)
     prog: Progress = progress or _NoProgress()
     seed = config.seed if config.seed is not None else random.randrange(1 << 32)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,49 @@ def test_a_path_that_cannot_be_written_stops_the_command_at_once(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "matrix.json"]
 
 
+@pytest.mark.parametrize(
+    ("command", "old", "expected"),
+    [
+        (["run"], "old/results.json", "--report-dir old already holds a run (results.json)"),
+        (["run"], "old/async/history.ndjson", "--report-dir old already holds a run (async)"),
+        (["run"], "old/nodes/n1/aof", "--report-dir old already holds a run (nodes)"),
+        (["selftest", "--bug", "phantom-value"], "old/phantom-value/junit.xml", "--report-dir old/phantom-value already holds a run (junit.xml)"),
+    ],
+)  # fmt: skip
+def test_a_directory_an_earlier_run_wrote_is_refused_and_left_as_it_was(
+    tmp_path: Path, command: list[str], old: str, expected: str
+) -> None:
+    """Its reports would be overwritten and its histories mixed with the new run's."""
+    (tmp_path / old).parent.mkdir(parents=True)
+    (tmp_path / old).write_text("the earlier run's\n")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    done = ackbound(*command, "--report-dir", "old", "--budget", "3", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        3,
+        f"ackbound: error: {expected}; pass a new directory, or remove that run first\n",
+    )
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / old).read_text() == "the earlier run's\n"
+
+
+def test_default_run_directories_never_collide(tmp_path: Path) -> None:
+    """Named by the second, so two runs may start in the same one: each claims its own."""
+    from harness._errors import AckboundError
+    from harness.run import claim_run_dir
+
+    base = tmp_path / "runs" / "20260101-000000-bundled"
+    claimed = [claim_run_dir(base) for _ in range(3)]
+    assert [p.name for p in claimed] == [base.name, f"{base.name}-2", f"{base.name}-3"]
+    assert all(p.is_dir() and not any(p.iterdir()) for p in claimed)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(AckboundError) as err:
+        claim_run_dir(tmp_path / "afile" / "r")
+    assert str(err.value) == (
+        f"cannot create the run directory {tmp_path}/afile/r ({tmp_path}/afile is a file); "
+        "run from a writable directory, or pass one for the reports"
+    )
+
+
 @pytest.mark.parametrize("command", [["run"], ["selftest"], ["matrix"]])
 def test_an_empty_directory_flag_is_refused_not_taken_for_the_current_directory(
     tmp_path: Path, command: list[str]

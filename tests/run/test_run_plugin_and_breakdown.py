@@ -64,6 +64,7 @@ def test_the_pytest_plugin_turns_the_run_into_items(tmp_path: Path) -> None:
         (["--ackbound-backend", "foo"], "ERROR: ackbound: --ackbound-backend: invalid choice: 'foo'"),
         (["--ackbound-budget", "-1"], "ERROR: ackbound: --ackbound-budget: '-1.0' must be a non-negative"),
         (["--ackbound-report-dir", "afile"], "ERROR: ackbound: --ackbound-report-dir afile is a file"),
+        (["--ackbound-report-dir", "old"], "ERROR: ackbound: --ackbound-report-dir old already holds a run (results.json); pass a new directory"),
         (["-n", "2"], "ERROR: ackbound: the ackbound items must run on one pytest-xdist worker; add --dist loadgroup"),
     ],
 )  # fmt: skip
@@ -71,6 +72,8 @@ def test_a_bad_plugin_option_is_a_usage_error_not_a_failure_per_item(
     tmp_path: Path, option: list[str], expected: str
 ) -> None:
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.json").write_text("{}")
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
          "--ackbound-target", "bundled", *option],
