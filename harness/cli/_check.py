@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,13 @@ def run(args: argparse.Namespace) -> int:
         check_output_file("--json", args.json, reads=(Path(args.history),))
     history = _load(args.history)
     params = params_from(history.header.mode, history.header.params, args)
+    recorded = history.header.mode
+    if args.mode is not None and recorded is not None and args.mode != recorded:
+        print(  # the verdicts below answer another question than the recorded run asked
+            f"ackbound: note: judging as mode {args.mode}; the history was recorded in mode "
+            f"{recorded} (its header's); drop --mode to judge it as recorded",
+            file=sys.stderr,
+        )
     result = check(history, params, source=str(args.history))
     if args.json:
         text = json.dumps(result, indent=2, default=str)
