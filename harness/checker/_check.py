@@ -141,6 +141,15 @@ def check(
     ``timings``, when given, receives the CPU seconds of each phase: ``analysis``, every
     property by name, and ``stats`` (outside the result, which stays deterministic).
     """
+    if not isinstance(history, History):
+        raise TypeError(
+            f"check() judges a History, not a {type(history).__name__}; read one with "
+            "load_history(path) (ndjson) or parse_text(text) (the text language)"
+        )
+    if not isinstance(params, Params):
+        raise TypeError(
+            f"check() needs Params, not a {type(params).__name__}; e.g. Params(mode=Mode.ASYNC)"
+        )
     with gc_paused():
         return _check(history, params, source, {} if timings is None else timings)
 

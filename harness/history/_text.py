@@ -409,6 +409,11 @@ class _Parser:
 
 def parse_text(text: str, source: str = "<text>") -> History:
     """Parse the text language into a :class:`History` (see the module docstring)."""
+    if not isinstance(text, str):
+        raise TypeError(
+            f"parse_text() takes the history's text as a str, not a {type(text).__name__}; "
+            "read the file as text (Path.read_text) or decode the bytes first"
+        )
     p = _Parser(source)
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors write first
     for lineno, line in enumerate(text.splitlines(), start=1):

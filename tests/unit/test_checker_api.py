@@ -111,6 +111,20 @@ def test_a_crash_alone_makes_the_verdict_unknown_never_valid(
     assert result["valid"] == "unknown"
 
 
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda h: check("history.ndjson", Params(mode=Mode.SYNC)), "check() judges a History, not a str; read one with load_history(path) (ndjson) or parse_text(text) (the text language)"),
+        (lambda h: check(h, "sync"), "check() needs Params, not a str; e.g. Params(mode=Mode.ASYNC)"),
+        (lambda h: parse_text(SYNC_LOSS.encode()), "parse_text() takes the history's text as a str, not a bytes; read the file as text (Path.read_text) or decode the bytes first"),
+    ],
+)  # fmt: skip
+def test_the_wrong_type_of_argument_is_named_with_the_fix(call: Any, expected: str) -> None:
+    with pytest.raises(TypeError) as err:
+        call(parse_text(SYNC_LOSS))
+    assert str(err.value) == expected
+
+
 def test_result_shape() -> None:
     params = Params(mode=Mode.SYNC, sync_replicas=2, sync_timeout=500_000_000)
     result = check(parse_text(SYNC_LOSS), params)
