@@ -227,8 +227,10 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
     since = {
         (s, p): st for s in range(len(ks)) for p in primaries if (st := iso_at(s, p)) is not None
     }
-    # An isolation is identified by (primary, its start); w0 is its first acknowledged write.
-    first_ack: dict[tuple[str, int], tuple[int, int]] = {}  # -> (completion, w0)
+    # An isolation is identified by (primary, its start); w0 is the first acknowledged write
+    # of each epoch in it (a primary that loses its data while isolated starts a new epoch:
+    # what it acknowledges then is unreplicated anew, and bounds the lag from then on).
+    first_ack: dict[tuple[str, int, int], tuple[int, int]] = {}  # -> (completion, w0)
     invoked: list[tuple[int, tuple[str, int]]] = []  # (write, isolation) at invocation
     if since:
         # The snapshots with an isolated primary, and since when each is isolated.
@@ -249,12 +251,12 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
             if p not in st_of:
                 continue
             st = st_of[p]
-            if epoch[i] is None or inv[i] < st:
+            e = epoch[i]
+            if e is None or inv[i] < st:
                 continue
-            iso = (p, st)
-            got = first_ack.get(iso)
+            got = first_ack.get((p, st, e))
             if got is None or (c, i) < got:
-                first_ack[iso] = (c, i)
+                first_ack[p, st, e] = (c, i)
         # Invocations inside an isolation of their primary (in time order, a snapshot's
         # span of writes at a time).
         if ends is None:
@@ -281,13 +283,13 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
 
     writes_out: dict[int, tuple[int, int]] = {}
     for i, iso in invoked:
-        got = first_ack.get(iso)
+        got = first_ack.get((*iso, epoch[i]))
         if got is None:
             continue
         c0, w0 = got
         c = comp[i]
         # The invocation comes after w0's acknowledgement (or at the same time).
-        if inv[i] >= c0 and epoch[w0] == epoch[i] and c is not None and still_isolated(iso, c):
+        if inv[i] >= c0 and c is not None and still_isolated(iso, c):
             writes_out[i] = (w0, inv[i] - c0)
     # When a node's data may have been replaced (wiped, or resynced as a replica), the
     # unreplicated writes it held are gone: its lag no longer counts them.
@@ -299,21 +301,24 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
     def kept_data(who: str, since: int, until: int) -> bool:
         return not any(end > since and start < until for start, end in resets.get(who, ()))
 
+    # Each isolation's first acknowledgements, one per epoch, earliest first.
+    acks_in: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for (who, st, _e), (c0, _w0) in sorted(first_ack.items(), key=operator.itemgetter(1)):
+        acks_in[who, st].append(c0)
     obs_out: list[tuple[int, int]] = []
     for j, (o_inv, o_comp, _ms, node, _idx) in enumerate(a.lag_obs):
         snap = br(starts, o_inv)
         who = node or ks[snap].primary
         st = iso_at(snap, who)
-        if st is None:
+        if st is None or not still_isolated((who, st), o_comp):
             continue
-        got = first_ack.get((who, st))
-        if (
-            got is not None
-            and got[0] <= o_inv
-            and still_isolated((who, st), o_comp)
-            and kept_data(who, got[0], o_comp)
-        ):
-            obs_out.append((j, o_inv - got[0]))
+        # The earliest acknowledgement whose data the node kept until the observation.
+        for c0 in acks_in.get((who, st), ()):
+            if c0 > o_inv:
+                break
+            if kept_data(who, c0, o_comp):
+                obs_out.append((j, o_inv - c0))
+                break
     result = (writes_out, obs_out)
     a.cache["isolation"] = result
     return result

@@ -693,23 +693,21 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
     for j, obs in enumerate(a.lag_obs):
         events.append((obs[0], 1, 2, j))
     events.sort()
-    # An isolation is identified by (primary, its start); w0 is its first acknowledged write.
-    first_ack: dict[tuple[str, int], Write] = {}
+    # An isolation is identified by (primary, its start); w0 is the first acknowledged write
+    # of each epoch in it (a primary that loses its data while isolated starts a new epoch).
+    first_ack: dict[tuple[str, int, int], Write] = {}
+    acks_in: dict[tuple[str, int], list[Write]] = defaultdict(list)  # in order of completion
     at_invoke: list[tuple[int, tuple[str, int], Write]] = []
-    at_obs: list[tuple[int, tuple[str, int], Write]] = []
-    snap = 0
-    n_eff = len(starts)
+    at_obs: list[tuple[int, tuple[str, int], list[Write]]] = []
     for t, _o, kind, i in events:
-        while snap < n_eff and starts[snap] <= t:
-            snap += 1
+        snap = snap_at(t)
         if kind == 2:
             node = a.lag_obs[i][3] or ks[snap].primary
             st = iso_at(snap, node)
             if st is None:
                 continue
-            w0 = first_ack.get((node, st))
-            if w0 is not None:
-                at_obs.append((i, (node, st), w0))
+            if acks_in[node, st]:
+                at_obs.append((i, (node, st), list(acks_in[node, st])))
             continue
         w = writes[i]
         assert w.primary is not None
@@ -718,10 +716,12 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
             continue
         iso = (w.primary, st)
         if kind == 1:
-            first_ack.setdefault(iso, w)
+            if (w.primary, st, w.epoch) not in first_ack:
+                first_ack[w.primary, st, w.epoch] = w
+                acks_in[iso].append(w)
         else:
-            w0 = first_ack.get(iso)
-            if w0 is not None and w0.epoch == w.epoch:
+            w0 = first_ack.get((w.primary, st, w.epoch))
+            if w0 is not None:
                 at_invoke.append((i, iso, w0))
 
     def still_isolated(iso: tuple[str, int], until: int) -> bool:
@@ -745,11 +745,16 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
         )
 
     obs_out: list[tuple[int, int]] = []
-    for j, iso, w0 in at_obs:
+    for j, iso, acked in at_obs:
         inv, comp, _ms, _node, _idx = a.lag_obs[j]
-        assert w0.comp is not None
-        if still_isolated(iso, comp) and kept_data(iso[0], w0.comp, comp):
-            obs_out.append((j, inv - w0.comp))
+        if not still_isolated(iso, comp):
+            continue
+        # The earliest acknowledgement whose data the node kept until the observation.
+        for w0 in acked:
+            assert w0.comp is not None
+            if kept_data(iso[0], w0.comp, comp):
+                obs_out.append((j, inv - w0.comp))
+                break
     result = (writes_out, obs_out)
     a.cache["isolation"] = result
     return result
