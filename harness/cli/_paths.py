@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness._errors import AckboundError
 
-__all__ = ["check_output_dir", "check_output_file", "path_arg"]
+__all__ = ["check_copy_of_report", "check_output_dir", "check_output_file", "path_arg"]
 
 
 def path_arg(text: str) -> Path:
@@ -57,6 +57,35 @@ def check_output_file(
     if not existed:
         with contextlib.suppress(OSError):
             target.unlink()
+
+
+# What only a run directory holds (harness.run.earlier_run knows these and results.json and
+# junit.xml, left out here: copies of those two are written anywhere, ackbound-runs/junit.xml
+# by CI, say, and a directory of such copies is no run).
+_RUN_ONLY = ("report.html", "program.txt", "history.ndjson", "nodes", "none", "sync", "async")
+
+
+def check_copy_of_report(flag: str, out: str | os.PathLike[str], run_dir: Path) -> None:
+    """Fail if writing the copy ``out`` of a report (``--json``, ``--junit``) would lose
+    something of a run: ``out`` is the run directory ``run_dir`` (or a directory above it),
+    which the run creates, or an existing file in another run's directory (its results.json,
+    say: replay would then read this run's). Any other existing file is overwritten, as a
+    copy is meant to be (CI writes ackbound-runs/junit.xml on every job)."""
+    target = Path(os.path.abspath(out))
+    here = Path(os.path.abspath(run_dir))
+    if (target == here or target in here.parents) and not target.is_dir():  # a dir: said later
+        what = "is the run directory" if target == here else f"holds the run directory {run_dir}"
+        raise AckboundError(
+            f"{flag} {out} {what}, which the run creates; pass the path of a file outside it"
+        )
+    if target.parent == here or not os.path.lexists(target):
+        return
+    found = next((n for n in _RUN_ONLY if os.path.lexists(target.parent / n)), None)
+    if found is not None:
+        raise AckboundError(
+            f"{flag} {out} is a file of the run in {Path(out).parent} (it holds {found}); "
+            "overwriting it would lose that run's, so pass a path outside that directory"
+        )
 
 
 def check_output_dir(flag: str, path: str | os.PathLike[str]) -> None:

@@ -11,7 +11,12 @@ from typing import Any
 
 from harness._errors import AckboundError
 from harness.cli._check import _positive_int, _seconds, int_in
-from harness.cli._paths import check_output_dir, check_output_file, path_arg
+from harness.cli._paths import (
+    check_copy_of_report,
+    check_output_dir,
+    check_output_file,
+    path_arg,
+)
 
 _MOST_NODES = 32  # a cluster on one machine's loopback; more is a typo
 
@@ -206,7 +211,17 @@ def run(args: argparse.Namespace) -> int:
                 f"{flag} {out} is the run directory's own {clash}, which the run writes too; "
                 "pass a path outside the run directory, or another name"
             )
+        check_copy_of_report(flag, out, run_dir)
         check_output_file(flag, out)
+    if (
+        config.json is not None
+        and config.junit is not None
+        and os.path.abspath(config.json) == os.path.abspath(config.junit)
+    ):
+        raise AckboundError(
+            f"--json and --junit both name {config.json}; the second would overwrite the "
+            "first, so give each its own file"
+        )
     if config.report_dir is None:
         run_dir = claim_run_dir(run_dir)
     else:

@@ -161,3 +161,53 @@ def test_ctrl_c_says_whether_the_reports_were_written(
         else "ackbound: interrupted before the reports were written; the histories gathered "
         "are in r\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        (["--json", "old/results.json"], "--json old/results.json is a file of the run in old (it holds report.html); overwriting it would lose that run's, so pass a path outside that directory"),
+        (["--junit", "old/junit.xml"], "--junit old/junit.xml is a file of the run in old (it holds report.html); overwriting it would lose that run's, so pass a path outside that directory"),
+        (["--report-dir", "new", "--junit", "new"], "--junit new is the run directory, which the run creates; pass the path of a file outside it"),
+        (["--report-dir", "new/r", "--json", "new"], "--json new holds the run directory new/r, which the run creates; pass the path of a file outside it"),
+        (["--report-dir", "new", "--json", "copy", "--junit", "copy"], "--json and --junit both name copy; the second would overwrite the first, so give each its own file"),
+    ],
+)  # fmt: skip
+def test_a_copy_of_a_report_that_would_lose_a_run_is_refused(
+    tmp_path: Path, flag: list[str], expected: str
+) -> None:
+    """--json OLD/results.json overwrote another run's verdict (replay then found nothing
+    failed); --junit naming the new run directory failed only after the whole run."""
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("results.json", "junit.xml", "report.html"):
+        (old / name).write_text("the earlier run's\n")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    done = ackbound("run", *flag, "--budget", "3", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (3, f"ackbound: error: {expected}\n")
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+    assert (old / "results.json").read_text() == "the earlier run's\n"
+
+
+def test_a_copy_left_by_an_earlier_job_outside_any_run_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI writes ackbound-runs/junit.xml on every job: the file is a copy, not a run."""
+    import harness.run
+    from harness.cli import main
+
+    started: list[Path] = []
+
+    def interrupted(config: object, *, run_dir: Path, **kw: object) -> None:
+        started.append(run_dir)
+        raise KeyboardInterrupt
+
+    runs = tmp_path / "ackbound-runs"
+    runs.mkdir()
+    (runs / "junit.xml").write_text('<testsuites name="ackbound"/>\n')
+    (runs / "results.json").write_text('{"schema": "ackbound-results/1"}\n')
+    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
+    monkeypatch.chdir(tmp_path)
+    args = ["--junit", "ackbound-runs/junit.xml", "--json", "ackbound-runs/results.json"]
+    assert main(["run", "--quiet", *args]) == 130
+    assert len(started) == 1
