@@ -319,8 +319,9 @@ class HiredisRequestParser:
       (AUTH state, CONFIG SET proto-max-bulk-len) is re-checked on each of them.
     - **careful**: before each command its ``*N`` header is read here and the command goes
       to the pure parser if N breaks a limit or the bytes received cannot hold N arguments:
-      hiredis must never size anything from a declared length (a chunk holding any array
-      header of six digits or more, nested ones too, goes to the pure parser whole).
+      hiredis must never size anything from a declared length (a chunk holding any aggregate
+      header - ``* ~ > | %`` - of six digits or more, nested ones too, goes to the pure
+      parser whole).
     """
 
     __slots__ = (
@@ -413,6 +414,9 @@ class HiredisRequestParser:
             pure.feed(chunk)
             return
         elif self._whole(chunk):
+            return
+        if _BIG_HEADER.search(chunk):  # the careful path hands hiredis nested headers too
+            pure.feed(chunk)
             return
         self._chunk = chunk
         self._start = 0
@@ -601,9 +605,11 @@ class _Unsure(Exception):
 _NOT_CANONICAL: Final = re.compile(rb"\r\n[+=(~>|%]")
 _TYPE_BYTES: Final = b"+=(~>|%"
 """The same bytes anywhere: a cheap test that skips the search for most chunks."""
-# An array header of 100000 elements or more, anywhere in a chunk (a nested one too), sends
-# the chunk to the pure parser: hiredis reserves memory for a declared array size.
-_BIG_HEADER: Final = re.compile(rb"\*[0-9]{6}")
+# An aggregate header (array, set, push, attribute, map) of 100000 elements or more, anywhere
+# in a chunk (a nested one too), sends the chunk to the pure parser: hiredis reserves memory
+# for a declared aggregate size (``>2000000000`` froze the event loop for most of a minute),
+# and the pure parser refuses any aggregate at once.
+_BIG_HEADER: Final = re.compile(rb"[*~>|%][0-9]{6}")
 _LIST: Final = frozenset([list])
 
 

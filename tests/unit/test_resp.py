@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from _deps import missing
 from hypothesis import given, settings
@@ -178,6 +180,20 @@ def test_other_element_types_in_a_pipeline(cls: type, kind: int) -> None:
         assert [b"GET", b"k"] not in top and top[:2] == [[b"PING"], [b"PING"]]
     if kind != ord("$"):
         assert inner_error is not None and inner_error.startswith("Protocol error: expected '$'")
+
+
+@pytest.mark.parametrize("cls", PARSERS)
+@pytest.mark.parametrize("kind", "*~>|%")
+@pytest.mark.parametrize("before", [b"", encode_command("PING")])
+def test_a_huge_declared_aggregate_is_refused_at_once(cls: type, kind: str, before: bytes) -> None:
+    # hiredis reserves a slot per declared element: handed `>2000000000` it took most of a
+    # minute (allocating, then freeing), with the server's one event loop stuck meanwhile.
+    data = before + b"*1\r\n" + kind.encode() + b"2000000000\r\n"
+    started = time.monotonic()
+    commands, message = run(cls, [data])
+    assert time.monotonic() - started < 1.0
+    assert commands == ([[b"PING"]] if before else [])
+    assert message == f"Protocol error: expected '$', got '{kind}'"
 
 
 @pytest.mark.skipif(not HAVE_HIREDIS, reason="the hiredis parser needs hiredis")
