@@ -26,8 +26,10 @@ The replica's link, as one table (rows are the only transitions; any error, EOF,
                                                                   (PSYNC ? -1 with no history)
     sync       +FULLRESYNC id off, then $len snapshot  connected  flush dataset, load snapshot,
                                                                   rewrite AOF, offset := off
-    sync       +CONTINUE id                            connected  keep dataset; a new id
-                                                                  shifts replid to replid2
+    sync       +CONTINUE id                            connected  keep dataset (not a MULTI
+                                                                  half received before the
+                                                                  reconnect); a new id shifts
+                                                                  replid to replid2
     connected  stream bytes                            connected  apply in order, then REPLCONF
                                                                   ACK offset (every batch, and
                                                                   every repl-ack-period-ms)
@@ -221,12 +223,16 @@ class ReplicaLink:
         self._stopped = True
         self._task.cancel()
         self._ack_task.cancel()
-        if self._held_timer is not None:
-            self._held_timer.cancel()
-        self._held.clear()
+        self._drop_held()
         if self._writer is not None:
             self._writer.close()
         self.state = "connect"
+
+    def _drop_held(self) -> None:
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
+        self._held.clear()
 
     def reported_offset(self) -> int:
         """The offset INFO replication and ROLE report: what this replica applied."""
@@ -325,6 +331,11 @@ class ReplicaLink:
                 continue  # as in Valkey: a primary with a password answers PING with NOAUTH
             if isinstance(reply, ErrorReply) or not isinstance(reply, bytes):
                 raise _LinkError(f"{step[0]!r} got {reply!r} from the primary")
+        # PSYNC asks for the stream from the first byte not applied yet: whatever was
+        # received but not applied (half of a MULTI..EXEC block, held-back entries) comes
+        # again, so it is dropped here, or it would be applied twice.
+        srv.discard_unapplied()
+        self._drop_held()
         history = srv.history
         if srv.has_history:
             writer.write(encode_command(b"PSYNC", history.replid, history.offset + 1))

@@ -573,6 +573,12 @@ class Server:
             return
         self._apply_one(argv, encoded, apply)
 
+    def discard_unapplied(self) -> None:
+        """Forget a MULTI..EXEC block received from the primary but not applied (its EXEC
+        has not arrived): the link to the primary was lost, and the next sync sends the
+        block again, whole, from its MULTI."""
+        self._replica_tx = None
+
     def _apply_one(self, argv: list[bytes], encoded: bytes, apply: bool) -> None:
         self.backlog.append(encoded)
         self.history.offset += len(encoded)
