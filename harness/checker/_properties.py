@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate, compress, count, groupby, islice, repeat
@@ -230,7 +230,7 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
     # An isolation is identified by (primary, its start); w0 is the first acknowledged write
     # of each epoch in it (a primary that loses its data while isolated starts a new epoch:
     # what it acknowledges then is unreplicated anew, and bounds the lag from then on).
-    first_ack: dict[tuple[str, int, int], tuple[int, int]] = {}  # -> (completion, w0)
+    first_ack: dict[tuple[str, int, int | None], tuple[int, int]] = {}  # -> (completion, w0)
     invoked: list[tuple[int, tuple[str, int]]] = []  # (write, isolation) at invocation
     if since:
         # The snapshots with an isolated primary, and since when each is isolated.
@@ -985,10 +985,18 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         later = bisect.bisect_right(fault_starts, end)  # the first fault begun after the heal
         if later < len(fault_starts) and fault_starts[later] <= deadline:
             continue  # another fault began before writes had to resume: nothing to judge
-        # The writes invoked from the heal on are a suffix in invocation order: a short
-        # one (the usual last heal) is looked at as it is, a long one through suffix
+        if later < len(fault_starts):
+            # That fault ends what this heal is judged by: writes invoked from then on, or
+            # refused once it may have begun, tell of it, not of this heal.
+            if cols is None and not invs_sorted(a):
+                cols = _by_invocation(a)
+            n_after, first_ok, refused_late, spanned = _until_fault(
+                a, cols, start, deadline, fault_starts[later]
+            )
+        # The writes invoked from the last heal on are a suffix in invocation order: a
+        # short one (the usual case) is looked at as it is, a long one through suffix
         # minima and maxima built once.
-        if invs_sorted(a) and len(a.w_inv) - bisect.bisect_left(a.w_inv, start) <= _SHORT:
+        elif invs_sorted(a) and len(a.w_inv) - bisect.bisect_left(a.w_inv, start) <= _SHORT:
             n_after, first_ok, refused_late, spanned = _after_heal(a, start, deadline)
         else:
             if cols is None:
@@ -1049,6 +1057,35 @@ def _after_heal(a: Analysis, start: int, deadline: int) -> tuple[int, int | None
         and max(c or i for c, i in zip(comps, inv[pos:], strict=True)) > deadline
     )
     return n_after, first_ok, refused_late, spanned
+
+
+def _until_fault(
+    a: Analysis, cols: _ByInvocation | None, start: int, deadline: int, limit: int
+) -> tuple[int, int | None, bool, bool]:
+    """What :func:`_after_heal` says, of the writes invoked from ``start`` until ``limit``
+    (the next fault's start) only, counting a refusal only if it came before ``limit``.
+    ``cols`` is needed when invocations are out of order."""
+    inv, comp, typ = a.w_inv, a.w_comp, a.w_type
+    at: Iterable[int]
+    if cols is None:
+        at = range(bisect.bisect_left(inv, start), bisect.bisect_left(inv, limit))
+    else:
+        lo = bisect.bisect_left(cols.invs, start)
+        at = cols.order[lo : bisect.bisect_left(cols.invs, limit)]
+    n_after, first_ok, earliest = 0, None, 0
+    refused_late = tried_by_deadline = False
+    last = -1
+    for i in at:
+        n_after += 1
+        t, c = inv[i], comp[i]
+        if typ[i] == "ok" and c is not None:
+            if first_ok is None or c < earliest:
+                first_ok, earliest = i, c
+        elif t > deadline and c is not None and c < limit:
+            refused_late = True
+        tried_by_deadline = tried_by_deadline or t <= deadline
+        last = max(last, c or t)
+    return n_after, first_ok, refused_late, tried_by_deadline and last > deadline
 
 
 class _ByInvocation(NamedTuple):

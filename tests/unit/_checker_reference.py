@@ -1222,13 +1222,22 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         deadline = end + bound
         if any(end < s <= deadline for s in a.fault_starts):
             continue  # another fault began before writes had to resume: nothing to judge
-        after = [w for w in writes if w.inv >= start]
+        # The next fault ends what this heal is judged by: writes invoked from then on, or
+        # refused once it may have begun, tell of that fault, not of this heal.
+        limit = min((s for s in a.fault_starts if s > end), default=None)
+        after = [w for w in writes if w.inv >= start and (limit is None or w.inv < limit)]
         accepted = [w for w in after if w.type == "ok" and w.comp is not None]
         first_ok = min(accepted, key=lambda w: w.comp or 0) if accepted else None
         if first_ok is not None and first_ok.comp is not None and first_ok.comp <= deadline:
             evidence += 1
             continue
-        refused_late = [w for w in after if w.inv > deadline and w.type != "ok"]
+        refused_late = [
+            w
+            for w in after
+            if w.inv > deadline
+            and w.type != "ok"
+            and (limit is None or (w.comp is not None and w.comp < limit))
+        ]
         spanned = any(w.inv <= deadline for w in after) and any(
             (w.comp or w.inv) > deadline for w in after
         )
