@@ -153,7 +153,11 @@ def print_run_result(
         markup=False,
     )
     if not result.complete:
-        con.print("[yellow]interrupted:[/] these are the results gathered so far")
+        # Ctrl-C, or an error that ended the run (a cluster that kept breaking, say): only
+        # the first is an interruption; the error line below says what the second was.
+        ctrl_c = result.error is None or result.error.startswith("interrupted")
+        stopped = "interrupted" if ctrl_c else "stopped early"
+        con.print(f"[yellow]{stopped}:[/] these are the results gathered so far")
     if result.error:
         con.print(f"[red]error:[/] {escape(result.error)}")
     rows = [r for m in result.modes.values() for r in property_rows(m)]

@@ -92,3 +92,74 @@ def test_an_external_cluster_is_judged_by_its_own_nodes() -> None:
         "nodes of one-az.toml have 0: every write would be refused; add nodes in other AZs to "
         "one-az.toml, or leave sync out of --mode"
     )
+
+
+_NO_HOOKS = """\
+name = "no-hooks"
+kind = "external"
+[external]
+primary = "a"
+nodes = [
+  {name = "a", host = "127.0.0.1", port = 9, az = "z1"},
+  {name = "b", host = "127.0.0.1", port = 9, az = "z2"},
+]
+[external.hooks]
+promote = "true"
+[replication]
+replicaof = [["REPLICAOF", "{primary_host}", "{primary_port}"]]
+promote = [["REPLICAOF", "NO", "ONE"]]
+[modes.sync]
+write = "wait"
+"""
+
+
+def test_a_fault_named_that_the_target_cannot_do_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    """It was accepted, never fired, and the run reported verdicts as if it had."""
+    (tmp_path / "t.toml").write_text(_NO_HOOKS)
+    faults = ["--faults", "partition,failover,wipe-restart", "--budget", "3"]
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--target", "t.toml", "--mode", "sync", *faults],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stderr) == (
+        3,
+        "ackbound: error: --faults: target 'no-hooks' cannot do partition (needs partition), "
+        "wipe-restart (needs kill, restart, wipe); add the hooks to its [external.hooks], or "
+        "leave them out of --faults\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.toml"]
+
+
+def test_the_default_faults_are_those_the_target_can_do_and_the_rest_are_named_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default set ran faults the target could not do: every example broke, and the run
+    ended as if interrupted."""
+    import harness.run
+    from harness.cli import main
+
+    (tmp_path / "t.toml").write_text(_NO_HOOKS)
+    configs: list[RunConfig] = []
+
+    def interrupted(config: RunConfig, **kw: object) -> None:
+        configs.append(config)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--quiet", "--target", "t.toml", "--mode", "sync"]) == 130
+    assert configs[0].faults == ("failover", "heal")
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "ackbound: target 'no-hooks' cannot do the faults kill, restart, wipe-restart, pause, "
+        "resume, partition, slow-link, az-outage (no hook for them); the run uses failover, heal"
+    )
+    # A process target can do every fault: nothing is dropped, nothing said.
+    configs.clear()
+    assert main(["run", "--quiet", "--mode", "none", "--report-dir", "b"]) == 130
+    assert configs[0].faults == parse_faults("default")
+    assert "cannot do" not in capsys.readouterr().err

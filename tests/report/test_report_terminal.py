@@ -122,6 +122,19 @@ def test_an_interrupted_run_says_so() -> None:
     assert "error: interrupted (Ctrl-C)" in text
 
 
+def test_a_run_an_error_ended_does_not_say_it_was_interrupted() -> None:
+    """Nobody pressed Ctrl-C: the cluster broke, and the error line says so."""
+    result = tiny_run()
+    error = "the cluster broke in 3 examples in a row (last: kill: FaultError: ...)"
+    result.finish(complete=False, error=error, finished="2024-05-01T12:00:03.000Z")
+    con = _console()
+    print_run_result(result, console=con)
+    text = con.export_text()
+    assert "stopped early: these are the results gathered so far" in text
+    assert "interrupted" not in text
+    assert f"error: {error}" in text
+
+
 class Clock:
     def __init__(self) -> None:
         self.t = 100.0
