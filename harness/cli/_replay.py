@@ -9,7 +9,11 @@ from harness.cli._paths import path_arg
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", type=path_arg, help="the directory of a run (it holds results.json)")
+    p.add_argument(
+        "run_dir",
+        type=path_arg,
+        help="the directory of a run (it holds results.json), or a results.json",
+    )
     p.add_argument("--mode", default=None, help="replay this mode's failure (default: each)")
     p.add_argument(
         "--times",
@@ -22,9 +26,10 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.report import print_check_result
-    from harness.run._replay import load_failures, replay_program, replay_steps
+    from harness.run._replay import load_failures, replay_program, replay_steps, results_file
 
     failures = load_failures(args.run_dir)
+    run_dir = results_file(args.run_dir).parent  # a replay's files go beside the results
     if args.mode is not None:
         if args.mode not in failures:
             raise AckboundError(
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 target=target.get("file") or target["name"],
                 mode=mode,
                 bug=target.get("bug"),
-                run_dir=str(args.run_dir),
+                run_dir=str(run_dir),
                 **{
                     k: v
                     for k, v in opts.items()

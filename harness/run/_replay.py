@@ -18,16 +18,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import re
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness._errors import AckboundError
 from harness.run._config import RunConfig
+from harness.run._example import KEYS_PER_WORKLOAD, WORKLOADS
 from harness.run._runner import ModeRun, mode_setup, start_run_cluster
 
-__all__ = ["load_failures", "replay_program", "replay_steps"]
+__all__ = ["load_failures", "replay_program", "replay_steps", "results_file"]
 
 
 def replay_program(
@@ -148,12 +151,74 @@ def _step_problem(state: Any, steps: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def _number(lo: float, hi: float) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _integer(lo: int, hi: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _one_of(*choices: str) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v in choices), "one of " + ", ".join(choices)
+
+
+_DAY_MS = 86_400_000  # longer than any step a run draws, however long its lag limit
+_ROLE = re.compile(r"primary|replicas|replica-[1-9][0-9]*")
+
+# What each argument of a step may be: what the state machine draws (harness.run._machine),
+# a little wider. A hand-edited step is refused when the document is read, before a cluster
+# starts, instead of failing in the middle of the replay (or waiting for ever).
+_STEP_ARGS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "workload": _one_of(*WORKLOADS),
+    "key": (_integer(0, KEYS_PER_WORKLOAD - 1), f"an integer 0..{KEYS_PER_WORKLOAD - 1}"),
+    "count": (_integer(1, 1000), "an integer 1..1000"),
+    "node": (
+        lambda v: isinstance(v, str) and _ROLE.fullmatch(v) is not None,
+        "a role: primary, replicas or replica-N",
+    ),
+    "seconds": (_number(0, _DAY_MS / 1000), "a number of seconds 0..86400 (a day)"),
+    "ms": (_number(0, _DAY_MS), f"a number of milliseconds 0..{_DAY_MS} (a day)"),
+    "hold_ms": (_number(0, _DAY_MS), f"a number of milliseconds 0..{_DAY_MS} (a day)"),
+    "direction": _one_of("both", "in", "out"),
+    "bandwidth": (_integer(1, 10_000_000_000), "bytes per second, 1..10000000000"),
+    "latency_ms": (_number(0, 60_000), "a number of milliseconds 0..60000"),
+    "fault": _one_of("partition", "pause", "kill", "slow-link"),
+    "then": _one_of("heal", "failover", "stay"),
+}
+
+
+def _steps_problem(mode: str, steps: list[dict[str, Any]]) -> str | None:
+    """What is wrong with the steps of ``mode``'s failure (None: nothing this can see; the
+    rule names and argument names are checked against the state machine later)."""
+    if not steps:
+        return f"the {mode} failure has no steps, so there is nothing to replay"
+    for i, step in enumerate(steps):
+        for name, value in (step.get("args") or {}).items():
+            valid, expect = _STEP_ARGS.get(name, (None, ""))
+            if valid is not None and not valid(value):
+                shown = json.dumps(value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                return (
+                    f"the {mode} failure's step {i + 1} ({step.get('rule')}): {name} is "
+                    f"{shown}, not {expect}"
+                )
+    return None
+
+
+def results_file(path: Path) -> Path:
+    """The results document ``ackbound replay PATH`` reads: PATH itself when it is a file
+    (a run's results.json, or a --json copy), else the results.json of the run directory."""
+    return path if path.is_file() else path / "results.json"
+
+
 def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """The failing example of each mode in ``run_dir/results.json``, with what the run set
-    (``options``: the keyword arguments of :func:`replay_program`)."""
+    """The failing example of each mode in ``run_dir/results.json`` (or in ``run_dir``
+    itself when it is a file), with what the run set (``options``: the keyword arguments
+    of :func:`replay_program`)."""
     from harness.report import validate_results
 
-    path = run_dir / "results.json"
+    path = results_file(run_dir)
     if path.exists() and not path.is_file():
         raise AckboundError(f"{path}: not a file; pass the directory of a run")
     try:
@@ -179,6 +244,12 @@ def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
     for mode, m in doc["modes"].items():
         failure = m.get("failure")
         if failure:
+            problem = _steps_problem(mode, failure["steps"])
+            if problem is not None:
+                raise AckboundError(
+                    f"{path}: {problem}; the results.json was edited or written by another "
+                    "version of ackbound"
+                )
             out[mode] = {
                 "failure": failure,
                 "target": doc["target"],

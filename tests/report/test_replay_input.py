@@ -95,6 +95,47 @@ def test_results_json_that_is_a_directory_is_named(run_dir: Path) -> None:
         load_failures(run_dir)
 
 
+def _step_arg(i: int, name: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(doc: dict[str, Any]) -> None:
+        doc["modes"]["sync"]["failure"]["steps"][i]["args"][name] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (_step_arg(1, "node", 3), 'the sync failure\'s step 2 (kill): node is 3, not a role: primary, replicas or replica-N'),
+        (_step_arg(0, "key", "0"), 'the sync failure\'s step 1 (write): key is "0", not an integer 0..2'),
+        (_step_arg(0, "key", True), "the sync failure's step 1 (write): key is true, not an integer 0..2"),
+        (_step_arg(0, "workload", "x" * 60), f'the sync failure\'s step 1 (write): workload is "{"x" * 36}..., not one of register, list, set, counter'),
+        (_step_arg(0, "hold_ms", "2000"), 'the sync failure\'s step 1 (write): hold_ms is "2000", not a number of milliseconds 0..86400000 (a day)'),
+        (_step_arg(0, "hold_ms", 10**12), "the sync failure's step 1 (write): hold_ms is 1000000000000, not a number of milliseconds 0..86400000 (a day)"),
+        (_failure("steps", []), "the sync failure has no steps, so there is nothing to replay"),
+    ],
+)  # fmt: skip
+def test_a_step_argument_no_run_draws_is_named_when_the_document_is_read(
+    run_dir: Path, mutate: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    """A string hold_ms was a traceback (exit 1, as if violated), 10**12 waited for ever,
+    and no steps replayed nothing and said it passed."""
+    _write(run_dir, mutate)
+    with pytest.raises(AckboundError) as exc:
+        load_failures(run_dir)
+    assert str(exc.value) == (
+        f"{run_dir / 'results.json'}: {problem}; the results.json was edited or written by "
+        "another version of ackbound"
+    )
+
+
+def test_a_results_file_is_read_as_well_as_its_directory(run_dir: Path) -> None:
+    """replay RUN/results.json said 'RUN/results.json/results.json: Not a directory'."""
+    _write(run_dir)
+    (run_dir / "copy.json").write_text((run_dir / "results.json").read_text())
+    assert load_failures(run_dir / "results.json") == load_failures(run_dir)
+    assert load_failures(run_dir / "copy.json") == load_failures(run_dir)
+
+
 class _Machine(RuleBasedStateMachine):
     @rule()
     def heal(self) -> None:
