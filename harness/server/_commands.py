@@ -168,7 +168,9 @@ def cmd_set(srv: Server, c: Client, argv: list[bytes]) -> bytes:
             amount = _int(argv[i + 1])
             if amount is None:
                 return E_NOT_INTEGER
-            if amount <= 0:
+            # Valkey's bounds: the deadline in ms must be a positive signed 64-bit integer
+            # (it is propagated as PXAT, which a replica and the AOF load parse as one).
+            if amount <= 0 or (opt in (b"EX", b"EXAT") and amount > INT64_MAX // 1000):
                 return error(E_EXPIRE.format("set"))
             if opt == b"EX":
                 expire_at = _now_ms() + amount * 1000
@@ -178,6 +180,8 @@ def cmd_set(srv: Server, c: Client, argv: list[bytes]) -> bytes:
                 expire_at = amount * 1000
             else:
                 expire_at = amount
+            if expire_at > INT64_MAX:
+                return error(E_EXPIRE.format("set"))
             i += 1
         else:
             return E_SYNTAX

@@ -591,9 +591,15 @@ class Server:
             if cmd is not None:
                 self.replaying = True
                 try:
-                    cmd.handler(self, _REPLICATION_CLIENT, argv)
+                    reply = cmd.handler(self, _REPLICATION_CLIENT, argv)
                 finally:
                     self.replaying = False
+                if reply is not None and reply[:1] == b"-":
+                    self.log(
+                        "warning",
+                        f"A command from the primary failed: {name.decode(errors='replace')} "
+                        f"-> {reply[1:].decode(errors='replace').strip()}",
+                    )
         if self.aof is not None:
             self.aof.append(encoded)
 
@@ -734,7 +740,13 @@ class Server:
                             f"({cmd.name.decode()}) has {len(argv) - 1} arguments, which it "
                             f"cannot take; {fix}"
                         )
-                    cmd.handler(self, _REPLICATION_CLIENT, argv)
+                    reply = cmd.handler(self, _REPLICATION_CLIENT, argv)
+                    if reply is not None and reply[:1] == b"-":
+                        raise StartError(
+                            f"the append-only file {path}: command {count + 1} "
+                            f"({cmd.name.decode()}) fails: "
+                            f"{reply[1:].decode(errors='replace').strip()}; {fix}"
+                        )
                     count += 1
             except ProtocolError as exc:
                 raise StartError(

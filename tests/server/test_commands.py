@@ -56,6 +56,25 @@ def test_strings(node: Node) -> None:
     assert c("GET", "e") is None or c("GET", "e") == b"v"
 
 
+@pytest.mark.parametrize(
+    ("option", "amount"),
+    [
+        ("EX", "9223372036854775807"),
+        ("EX", "9223372036854775"),
+        ("PX", "9223372036854775000"),
+        ("EXAT", "9223372036854775807"),
+    ],
+)
+def test_set_expire_beyond_int64_ms_is_refused(node: Node, option: str, amount: str) -> None:
+    # Valkey's bound: a deadline in ms past INT64_MAX is refused. Accepted, it was
+    # propagated as a PXAT no replica or AOF load could parse, and the write vanished there.
+    c = node.conn()
+    assert c("SET", "k", "v", option, amount) == err("ERR invalid expire time in 'set' command")
+    assert c("GET", "k") is None
+    assert c("SET", "k", "v", "PXAT", "9223372036854775807") == b"OK"
+    assert c("GET", "k") == b"v"
+
+
 def test_lists_sets_and_wrongtype(node: Node) -> None:
     c = node.conn()
     assert c("RPUSH", "l", "a", "b") == 2

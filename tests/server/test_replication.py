@@ -144,6 +144,22 @@ def test_aof_replayed_on_restart(start_server: ServerFactory, tmp_path: Path) ->
     assert again.conn()("GET", "n") == b"2"
 
 
+def test_aof_command_that_fails_stops_the_start(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    # A command the AOF load cannot apply is said, not counted as loaded and skipped.
+    with open(tmp_path / "appendonly.aof", "wb") as f:
+        f.write(encode_command("SET", "a", "1"))
+        f.write(encode_command("SET", "k", "v", "PXAT", "9223372036854775808"))
+    node = start_server("--dir", str(tmp_path), "--appendonly", "yes", wait=False)
+    assert node.proc.wait(timeout=20) == 3
+    log = node.log.read_text()
+    assert (
+        f"ackbound server: the append-only file {tmp_path / 'appendonly.aof'}: command 2 (set) "
+        "fails: ERR value is not an integer or out of range; move it aside to start empty"
+    ) in log, log
+
+
 @pytest.mark.slow
 def test_two_replicas_consistent_under_100k_writes(cluster: ClusterFactory) -> None:
     primary, replicas = cluster(2)
