@@ -901,7 +901,7 @@ class _Rule(NamedTuple):
     ``default`` for each of them, but present for those at ``held``, and — for a counter
     whose deltas are distinct powers of two — present iff its bit is in ``bits``, or — for
     a register — absent if invoked after ``holder_done``, when the write whose value the
-    register holds completed."""
+    register holds was acknowledged."""
 
     default: bool | None
     held: list[int]
@@ -947,7 +947,9 @@ def _rule(a: Analysis, state: Mapping[str, Any], key: str, wl: str) -> _Rule:
             last = None
         if last is None:
             return _CANNOT_TELL
-        done = a.w_comp[last]
+        # Only an acknowledgement says by when a write was applied: one that timed out (or
+        # was refused) may have been applied at any time, after every other write too.
+        done = a.w_comp[last] if a.w_type[last] == "ok" else None
         held = [last] if a.w_workload[last] == wl else []
         return _Rule(None, held, holder_done=_NEVER if done is None else done)
     return _CANNOT_TELL

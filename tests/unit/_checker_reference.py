@@ -451,8 +451,10 @@ def presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
             last = a.by_value.get((w.key, v))
         except TypeError:  # unhashable: no write had that value
             return None
-        if last is not None and last.comp is not None and last.comp < w.inv:
-            # w was ordered after the write that is still there: it is gone.
+        if last is not None and last.type == "ok" and last.comp is not None and last.comp < w.inv:
+            # w was ordered after the write that is still there: it is gone. (Only an
+            # acknowledgement says when a write was applied: one that timed out or was
+            # refused may have been applied at any time, after w too.)
             return False
         return None
     return None
