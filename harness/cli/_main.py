@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -65,19 +67,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if not args_list else EXIT_COULD_NOT_RUN
     try:
         code: int = args._module.run(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone is then seen below
+    except BrokenPipeError as exc:
+        if _stdout_closed():
+            return _reader_gone()
+        return _os_error(exc)  # a socket's or a pipe's of the command's own
     except AckboundError as exc:
         print(f"ackbound: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        # A path the operating system refused where no check above named it (a name too
-        # long, a read-only disk): still one line, naming the path and the reason.
-        where = f"{exc.filename}: " if exc.filename is not None else ""
-        print(
-            f"ackbound: error: {where}{exc.strerror or exc}; check the path and try again",
-            file=sys.stderr,
-        )
-        return EXIT_COULD_NOT_RUN
+        return _os_error(exc)
     except KeyboardInterrupt:
         print("ackbound: interrupted", file=sys.stderr)
         return 130
     return code
+
+
+def _os_error(exc: OSError) -> int:
+    """A path the operating system refused where no check named it (a name too long, a
+    read-only disk): still one line, naming the path and the reason."""
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    print(
+        f"ackbound: error: {where}{exc.strerror or exc}; check the path and try again",
+        file=sys.stderr,
+    )
+    return EXIT_COULD_NOT_RUN
+
+
+def _stdout_closed() -> bool:
+    """Whether nobody reads stdout any more (a pipe whose reader exited reports an error
+    when polled)."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real stdout, or no poll (Windows)
+        return False
+
+
+# What a command killed by SIGPIPE exits with, as the shell reports it (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_gone() -> int:
+    """Whoever read stdout went away (``ackbound check h.txt --json - | head -1``): stop
+    quietly, as Unix tools do. stdout is pointed at /dev/null so that Python's flush at
+    exit does not fail again on what is left in its buffer."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (captured): nothing left to flush
+        pass
+    return EXIT_BROKEN_PIPE

@@ -421,3 +421,30 @@ def test_an_empty_history_path_is_named() -> None:
     assert could_not_run(ackbound("")) == (
         "ackbound: error: the history path is empty; pass the path of a history.ndjson"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", str(VALID), "--json", "-"],
+        ["targets", "show", "bundled", "--json"],
+        ["faults", "list", "--json"],
+    ],
+)
+def test_a_reader_that_went_away_ends_the_command_quietly(args: list[str]) -> None:
+    """``ackbound check h --json - | head -1`` said 'Broken pipe; check the path', exit 3."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before a byte is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
