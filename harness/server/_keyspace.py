@@ -12,6 +12,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 from typing import cast
 
 from harness.resp import encode_command
@@ -156,8 +157,8 @@ class Keyspace:
             if type(value) is bytes:
                 yield encode_command(b"SET", key, value)
             elif type(value) is deque:
-                for start in range(0, len(value), 512):
-                    chunk = list(value)[start : start + 512]
+                items = iter(value)  # one pass: copying or indexing a deque per chunk is O(n²)
+                while chunk := list(islice(items, 512)):
                     yield encode_command(b"RPUSH", key, *chunk)
             else:
                 members: list[bytes] = sorted(cast("set[bytes]", value))

@@ -68,6 +68,19 @@ def test_full_sync_of_existing_data(start_server: ServerFactory) -> None:
     assert "Full resync" in primary.log.read_text()
 
 
+def test_full_sync_of_a_long_list_takes_linear_time(start_server: ServerFactory) -> None:
+    # The snapshot once copied the whole list per 512-element chunk: 400000 elements held
+    # the primary ~6 s per PSYNC, past the replica's timeout, so it never finished syncing.
+    primary = start_server("--az", "a")
+    c = primary.conn()
+    for start in range(0, 400_000, 50_000):
+        c("RPUSH", "l", *range(start, start + 50_000))
+    replica = start_server("--az", "b", "--replicaof", "127.0.0.1", str(primary.port))
+    wait_online(primary, 1)  # within the poll's 10 s
+    assert replica.conn()("LLEN", "l") == 400_000
+    assert digest(replica) == digest(primary)
+
+
 def test_partial_resync_after_reconnect(cluster: ClusterFactory) -> None:
     primary, [replica] = cluster(1)
     c = primary.conn()
