@@ -7,18 +7,34 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.cli._check import _seconds
 from harness.cli._paths import check_output_dir, check_output_file, path_arg
 
 
+# Less time than this to detect a bug detects none: its cluster must start and one example
+# run (the README's selftest figures: a median of about 4 s, 11 s at most).
+MIN_BUDGET_S = 5.0
+
+
+def _detect_budget(text: str) -> float:
+    v = _seconds(text)
+    if v < MIN_BUDGET_S:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is too short to detect any bug (its cluster must start and an "
+            f"example run); pass at least {MIN_BUDGET_S:g} seconds"
+        )
+    return v
+
+
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--budget",
-        type=_seconds,
+        type=_detect_budget,
         default=60.0,
         metavar="S",
-        help="time allowed to detect each bug (default 60)",
+        help=f"time allowed to detect each bug (default 60, at least {MIN_BUDGET_S:g})",
     )
     p.add_argument(
         "--shrink-budget",
@@ -99,11 +115,7 @@ def run(args: argparse.Namespace) -> int:
         )
     con.print(t)
     fig = result.figures()
-    con.print(
-        f"caught {fig['caught']}/{fig['bugs']}; time to detect median {fig['detect_median_s']} s, "
-        f"max {fig['detect_max_s']} s; shrunk steps median {fig['shrunk_median_steps']}, "
-        f"max {fig['shrunk_max_steps']}; runs in {root}"
-    )
+    con.print(_figures_line(fig, root), markup=False)
     if args.json:
         args.json.write_text(
             json.dumps({"figures": fig, "bugs": [o.to_json() for o in result.outcomes]}, indent=2)
@@ -111,3 +123,22 @@ def run(args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
     return 0 if result.all_caught else 1
+
+
+def _figures_line(fig: dict[str, Any], root: Path) -> str:
+    """The summary under the table; a figure with nothing to measure (no bug detected, none
+    shrunk) is a dash, not "None"."""
+    detect = (
+        "–"
+        if fig["detect_median_s"] is None
+        else f"median {fig['detect_median_s']} s, max {fig['detect_max_s']} s"
+    )
+    shrunk = (
+        "–"
+        if fig["shrunk_median_steps"] is None
+        else f"median {fig['shrunk_median_steps']}, max {fig['shrunk_max_steps']}"
+    )
+    return (
+        f"caught {fig['caught']}/{fig['bugs']}; time to detect {detect}; shrunk steps "
+        f"{shrunk}; runs in {root}"
+    )

@@ -91,3 +91,38 @@ def test_the_correct_server_passes_every_mode_across_50_seeds(tmp_path: Path) ->
                     accused.append(f"seed {seed} {mode} {name}: {why}")
     assert examples == 150
     assert accused == []
+
+
+@pytest.mark.parametrize("budget", ["0", "0.01", "4.9"])
+def test_a_detection_budget_too_short_to_detect_anything_is_refused(budget: str) -> None:
+    """--budget 0 was accepted, and every bug was reported MISSED."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "selftest", "--budget", budget],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (
+        3,
+        f"ackbound selftest: error: argument --budget: {budget!r} is too short to detect any "
+        "bug (its cluster must start and an example run); pass at least 5 seconds (see "
+        "'ackbound selftest --help')\n",
+    )
+
+
+def test_figures_with_nothing_measured_are_a_dash_not_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'time to detect median None s' when no bug was detected."""
+    import harness.run._selftest as selftest
+    from harness.cli import main
+
+    missed = selftest.BugOutcome(bug="b", breaks="acked-writes-survive", mode="sync")
+    monkeypatch.setattr(
+        selftest, "run_selftest", lambda **kw: selftest.SelftestResult(outcomes=[missed])
+    )
+    assert main(["selftest", "--report-dir", str(tmp_path / "st")]) == 1
+    out = capsys.readouterr().out
+    assert "None" not in out
+    line = f"caught 0/1; time to detect –; shrunk steps –; runs in {tmp_path / 'st'}"
+    assert line in " ".join(out.split())  # the console may wrap it
