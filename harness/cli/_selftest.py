@@ -12,7 +12,6 @@ from typing import Any
 from harness.cli._check import _seconds
 from harness.cli._paths import check_output_dir, check_output_file, path_arg
 
-
 # Less time than this to detect a bug detects none: its cluster must start and one example
 # run (the README's selftest figures: a median of about 4 s, 11 s at most).
 MIN_BUDGET_S = 5.0
