@@ -304,6 +304,10 @@ def _topology(history: History, mode_nodes: set[str]) -> tuple[dict[str, str], s
 # check to bulk passes over the columns; the slow path below says what is wrong, op by op.
 
 
+# The processes named by a string (docs/history.md); a client is named by an int.
+_NAMED = frozenset({"nemesis", "observer"})
+
+
 def _raise_first_problem(ops: tuple[Op, ...], source: str) -> None:
     """Raise the ``HistoryError`` for the first op (in order) that cannot be analysed."""
     open_ops: dict[Any, Op] = {}
@@ -319,6 +323,11 @@ def _raise_first_problem(ops: tuple[Op, ...], source: str) -> None:
                     "new process id"
                 )
             f = op.f
+            if (f == "write" or f == "read") and type(p) is not int and p not in _NAMED:
+                raise HistoryError(
+                    f"{source}: op {op.index}: a {f} by process {p!r}: a client's process is "
+                    "an int (docs/history.md); number the clients 0, 1, 2, ..."
+                )
             if type(p) is int and (f == "write" or f == "read"):
                 if op.workload is None or op.key is None:
                     raise HistoryError(f"{source}: op {op.index}: a {f} needs 'workload' and 'key'")
@@ -500,6 +509,9 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         inv = _op_at(cols, j)
         done = None if d < 0 else _op_at(cols, d)
         p = inv.process
+        if (inv.f == "write" or inv.f == "read") and p not in _NAMED:  # a client not an int
+            _raise_first_problem(history.ops, source)
+            raise AssertionError("a client op by a named process, yet no problem found")
         if p == "nemesis":
             nemesis.append((inv, done))
         elif (

@@ -146,6 +146,9 @@ def _topology(history: History, mode_nodes: set[str]) -> tuple[dict[str, str], s
     return {n: n for n in names}, (names[0] if names else None)
 
 
+_NAMED = frozenset({"nemesis", "observer"})  # processes named by a string; clients by ints
+
+
 def analyse(history: History, params: Params, source: str = "<history>") -> Analysis:
     """Build the :class:`Analysis` of ``history``; raises ``HistoryError`` on malformed ops."""
     ops = history.ops
@@ -173,6 +176,11 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
                 )
             f = op.f
             rec: Any = None
+            if (f == "write" or f == "read") and type(p) is not int and p not in _NAMED:
+                raise HistoryError(
+                    f"{source}: op {op.index}: a {f} by process {p!r}: a client's process is "
+                    "an int (docs/history.md); number the clients 0, 1, 2, ..."
+                )
             if type(p) is int:
                 if f == "write" or f == "read":
                     if op.workload is None or op.key is None:

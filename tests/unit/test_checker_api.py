@@ -227,6 +227,15 @@ W1 = {"process": 0, "f": "write", "workload": "list", "key": "l", "value": "w1"}
             ),
             "h: op 1: unknown effect 'boom'; see docs/history.md",
         ),
+        (
+            _ops(
+                {**W1, "type": "invoke"},
+                {**W1, "type": "ok"},
+                {**W1, "process": "c7", "type": "invoke", "value": "w2"},
+            ),
+            "h: op 2: a write by process 'c7': a client's process is an int (docs/history.md); "
+            "number the clients 0, 1, 2, ...",
+        ),
     ],
 )
 def test_malformed_histories_are_history_errors(lines: list[str], message: str) -> None:
