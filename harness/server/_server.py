@@ -3,8 +3,10 @@
 Each connection is a :class:`Client` (an ``asyncio.Protocol``): received bytes go into its
 request parser; complete commands run synchronously, in order, through
 :meth:`Server.execute`; their replies are joined and written once per read. A client whose
-reply is held (sync durability, WAIT) is *blocked*: it stops reading and executing until the
-reply is released, so replies stay in order and a held client holds up nobody else.
+reply is held (sync durability, WAIT) is *blocked*: it stops executing until the reply is
+released, so replies stay in order and a held client holds up nobody else. It goes on reading
+(up to ``_BLOCKED_BUFFER`` bytes, then it stops reading until released), so that a blocked
+client that disconnects is seen and freed at once, as in Valkey.
 
 Before any reply leaves, the AOF is flushed (and fsynced under ``appendfsync always``) and
 the replication stream produced so far is written to every replica.
@@ -121,6 +123,8 @@ class Client(asyncio.Protocol):
         self.parser.feed(data)
         if not self.blocked:
             self.process()
+        elif self.parser.buffered > _BLOCKED_BUFFER and self.transport is not None:
+            self.transport.pause_reading()  # until unblock(): bounded input, backpressure
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -246,8 +250,6 @@ class Client(asyncio.Protocol):
 
     def block(self) -> None:
         self.blocked = True
-        if self.transport is not None:
-            self.transport.pause_reading()
 
     def unblock(self, reply: bytes) -> None:
         self.blocked = False
@@ -263,6 +265,8 @@ class Client(asyncio.Protocol):
         self.closing = True
 
 
+_BLOCKED_BUFFER: Final = 1 << 20
+"""Input a blocked client may send before it is no longer read (see the module docstring)."""
 # Encoded pieces the fast path puts together (list.extend, one join per batch: much cheaper
 # than formatting bytes per command), for values shorter than _SMALL bytes.
 _SMALL: Final = 10000

@@ -154,3 +154,19 @@ def test_a_promoted_replica_counts_its_inherited_writes_in_its_lag(
     reply = r("RPUSH", "l", "new")
     assert isinstance(reply, ErrorReply) and reply.prefix == "CLUSTERDOWN", reply
     assert int(replica.info("durability")["durability_lag_ms"]) >= 300
+
+
+def test_a_blocked_client_that_disconnects_is_freed(start_server: ServerFactory) -> None:
+    # A blocked client used to stop reading, so its EOF went unseen: it stayed connected
+    # (CLOSE_WAIT) and blocked for good. Like Valkey, it is freed when it goes.
+    node = start_server()
+    for _ in range(3):
+        c = Conn(node.port)
+        c.send_raw(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n")
+        poll(lambda: node.info("clients")["blocked_clients"] == "1", "WAIT to block")
+        c.close()
+        poll(lambda: node.info("clients")["blocked_clients"] == "0", "the client to be freed")
+    assert node.info("clients")["connected_clients"] == "1"  # INFO's own connection
+    c = Conn(node.port)
+    c.send_raw(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n100\r\n*1\r\n$4\r\nPING\r\n")
+    assert c.read() == 0 and c.read() == b"PONG"  # commands sent while blocked run after
