@@ -21,9 +21,19 @@ from harness.cli._paths import (
 _MOST_NODES = 32  # a cluster on one machine's loopback; more is a typo
 
 
+def _target_arg(text: str) -> str:
+    """An argparse type: a target name or file, but not an empty one (``Path("")`` is ``.``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty; pass bundled, valkey, redis, a plugin name or a TOML target file"
+        )
+    return text
+
+
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target",
+        type=_target_arg,
         default="bundled",
         help="bundled, valkey, redis, a plugin name, or a TOML target file (default bundled)",
     )

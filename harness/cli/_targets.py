@@ -126,5 +126,9 @@ def run(args: argparse.Namespace) -> int:
                 f"files; use 'ackbound targets show {path}' to see it validated"
             )
         t = load_target_file(path)
+        if t.auth is not None and t.auth.password_file is not None:
+            # The file is part of the target (a run refuses the target without it); the
+            # variable of password_env is the environment's, set where the run runs.
+            t.auth.resolve()
         print(f"ok: {path} (target {t.name!r}; modes {', '.join(t.supported_modes)})")
     return EXIT_VALID if args.files else EXIT_COULD_NOT_RUN

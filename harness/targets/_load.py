@@ -833,6 +833,8 @@ def _errors(top: _Table) -> ErrorRegistry:
 
 def load_target_file(path: str | Path) -> Target:
     """Load and validate one TOML target file."""
+    if isinstance(path, str) and not path.strip():  # Path("") is ".": a directory
+        raise TargetError("the target file is empty; pass the path of a TOML target file")
     p = Path(path)
     try:
         text = p.read_text("utf-8")
@@ -875,6 +877,11 @@ def load_target(spec: str | os.PathLike[str]) -> Target:
         return load_target_file(Path(spec))
     if not isinstance(spec, str):
         raise TargetError(f"a target is a name or a path; got {type(spec).__name__} {spec!r}")
+    if not spec.strip():  # Path("") is ".": a directory, not "no target"
+        raise TargetError(
+            "the target is empty; pass bundled, valkey, redis, a plugin name or the path of a "
+            "TOML target file"
+        )
     if spec in BUILTIN_TARGETS:
         return parse_target(tomllib.loads(_builtin_text(spec)), f"builtin:{spec}")
     if spec == "external":

@@ -110,3 +110,61 @@ def test_targets_check_given_a_name_says_it_checks_files() -> None:
         "ackbound: error: 'bundled' is a target name, not a file: 'targets check' validates "
         "target files; use 'ackbound targets show bundled' to see it validated\n",
     )
+
+
+_PASSWORD_FILE_TARGET = """\
+name = "pf"
+kind = "external"
+[external]
+primary = "a"
+nodes = [
+  {name = "a", host = "127.0.0.1", port = 9, az = "z1"},
+  {name = "b", host = "127.0.0.1", port = 9, az = "z2"},
+]
+[auth]
+password_file = "pw.txt"
+[replication]
+replicaof = [["REPLICAOF", "{primary_host}", "{primary_port}"]]
+promote = [["REPLICAOF", "NO", "ONE"]]
+[modes.none]
+write = "plain"
+"""
+
+
+def test_targets_check_reports_a_password_file_the_run_could_not_read(tmp_path: Path) -> None:
+    """It said ok, and the run then refused the target."""
+    target = tmp_path / "pf.toml"
+    target.write_text(_PASSWORD_FILE_TARGET)
+    done = ackbound("targets", "check", str(target))
+    assert (done.returncode, done.stderr) == (
+        3,
+        f"ackbound: error: {target}: [auth] password_file {tmp_path / 'pw.txt'} cannot be read "
+        "(No such file or directory); point it at a readable file holding the password\n",
+    )
+    (tmp_path / "pw.txt").write_text("\n")
+    done = ackbound("targets", "check", str(target))
+    assert (done.returncode, done.stderr) == (
+        3,
+        f"ackbound: error: {target}: [auth] password_file {tmp_path / 'pw.txt'} has an empty "
+        "first line; write the password on its first line\n",
+    )
+    (tmp_path / "pw.txt").write_text("s3cret\n")
+    done = ackbound("targets", "check", str(target))
+    assert (done.returncode, done.stdout) == (0, f"ok: {target} (target 'pf'; modes none)\n")
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_an_empty_target_is_refused_not_taken_for_the_current_directory() -> None:
+    """It said '.: cannot read the target file (IsADirectoryError)'."""
+    done = ackbound("run", "--target", "", "--budget", "3")
+    assert (done.returncode, done.stderr) == (
+        3,
+        "ackbound run: error: argument --target: is empty; pass bundled, valkey, redis, a "
+        "plugin name or a TOML target file (see 'ackbound run --help')\n",
+    )
+    for args in (["targets", "check", ""], ["targets", "show", " "]):
+        done = ackbound(*args)
+        assert done.returncode == 3
+        assert done.stderr.startswith("ackbound: error: the target") and "is empty; pass" in (
+            done.stderr
+        )
