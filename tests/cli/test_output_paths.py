@@ -45,7 +45,7 @@ def test_a_path_that_cannot_be_written_stops_the_command_at_once(
     (tmp_path / "afile").write_text("not a directory\n")
     (tmp_path / "matrix.json").write_text('{"schema": "ackbound-matrix/1"}\n')
     t = time.monotonic()
-    budget = [] if "--render" in command else ["--budget", "3"]
+    budget = [] if "--render" in command else ["--budget", "5"]
     done = ackbound(*command, *flag, *budget, cwd=tmp_path)
     assert time.monotonic() - t < 30  # nothing ran
     assert (done.returncode, done.stderr.strip()) == (3, f"ackbound: error: {expected}")
@@ -69,7 +69,7 @@ def test_a_directory_an_earlier_run_wrote_is_refused_and_left_as_it_was(
     (tmp_path / old).parent.mkdir(parents=True)
     (tmp_path / old).write_text("the earlier run's\n")
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-    done = ackbound(*command, "--report-dir", "old", "--budget", "3", cwd=tmp_path)
+    done = ackbound(*command, "--report-dir", "old", "--budget", "5", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (
         3,
         f"ackbound: error: {expected}; pass a new directory, or remove that run first\n",
