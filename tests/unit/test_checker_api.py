@@ -288,3 +288,27 @@ def test_params_that_would_judge_wrongly_are_refused(kwargs: dict[str, Any], mes
     with pytest.raises(ValueError) as exc:
         Params(**kwargs)
     assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    ("deltas", "read", "verdict", "evidence"),
+    [
+        ((3, 5), 8, "unknown", 0),  # 8 = 3 + 5, or anything else: the sum shows no delta
+        ((1, 4), 1, True, 1),  # distinct powers of two: 1 has no bit of the rejected 4
+        ((1, 4), 5, False, 1),
+    ],
+)
+def test_a_counter_read_is_evidence_of_a_rejection_only_when_its_sum_shows_each_delta(
+    deltas: tuple[int, int], read: int, verdict: Any, evidence: int
+) -> None:
+    text = f"""
+mode none
+nodes n1@a n2@b n3@c
+0..2    p0 incr c {deltas[0]}
+10..12  p0 incr c {deltas[1]} -> fail NOREPLICAS Not enough good replicas to write.
+20..21  p0 count c -> ok {read} final
+"""
+    prop = check(parse_text(text), Params(mode=Mode.NONE))["properties"][
+        "rejected-writes-not-applied"
+    ]
+    assert (prop["valid"], prop["evidence"]["rejected_then_read"]) == (verdict, evidence)
