@@ -362,8 +362,7 @@ def cmd_config(srv: Server, c: Client, argv: list[bytes]) -> bytes:
                 return error(
                     f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}"
                 )
-        apply_config(srv, changes)
-        return OK
+        return apply_config(srv, changes) or OK
     if sub == b"RESETSTAT" and len(argv) == 2:
         srv.stats_commands = 0
         srv.durability.buffer_exceeded = 0
@@ -378,9 +377,23 @@ def cmd_config(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     )
 
 
-def apply_config(srv: Server, changes: dict[str, object]) -> None:
+def apply_config(srv: Server, changes: dict[str, object]) -> bytes | None:
+    """Apply parsed CONFIG SET values; or change nothing and return the error reply."""
     cfg = srv.config
     old_mode = cfg.durability
+    if "appendonly" in changes:
+        try:
+            srv.set_appendonly(bool(changes["appendonly"]))
+        except OSError as exc:
+            path = os.path.join(cfg.dir, cfg.appendfilename)
+            problem = (
+                f"cannot write the append-only file {path} ({exc.strerror or exc}); "
+                "restart the server with a writable --dir"
+            )
+            srv.log("warning", f"CONFIG SET appendonly yes failed: {problem}")
+            return error(
+                f"ERR CONFIG SET failed (possibly related to argument 'appendonly') - {problem}"
+            )
     for attr, value in changes.items():
         setattr(cfg, attr, value)
     if "proto_max_bulk_len" in changes:
@@ -388,8 +401,6 @@ def apply_config(srv: Server, changes: dict[str, object]) -> None:
             client.parser.max_bulk_len = cfg.proto_max_bulk_len
     if "repl_backlog_size" in changes:
         srv.backlog.size = cfg.repl_backlog_size
-    if "appendonly" in changes:
-        srv.set_appendonly(cfg.appendonly)
     if "appendfsync" in changes and srv.aof is not None:
         srv.aof.fsync_policy = cfg.appendfsync
     if cfg.durability != old_mode or "lag_limit_ms" in changes:
@@ -397,6 +408,7 @@ def apply_config(srv: Server, changes: dict[str, object]) -> None:
     if "az" in changes or "sync_replicas" in changes:
         for peer in list(srv.replicas):
             srv.durability.on_ack(peer)
+    return None
 
 
 @command("DEBUG", -2, admin=True)
@@ -409,7 +421,8 @@ def cmd_debug(srv: Server, c: Client, argv: list[bytes]) -> bytes:
             seconds = float(argv[2])
         except ValueError:
             return E_NOT_INTEGER
-        time.sleep(min(seconds, 60.0))
+        if seconds > 0:  # negative or NaN: no sleep, +OK (as Valkey's nanosleep)
+            time.sleep(min(seconds, 60.0))
         return OK
     if sub == b"BUGS" and len(argv) == 2:
         return array(bulk(name.encode()) for name in sorted(srv.config.bugs))

@@ -30,45 +30,63 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _byte_range(first: int, last: int) -> bytes:
+    """A regex class body for Valkey's range ``first-last``, which compares bytes as C's
+    signed ``char``: 0x80-0xff sort below 0x00 (``[\xff-a]`` holds 0xff and 0x00-a)."""
+    low, high = sorted((first - 256 if first > 127 else first, last - 256 if last > 127 else last))
+    spans = []
+    if high >= 0:
+        spans.append((max(low, 0), high))
+    if low < 0:
+        spans.append((low + 256, min(high, -1) + 256))
+    return b"".join(re.escape(bytes([a])) + b"-" + re.escape(bytes([b])) for a, b in spans)
+
+
 def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
-    """Translate a Valkey glob (``*``, ``?``, ``[a-z]``, ``[^x]``, ``\\x``) to a regex."""
+    """Translate a Valkey glob (``*``, ``?``, ``[a-z]``, ``[^x]``, ``\\x``) to a regex.
+
+    Every pattern is one, read as Valkey's ``stringmatchlen`` reads it: a reversed range
+    ``[z-a]`` is ``[a-z]`` (bytes compared signed, as C's ``char``), ``[]`` matches nothing and ``[^]`` any one byte, a ``]`` right
+    after ``[`` or ``[^`` closes the class, and a class left open runs to the pattern's end;
+    the empty string matches the empty pattern only (KEYS ``*`` lists every key without it).
+    """
     out = bytearray()
     i = 0
     n = len(pattern)
     while i < n:
-        c = pattern[i : i + 1]
-        if c == b"*":
+        c = pattern[i]
+        if c == 0x2A:  # *
             out += b".*"
-        elif c == b"?":
+        elif c == 0x3F:  # ?
             out += b"."
-        elif c == b"\\" and i + 1 < n:
+        elif c == 0x5C and i + 1 < n:  # backslash: the next byte literally
             i += 1
             out += re.escape(pattern[i : i + 1])
-        elif c == b"[":
-            end = pattern.find(b"]", i + 2)
-            if end < 0:
-                out += re.escape(c)
+        elif c == 0x5B:  # [
+            i += 1
+            negate = i < n and pattern[i] == 0x5E  # ^
+            if negate:
+                i += 1
+            members = bytearray()
+            while i < n and pattern[i] != 0x5D:  # up to ], or the end of the pattern
+                if pattern[i] == 0x5C and i + 1 < n:
+                    i += 1
+                    members += re.escape(pattern[i : i + 1])
+                elif i + 2 < n and pattern[i + 1] == 0x2D:  # x-y (either way round)
+                    members += _byte_range(pattern[i], pattern[i + 2])
+                    i += 2
+                else:
+                    members += re.escape(pattern[i : i + 1])
+                i += 1
+            if members:
+                out += b"[" + (b"^" if negate else b"") + bytes(members) + b"]"
             else:
-                body = pattern[i + 1 : end]
-                negate = body.startswith(b"^")
-                if negate:
-                    body = body[1:]
-                cls = bytearray()
-                j = 0
-                while j < len(body):
-                    if body[j : j + 1] == b"\\" and j + 1 < len(body):
-                        j += 1
-                    ch = body[j : j + 1]
-                    if ch == b"-" and cls and j + 1 < len(body):
-                        cls += b"-"
-                    else:
-                        cls += re.escape(ch)
-                    j += 1
-                out += b"[" + (b"^" if negate else b"") + bytes(cls) + b"]"
-                i = end
+                out += b"." if negate else b"(?!)"
         else:
-            out += re.escape(c)
+            out += re.escape(pattern[i : i + 1])
         i += 1
+    if n:  # Valkey matches an empty string only against the empty pattern
+        out[:0] = b"(?=.)"
     return re.compile(bytes(out) + rb"\Z", re.DOTALL)
 
 

@@ -21,6 +21,7 @@ import os
 import secrets
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from ssl import SSLContext
@@ -220,7 +221,10 @@ class Client(asyncio.Protocol):
                     srv.history.offset += grown
                     self.woff = srv.history.offset
                     grown = 0
-                reply = srv.execute(self, argv)
+                try:
+                    reply = srv.execute(self, argv)
+                except Exception as exc:  # a bug: an error reply, never a dropped connection
+                    reply = srv.command_crashed(argv, exc)
                 if reply is not None:
                     append(reply)
                 last = b""
@@ -231,6 +235,9 @@ class Client(asyncio.Protocol):
                 lag_bound = srv.config.lag_limit_ms + 1
         except ProtocolError as exc:
             append(error(f"ERR {exc}"))
+            self.closing = True
+        except Exception as exc:  # a parser bug: its position is unknown, so close after
+            append(srv.command_crashed([b"(request parser)"], exc))
             self.closing = True
         if grown:
             srv.history.offset += grown
@@ -428,6 +435,20 @@ class Server:
         if self.keyspace.on_expire:
             self._propagate_expired()
         return reply
+
+    def command_crashed(self, argv: list[bytes], exc: Exception) -> bytes:
+        """The reply to a command whose handler raised (a bug of this server): logged with
+        its traceback, answered with one error line, the connection kept."""
+        name = argv[0][:64].decode(errors="replace").lower()
+        self.log(
+            "warning",
+            f"Command '{name}' raised:\n" + "".join(traceback.format_exception(exc)).rstrip(),
+        )
+        what = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        return error(
+            f"ERR command '{name}' failed inside the ackbound server ({what}); this is a "
+            "server bug: report it with the server log, which has the traceback"
+        )
 
     def execute_write(self, c: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
         if self.role != "master":
@@ -772,10 +793,18 @@ class Server:
             ) from None
 
     def set_appendonly(self, on: bool) -> None:
+        """Turn the AOF on (written whole from the dataset) or off. OSError, with nothing
+        changed, when the file cannot be written."""
         if on and self.aof is None:
             cfg = self.config
-            self.aof = AppendOnlyFile(os.path.join(cfg.dir, cfg.appendfilename), cfg.appendfsync)
-            self.aof.rewrite(self.keyspace.dump_commands())
+            aof = AppendOnlyFile(os.path.join(cfg.dir, cfg.appendfilename), cfg.appendfsync)
+            try:
+                aof.rewrite(self.keyspace.dump_commands())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    aof.close()
+                raise
+            self.aof = aof
         elif not on and self.aof is not None:
             self.aof.close()
             self.aof = None

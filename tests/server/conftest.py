@@ -112,14 +112,20 @@ ClusterFactory = Callable[..., tuple[Node, list[Node]]]
 
 
 def spawn(
-    log_dir: Path, *flags: str, port: int | None = None, env: dict[str, str] | None = None
+    log_dir: Path,
+    *flags: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> Node:
-    """Start ``python -m harness.server --port P *flags``, logging into ``log_dir``."""
+    """Start ``python -m harness.server --port P *flags`` (or ``command`` instead of
+    ``python -m harness.server``), logging into ``log_dir``."""
     port = port or free_port()
     log = log_dir / f"server-{port}-{time.monotonic_ns()}.log"
+    command = command or [sys.executable, "-m", "harness.server"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.server", "--port", str(port), *flags],
+            [*command, "--port", str(port), *flags],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from harness.resp import ErrorReply, SimpleString, Verbatim
+from harness.resp import ErrorReply, SimpleString, Verbatim, encode_command
 
-from .conftest import Node, ServerFactory
+from .conftest import Node, ServerFactory, spawn, stop, wait_ready
 
 
 @pytest.fixture
@@ -225,3 +228,79 @@ def test_inline_commands(node: Node) -> None:
     assert c.read() == b"OK"
     assert c.read() == b"c d"
     assert c.read() == SimpleString(b"PONG")
+
+
+def test_keys_patterns_read_as_valkey_reads_them(node: Node) -> None:
+    # Valkey's stringmatchlen takes every pattern; a few used to raise in the regex
+    # translation and drop the connection (with the replies of its read).
+    c = node.conn()
+    for key in (b"a", b"k", b"ab", b"]", b"ba]", b"\xff", b""):
+        c("SET", key, "1")
+    cases: dict[bytes, list[bytes]] = {
+        b"[z-a]": [b"a", b"k"],  # a reversed range is the range
+        b"[^]": [b"a", b"k", b"]", b"\xff"],  # any one byte
+        b"[^]a]": [b"ba]"],  # the class closes at the first ]
+        b"[]": [],
+        b"[a": [b"a"],  # an open class runs to the end of the pattern
+        b"[\\]]": [b"]"],
+        b"[\xff-a]": [b"a", b"]", b"\xff"],  # bytes compare as C's signed char
+        b"?": [b"a", b"k", b"]", b"\xff"],
+        b"*": [b"", b"a", b"k", b"ab", b"]", b"ba]", b"\xff"],
+        b"**": [b"a", b"k", b"ab", b"]", b"ba]", b"\xff"],  # as Valkey: not the empty key
+    }
+    for pattern, want in cases.items():
+        assert members(c("KEYS", pattern)) == sorted(want), pattern
+    assert c("CONFIG", "GET", "[z-a]") == []
+    assert c("DEBUG", "SLEEP", "-1") == b"OK"  # as Valkey: no sleep
+    assert c("DEBUG", "SLEEP", "nan") == b"OK"
+    assert c("PING") == SimpleString(b"PONG")
+
+
+def test_config_set_appendonly_that_cannot_write_is_an_error(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    missing = tmp_path / "gone"
+    node = start_server("--dir", str(missing))
+    c = node.conn()
+    assert c("SET", "k", "v") == b"OK"
+    assert c("CONFIG", "SET", "appendonly", "yes") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'appendonly') - cannot write the "
+        f"append-only file {missing / 'appendonly.aof'} (No such file or directory); restart "
+        "the server with a writable --dir"
+    )
+    assert c("CONFIG", "GET", "appendonly") == [b"appendonly", b"no"]
+    assert node.info("persistence")["aof_enabled"] == "0"
+    missing.mkdir()
+    assert c("CONFIG", "SET", "appendonly", "yes") == b"OK"
+    assert node.info("persistence")["aof_enabled"] == "1"
+    assert (missing / "appendonly.aof").read_bytes() == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+
+
+def test_a_command_that_raises_gets_an_error_reply(tmp_path: Path) -> None:
+    # A handler bug must cost one error reply, not the connection and the replies of its
+    # read. ECHO is made to raise here, in a server started from a script.
+    script = (
+        "import sys, runpy\n"
+        "from harness.server import _commands\n"
+        "def boom(srv, c, argv):\n"
+        "    raise ValueError('boom\\nsecond line')\n"
+        "_commands.COMMANDS[b'ECHO'] = _commands.COMMANDS[b'ECHO'].__class__(\n"
+        "    name=b'echo', handler=boom, arity=2)\n"
+        "sys.argv = ['harness.server', *sys.argv[1:]]\n"
+        "runpy.run_module('harness.server', run_name='__main__')\n"
+    )
+    node = spawn(tmp_path, command=[sys.executable, "-c", script])
+    try:
+        wait_ready(node)
+        c = node.conn()
+        c.send_raw(encode_command("SET", "k", "v") + encode_command("ECHO", "x") + b"GET k\r\n")
+        assert c.read() == b"OK"
+        assert c.read() == err(
+            "ERR command 'echo' failed inside the ackbound server (ValueError: boom second "
+            "line); this is a server bug: report it with the server log, which has the "
+            "traceback"
+        )
+        assert c.read() == b"v"
+        assert "Command 'echo' raised:" in node.log.read_text()
+    finally:
+        stop(node)
