@@ -209,6 +209,20 @@ def test_mode_flag_overrides_the_header() -> None:
     ]
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_sync_or_async_without_a_topology_is_refused_not_judged(tmp_path: Path, mode: str) -> None:
+    """Without the nodes and their AZs no acknowledgement could be protected: every one
+    would be judged lost."""
+    h = tmp_path / "h.txt"
+    h.write_text(f"mode {mode}\n0..2 p0 append l w1\n3 p0 lrange l -> ok [w1] final\n")
+    assert could_not_run(ackbound(h)) == (
+        f"ackbound: error: {h}: the header has no topology, which mode {mode} needs to know "
+        "which replicas could acknowledge; add it (docs/history.md; in a .txt history: nodes "
+        "n1@a n2@b n3@c)"
+    )
+    assert ackbound(h, "--mode", "none", "--quiet").stdout == "verdict: unknown\n"
+
+
 def test_a_mode_flag_that_differs_from_the_recorded_one_says_so() -> None:
     done = ackbound(VALID, "--mode", "async", "--quiet")
     assert done.stderr == (
