@@ -18,7 +18,14 @@ from harness.resp import (
     simple,
     verbatim,
 )
-from harness.server._commands import COMMANDS, E_NOT_INTEGER, E_SYNTAX, _int, command
+from harness.server._commands import (
+    COMMANDS,
+    E_NOT_INTEGER,
+    E_SYNTAX,
+    INT64_MAX,
+    _int,
+    command,
+)
 from harness.server._config import SETTINGS
 from harness.server._keyspace import glob_to_regex
 
@@ -37,7 +44,7 @@ def _check_password(srv: Server, user: bytes | None, password: bytes) -> bool:
     return bool(expected) and password == expected.encode()
 
 
-@command("AUTH", -2, noauth=True, no_multi=True)
+@command("AUTH", -2, noauth=True)
 def cmd_auth(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
         return E_SYNTAX
@@ -54,7 +61,7 @@ def cmd_auth(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     return OK
 
 
-@command("HELLO", -1, noauth=True, no_multi=True)
+@command("HELLO", -1, noauth=True)
 def cmd_hello(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     protocol = c.protocol
     i = 1
@@ -193,11 +200,9 @@ def cmd_command(srv: Server, c: Client, argv: list[bytes]) -> bytes:
 # -- transactions -------------------------------------------------------------------------------
 
 
-@command("MULTI", 1, no_multi=True)
+@command("MULTI", 1, deny_multi=True)
 def cmd_multi(srv: Server, c: Client, argv: list[bytes]) -> bytes:
-    if c.multi is not None:
-        return error("ERR MULTI calls can not be nested")
-    c.multi = []
+    c.multi = []  # inside MULTI it is refused before it gets here (deny_multi)
     c.multi_error = False
     return OK
 
@@ -270,7 +275,7 @@ def cmd_replconf(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
     return OK
 
 
-@command("PSYNC", 3, admin=True, no_multi=True)
+@command("PSYNC", 3, admin=True, deny_multi=True)
 def cmd_psync(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
     if srv.role != "master":
         return error(
@@ -316,17 +321,20 @@ def cmd_role(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     )
 
 
-@command("WAIT", 3, no_multi=True)
+@command("WAIT", 3)
 def cmd_wait(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
     needed, timeout = _int(argv[1]), _int(argv[2])
     if needed is None or timeout is None:
         return E_NOT_INTEGER
     if timeout < 0:
         return error("ERR timeout is negative")
+    if timeout > INT64_MAX - int(time.time() * 1000):  # Valkey's bound on the deadline
+        return error("ERR timeout is out of range")
     if srv.role != "master":
         return error("ERR WAIT cannot be used with replica instances.")
     srv.flush_stream()
-    return srv.durability.wait(c, needed, timeout)
+    # Inside EXEC it answers at once with the count so far, as Valkey does.
+    return srv.durability.wait(c, needed, timeout, block=not srv.in_transaction)
 
 
 # -- configuration and introspection ---------------------------------------------------------

@@ -57,6 +57,8 @@ class Command:
     admin: bool = False
     no_multi: bool = False
     """Executes immediately inside MULTI instead of being queued."""
+    deny_multi: bool = False
+    """Refused inside MULTI (Valkey's ``no-multi`` flag): an error, and EXEC then aborts."""
     first_key: int = 0
 
     def takes(self, argc: int) -> bool:
@@ -92,6 +94,7 @@ def command(
     noauth: bool = False,
     admin: bool = False,
     no_multi: bool = False,
+    deny_multi: bool = False,
     keys: tuple[int, int, int] = (0, 0, 0),
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
@@ -103,6 +106,7 @@ def command(
             noauth=noauth,
             admin=admin,
             no_multi=no_multi,
+            deny_multi=deny_multi,
             first_key=keys[0],
             last_key=keys[1],
             key_step=keys[2],

@@ -174,11 +174,13 @@ class Durability:
             return reply
         return self._hold(client, srv.history.offset, srv.config.sync_replicas, "sync", reply)
 
-    def wait(self, client: Client, needed: int, timeout_ms: int) -> bytes | None:
-        """WAIT numreplicas timeout."""
+    def wait(
+        self, client: Client, needed: int, timeout_ms: int, *, block: bool = True
+    ) -> bytes | None:
+        """WAIT numreplicas timeout (``block`` false: the count now, never held)."""
         offset = client.woff
         count = self._count(offset, "wait")
-        if count >= needed or needed <= 0:
+        if count >= needed or needed <= 0 or not block:
             return integer(count)
         waiter = Waiter(client=client, offset=offset, needed=needed, kind="wait", reply=b"")
         self._block(waiter, timeout_ms)

@@ -426,6 +426,9 @@ class Server:
         if not c.authenticated and not cmd.noauth:
             return E_NOAUTH
         c.last_command = cmd.name
+        if c.multi is not None and cmd.deny_multi:
+            c.multi_error = True
+            return error(f"ERR Command '{cmd.name.decode()}' not allowed inside a transaction")
         if c.multi is not None and not cmd.no_multi:
             c.multi.append((cmd, argv))
             return QUEUED
@@ -449,6 +452,11 @@ class Server:
             f"ERR command '{name}' failed inside the ackbound server ({what}); this is a "
             "server bug: report it with the server log, which has the traceback"
         )
+
+    @property
+    def in_transaction(self) -> bool:
+        """EXEC is running queued commands (which must not block, as in Valkey)."""
+        return self._tx is not None
 
     def execute_write(self, c: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
         if self.role != "master":

@@ -129,7 +129,6 @@ def test_transactions(node: Node) -> None:
     assert c("EXEC") == err("ERR EXEC without MULTI")
     assert c("DISCARD") == err("ERR DISCARD without MULTI")
     assert c("MULTI") == b"OK"
-    assert c("MULTI") == err("ERR MULTI calls can not be nested")
     assert c("SET", "t", "1") == SimpleString(b"QUEUED")
     assert c("INCR", "t") == SimpleString(b"QUEUED")
     assert c("GET", "t") == SimpleString(b"QUEUED")
@@ -141,6 +140,49 @@ def test_transactions(node: Node) -> None:
     assert c("MULTI") == b"OK"
     assert c("GET") == err("ERR wrong number of arguments for 'get' command")
     assert c("EXEC") == err("EXECABORT Transaction discarded because of previous errors.")
+
+
+@pytest.mark.parametrize("command", [("MULTI",), ("PSYNC", "?", "-1")])
+def test_commands_refused_inside_multi_abort_it(node: Node, command: tuple[str, ...]) -> None:
+    # Valkey 9's wording and effect: refused, and EXEC then aborts the transaction.
+    c = node.conn()
+    assert c("MULTI") == b"OK"
+    assert c("SET", "t", "1") == SimpleString(b"QUEUED")
+    assert c(*command) == err(
+        f"ERR Command '{command[0].lower()}' not allowed inside a transaction"
+    )
+    assert c("EXEC") == err("EXECABORT Transaction discarded because of previous errors.")
+    assert c("GET", "t") is None
+
+
+def test_wait_auth_and_hello_are_queued_inside_multi(node: Node) -> None:
+    # As in Valkey. WAIT inside EXEC answers at once (it blocked the client for good).
+    c = node.conn()
+    assert c("MULTI") == b"OK"
+    assert c("SET", "t", "1") == SimpleString(b"QUEUED")
+    assert c("WAIT", "1", "0") == SimpleString(b"QUEUED")
+    assert c("WAIT", "1", "9223372036854775807") == SimpleString(b"QUEUED")
+    assert c("AUTH", "pw") == SimpleString(b"QUEUED")
+    assert c("HELLO", "4") == SimpleString(b"QUEUED")
+    assert c("EXEC") == [
+        b"OK",
+        0,
+        err("ERR timeout is out of range"),
+        err(
+            "ERR AUTH <password> called without any password configured for the default "
+            "user. Are you sure your configuration is correct?"
+        ),
+        err("NOPROTO unsupported protocol version"),
+    ]
+
+
+def test_wait_timeout_past_int64_ms_is_out_of_range(node: Node) -> None:
+    # Valkey's bound (now + timeout must fit in int64 ms); it used to block for good.
+    c = node.conn()
+    assert c("WAIT", "1", "9223372036854775807") == err("ERR timeout is out of range")
+    assert c("WAIT", "0", "9223372036854775807") == err("ERR timeout is out of range")
+    assert c("WAIT", "1", "-1") == err("ERR timeout is negative")
+    assert c("PING") == SimpleString(b"PONG")
 
 
 def test_connection_commands(node: Node) -> None:
