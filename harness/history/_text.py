@@ -17,7 +17,8 @@ invocation time (directives may not follow the first operation):
 - Client writes: ``set KEY V`` (register), ``append KEY V`` (list), ``add KEY V`` (set),
   ``incr KEY D`` (counter). Reads: ``get KEY``, ``lrange KEY``, ``smembers KEY``,
   ``count KEY``; a read's value follows ``ok``: ``-> ok [w1 w2]``, ``-> ok {w1 w2}``,
-  ``-> ok w3``, ``-> ok nil``, ``-> ok 12``.
+  ``-> ok w3``, ``-> ok nil``, ``-> ok 12``. A written value is one word as reads show
+  it: no spaces, brackets or quotes, and a register's not ``nil`` or ``null``.
 - ``OUTCOME``: ``ok`` (the default), ``fail [ERROR TEXT]``, ``info [ERROR TEXT]`` or
   ``pending`` (never completed); quote error text that holds an apostrophe
   (``-> fail "READONLY You can't write against a read only replica."``). A client process
@@ -74,6 +75,10 @@ _MAX_NS = 1 << 62  # the ndjson reader's bound too
 def _ns(ms: str) -> int:
     value = float(ms)
     return round(value * 1_000_000) if value < _MAX_NS / 1_000_000 else _MAX_NS
+
+
+_WORD = re.compile(r"[^\s\[\]{}\"']+")  # a value as reads show it
+_EMPTY = ("nil", "null")  # what a register read shows when it holds nothing
 
 
 def _read_value(tokens: list[str], workload: str, where: str) -> Any:
@@ -365,6 +370,13 @@ class _Parser:
                 if not re.fullmatch(r"-?\d+", raw):
                     raise HistoryError(f"{where}: 'incr KEY D' takes an integer D")
                 wval = int(raw)
+            elif not _WORD.fullmatch(raw) or (workload == "register" and raw in _EMPTY):
+                # A read shows values as words (a list's split on spaces, nil for none): a
+                # value it could not show would be judged missing, or a phantom.
+                raise HistoryError(
+                    f"{where}: {raw!r} cannot be read back in this language (a value is one "
+                    "word, without brackets or quotes, and not nil or null); use e.g. w1"
+                )
             self.emit(t0, proc, "invoke", "write", workload=workload, key=key, value=wval)
             if typ != "pending":
                 self.emit(
@@ -417,16 +429,15 @@ def parse_text(text: str, source: str = "<text>") -> History:
     p = _Parser(source)
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors write first
     for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
         where = f"{source}:{lineno}"
-        try:
-            words = shlex.split(line)
+        try:  # (a # outside quotes starts a comment; inside them it is text)
+            words = shlex.split(line, comments=True)
         except ValueError as exc:
             raise HistoryError(
                 f"{where}: {exc}; put text holding an apostrophe in double quotes"
             ) from None
+        if not words:
+            continue
         if p.directive(words, where):
             continue
         p.op_line(words, where)

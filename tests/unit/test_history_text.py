@@ -354,12 +354,34 @@ ERRORS = [
         "t.txt:1: a time of 2^62 ns (about 146 years) or more does not fit the clock; write "
         "times in ms from the start of the history",
     ),
+    # Values a read could not show: judged missing (or a phantom) had they been accepted.
+    *(
+        (
+            line,
+            f"t.txt:1: {value!r} cannot be read back in this language (a value is one word, "
+            "without brackets or quotes, and not nil or null); use e.g. w1",
+        )
+        for line, value in [
+            ('0..2 p0 append l "w1 w2"', "w1 w2"),
+            ("0..2 p0 add s [w1]", "[w1]"),
+            ("0..2 p0 set r nil", "nil"),
+            ("0..2 p0 set r null", "null"),
+            ("0..2 p0 set r '\"x'", '"x'),
+        ]
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "message"), ERRORS)
 def test_errors_name_the_line_and_the_fix(text: str, message: str) -> None:
     assert error_of(text) == message
+
+
+def test_a_hash_in_quotes_is_text_and_outside_them_a_comment() -> None:
+    ops = ops_of(
+        NODES + "0..2 p0 append l w1 -> fail \"ERR #1 it's full\"  # a comment, it's fine\n"
+    )
+    assert ops[1]["error"] == "ERR #1 it's full"
 
 
 def test_a_process_may_start_again_the_moment_its_last_op_completed() -> None:
