@@ -569,7 +569,7 @@ class HiredisRequestParser:
         if end > n or (self._chunk_typed and _NOT_CANONICAL.search(chunk, start, end)):
             self._to_pure()
             return self._pure.next_command()
-        if end - start > self._pure.max_bulk_len and max(lens) > self._pure.max_bulk_len:
+        if end - start > self._pure.max_bulk_len and max(lens, default=0) > self._pure.max_bulk_len:
             self._to_pure()
             return self._pure.next_command()
         self._start = end

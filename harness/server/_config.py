@@ -108,11 +108,17 @@ def _text(text: str) -> object:
     return text
 
 
-def _memory(text: str) -> object:
-    value = parse_memory(text)
-    if value < 1:
-        raise ValueError("argument must be a memory size of at least 1 byte")
-    return value
+def _memory_in(low: int) -> Callable[[str], object]:
+    """A memory size (see :func:`parse_memory`) of ``low`` bytes or more, in Valkey's words."""
+    high = 2**63 - 1
+
+    def parse(text: str) -> object:
+        value = parse_memory(text)
+        if not low <= value <= high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return value
+
+    return parse
 
 
 SETTINGS: Final[dict[str, Setting]] = {
@@ -146,8 +152,14 @@ SETTINGS: Final[dict[str, Setting]] = {
             show=_str,
             parse=_int_in(1, 60000),
         ),
-        Setting(name="repl-backlog-size", attr="repl_backlog_size", show=_str, parse=_memory),
-        Setting(name="proto-max-bulk-len", attr="proto_max_bulk_len", show=_str, parse=_memory),
+        Setting(name="repl-backlog-size", attr="repl_backlog_size", show=_str, parse=_memory_in(1)),
+        # Valkey's minimum (1 MiB): a smaller limit would refuse ordinary commands
+        Setting(
+            name="proto-max-bulk-len",
+            attr="proto_max_bulk_len",
+            show=_str,
+            parse=_memory_in(1024 * 1024),
+        ),
         Setting(name="protected-mode", attr="protected_mode", show=_bool, parse=_yes_no),
         Setting(name="loglevel", attr="loglevel", show=_str, parse=_one_of(LOG_LEVELS)),
         Setting(name="bug", attr="bugs", show=lambda v: " ".join(sorted(v)), parse=None),  # type: ignore[call-overload]

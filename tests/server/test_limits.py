@@ -127,8 +127,15 @@ def test_protected_mode_refuses_non_loopback(start_server: ServerFactory) -> Non
 def test_proto_max_bulk_len_is_configurable(start_server: ServerFactory) -> None:
     node = start_server()
     c = node.conn()
-    assert c("CONFIG", "SET", "proto-max-bulk-len", "100") == b"OK"
-    c.send_raw(b"*2\r\n$4\r\nECHO\r\n$101\r\n")
+    for small in ("1", "3", "1048575"):  # Valkey's minimum is 1 MiB
+        assert c("CONFIG", "SET", "proto-max-bulk-len", small) == ErrorReply(
+            "ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - "
+            "argument must be between 1048576 and 9223372036854775807 inclusive"
+        )
+    c.send_raw(b"*0\r\n*0\r\n*1\r\n$4\r\nPING\r\n")  # broke the hiredis path's limit check
+    assert c.read() == SimpleString(b"PONG")
+    assert c("CONFIG", "SET", "proto-max-bulk-len", "1mb") == b"OK"
+    c.send_raw(b"*2\r\n$4\r\nECHO\r\n$1048577\r\n")
     assert c.read() == ErrorReply("ERR Protocol error: invalid bulk length")
 
 

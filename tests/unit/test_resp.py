@@ -261,3 +261,9 @@ def test_resp3_types() -> None:
     assert p.next_reply() == 12
     assert p.next_reply() == 3
     assert p.next_reply() is NEED_DATA
+
+
+@pytest.mark.parametrize("cls", PARSERS)
+def test_empty_multibulks_under_a_tiny_bulk_limit(cls: type) -> None:
+    # The hiredis path took max() of no argument lengths (a ValueError, not a reply).
+    assert run(cls, [b"*0\r\n*0\r\n*1\r\n$1\r\nA\r\n"], max_bulk_len=3) == ([[b"A"]], None)
