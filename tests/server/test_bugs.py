@@ -49,7 +49,20 @@ def test_unknown_bug_is_refused() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness.server", "--bug", "nope"], capture_output=True, text=True
     )
-    assert proc.returncode == 2 and "--list-bugs" in proc.stderr
+    assert proc.returncode == 3 and "--list-bugs" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_a_bad_flag_is_one_line_and_exit_3() -> None:
+    # as docs/server.md says, and as `ackbound server` does
+    for flags in (["--port", "99999"], ["--bogus"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.server", *flags], capture_output=True, text=True
+        )
+        assert proc.returncode == 3, proc
+        assert proc.stderr.startswith("python -m harness.server: error: "), proc.stderr
+        assert proc.stderr.endswith("(see 'python -m harness.server --help')\n"), proc.stderr
+        assert len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
 def test_sync_ack_before_replication(cluster: ClusterFactory) -> None:
