@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, compress, count, islice, repeat
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from harness.history import Columns, History, HistoryError, Op
 from models import (
@@ -173,6 +173,7 @@ class Analysis:
     effect_starts: list[int]
     final_primary: str | None
     final_states: dict[str | None, dict[str, Any]]  # node -> key -> last final value
+    final_starts: dict[str | None, dict[str, int]]  # node -> key -> when that read began
     final_node_used: str | bool | None  # which node's state judged survival; False if none
     by_key: dict[str, dict[Any, int]]  # key -> {value: position} of its writes
     pow2_keys: set[str]
@@ -588,6 +589,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     effect_starts = [te.start for te in effects]
 
     final_states: dict[str | None, dict[str, Any]] = defaultdict(dict)
+    final_starts: dict[str | None, dict[str, int]] = defaultdict(dict)
     # Nodes read alike at the end: where a final value is identical to one already read of
     # its key, keep one object, so that what is worked out for one holds for all at once.
     first_read: dict[str, Any] = {}
@@ -598,6 +600,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
             if seen is not v and _identical(seen, v):
                 r_value[j] = v = seen
             final_states[node][key] = v
+            final_starts[node][key] = times[r_at[j]]
     final_primary = knowledge[-1].primary if knowledge else None
 
     n_writes = len(w_at)
@@ -638,6 +641,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         effect_starts=effect_starts,
         final_primary=final_primary,
         final_states=dict(final_states),
+        final_starts=dict(final_starts),
         final_node_used=False,
         by_key=by_key,
         pow2_keys=pow2_keys,
@@ -1051,9 +1055,32 @@ def _presence_of_node(a: Analysis, state: Mapping[str, Any]) -> list[bool | None
     if hit is not None and hit[0] is state:
         return hit[1]
     like = next(iter(memo.values()), None)
-    col = presence_column(a, state, like)
+    col = _unjudged_if_late(a, state, presence_column(a, state, like))
     memo[id(state)] = (state, col)
     return col
+
+
+def _unjudged_if_late(
+    a: Analysis, state: Mapping[str, Any], col: list[bool | None]
+) -> list[bool | None]:
+    """``col``, but a write missing from a final read that began before the write was
+    acknowledged (or that it never was) cannot tell: it may have been applied after the
+    read. (Real runs read after the last write; a history written by hand need not.)"""
+    starts = next((a.final_starts[n] for n, st in a.final_states.items() if st is state), None)
+    if not starts:
+        return col
+    latest: float | None = a.cache.get("latest_done")
+    if latest is None:
+        done = a.w_comp
+        latest = _NEVER if None in done else max(cast("list[int]", done), default=-1)
+        a.cache["latest_done"] = latest
+    if latest < min(starts.values()):
+        return col  # every write was acknowledged before any of these reads began
+    out = list(col)
+    for i, (p, key, c) in enumerate(zip(col, a.w_key, a.w_comp, strict=True)):
+        if p is False and key in starts and (c is None or c >= starts[key]):
+            out[i] = None
+    return out
 
 
 def _judge_presence(a: Analysis) -> None:

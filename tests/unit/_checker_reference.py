@@ -121,6 +121,7 @@ class Analysis:
     effect_starts: list[int]
     final_primary: str | None
     final_states: dict[str | None, dict[str, Any]]  # node -> key -> last final value
+    final_starts: dict[str | None, dict[str, int]]  # node -> key -> when that read began
     final_node_used: str | bool | None  # which node's state judged survival; False if none
     by_value: dict[tuple[str, Any], Write]
     pow2_keys: set[str]
@@ -331,9 +332,11 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     effect_starts = [te.start for te in effects]
 
     final_states: dict[str | None, dict[str, Any]] = defaultdict(dict)
+    final_starts: dict[str | None, dict[str, int]] = defaultdict(dict)
     for r in reads:
         if r.final and r.type == "ok":
             final_states[r.node][r.key] = r.value
+            final_starts[r.node][r.key] = r.inv
     final_primary = knowledge[-1].primary if knowledge else None
 
     a = Analysis(
@@ -351,6 +354,7 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         effect_starts=effect_starts,
         final_primary=final_primary,
         final_states=dict(final_states),
+        final_starts=dict(final_starts),
         final_node_used=False,
         by_value=by_value,
         pow2_keys=pow2_keys,
@@ -437,7 +441,19 @@ def _judge_presence(a: Analysis) -> None:
 
 
 def presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
-    """Whether write ``w`` is in a node's final ``state``; ``None`` when reads cannot tell."""
+    """Whether write ``w`` is in a node's final ``state``; ``None`` when reads cannot tell,
+    and when it is missing from a read that began before it was acknowledged (or it never
+    was): it may have been applied after the read."""
+    got = _read_presence(a, state, w)
+    if got is False:
+        starts = next((a.final_starts[n] for n, st in a.final_states.items() if st is state), {})
+        start = starts.get(w.key)
+        if start is not None and (w.comp is None or w.comp >= start):
+            return None
+    return got
+
+
+def _read_presence(a: Analysis, state: Mapping[str, Any], w: Write) -> bool | None:
     if w.key not in state:
         return None
     v = state[w.key]
