@@ -363,6 +363,8 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
             return None
     if not {bool}.issuperset(map(type, final)):
         return None
+    if float in set(map(type, value)):
+        return None  # maybe an int beyond 64 bits, which orjson reads as a float
     wanted = _WRITE_VALUE
     if not all(
         [
@@ -374,6 +376,15 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
         return None
     columns: Columns = (index, times, process, types, fs, workload, key, value, error, node, final)
     return History.from_columns(header, columns)
+
+
+def _holds_float(obj: Any) -> bool:
+    """Whether a parsed op holds a float among its fields or a read's items."""
+    if type(obj) is not dict:
+        return False
+    return any(
+        type(v) is float or (type(v) is list and float in set(map(type, v))) for v in obj.values()
+    )
 
 
 def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
@@ -389,6 +400,8 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
             continue
         try:
             obj = _loads(raw)
+            if _loads is not json.loads and _holds_float(obj):
+                obj = json.loads(raw)  # orjson reads an int beyond 64 bits as a float
         except ValueError as exc:
             where = f"{source}:{lineno}"
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw

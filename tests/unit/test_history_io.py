@@ -343,6 +343,24 @@ def test_indices_and_times_beyond_signed_64_bits_are_read_exactly() -> None:
     assert list(parse_lines(small).columns()[1]) == [0, 5]
 
 
+def test_ints_beyond_64_bits_anywhere_are_read_as_ints_not_floats() -> None:
+    # A fast JSON parser may read such an int as a float: 2**100 would become
+    # 1.2676506002282294e+30, and a time of 10**23 the float 1e+23.
+    huge, far = 1 << 100, 10**23
+    text = [
+        line(HEADER),
+        line(op(time=far, workload="counter", key="c", value=huge)),
+        line(op(index=1, time=far + 1, type="ok", workload="counter", key="c", value=huge)),
+        line(op(index=2, time=far + 2, f="read", workload="counter", key="c", value=None)),
+        line(op(index=3, time=far + 3, type="ok", f="read", workload="counter", key="c", value=huge)),
+    ]  # fmt: skip
+    got = parse_lines(text)
+    assert [(o.time, o.value) for o in got.ops] == [
+        (far, huge), (far + 1, huge), (far + 2, None), (far + 3, huge)
+    ]  # fmt: skip
+    assert all(type(o.time) is int for o in got.ops)
+
+
 # -- writing --------------------------------------------------------------------------------
 
 SAMPLE = History(
