@@ -21,13 +21,13 @@ RESP                   Python
 ``|`` attribute        skipped; the value it annotates is returned
 =====================  ==========================================================
 
-An incomplete reply is re-parsed from its first byte when more data arrives, which is cheap
-for the replies a client gets (headers are few, bulks are sliced once complete).
+An incomplete reply is not parsed again from its first byte when more data arrives: the
+parser keeps its place (see :class:`ReplyParser`). Nesting is bounded (``max_depth``).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from harness.resp._errors import ProtocolError
 
@@ -94,13 +94,6 @@ class Push(list):  # type: ignore[type-arg]
     """A RESP3 push message (out-of-band data such as pub/sub messages)."""
 
 
-class _Incomplete(Exception):
-    pass
-
-
-_INCOMPLETE: Final = _Incomplete()
-
-
 def _int(line: bytes) -> int:
     if line.isdigit() or (line[:1] in (b"-", b"+") and line[1:].isdigit()):
         return int(line)
@@ -115,21 +108,45 @@ def _hashable(value: object) -> object:
     return value
 
 
+_BULK_TYPES: Final = frozenset(b"$=!")
+_AGGREGATE_TYPES: Final = frozenset(b"*~>%|")
+_ATTRIBUTE: Final = 0x7C  # '|'
+_PASS: Final = 0
+"""The frame of an attribute already read: the next value is the one it annotates."""
+DEFAULT_MAX_DEPTH: Final = 128
+
+
 class ReplyParser:
     """Incremental parser of RESP2/RESP3 replies.
 
     ``max_bulk_len`` and ``max_aggregate_len`` bound what a declared length may announce
     (a server talking to another server, such as a replica reading its primary's snapshot,
-    raises the former).
+    raises the former); ``max_depth`` bounds how deeply aggregates may nest.
+
+    The parser keeps its place: an aggregate arriving in pieces is parsed once, each element
+    as it completes (a stack of the aggregates still open holds what they have so far), so
+    feeding a reply in any number of pieces costs what feeding it whole does; nesting takes
+    no recursion.
     """
 
-    __slots__ = ("_buf", "_pos", "max_aggregate_len", "max_bulk_len")
+    __slots__ = ("_buf", "_pos", "_stack", "max_aggregate_len", "max_bulk_len", "max_depth")
 
-    def __init__(self, *, max_bulk_len: int = 2**32, max_aggregate_len: int = 2**31 - 1) -> None:
+    def __init__(
+        self,
+        *,
+        max_bulk_len: int = 2**32,
+        max_aggregate_len: int = 2**31 - 1,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> None:
         self._buf = bytearray()
         self._pos = 0
+        # The aggregates open around the next element, outermost first:
+        # [type byte (_PASS for a read attribute), elements missing, what they hold so far
+        #  (a list, or for a map a list of alternating keys and values)].
+        self._stack: list[list[Any]] = []
         self.max_bulk_len = max_bulk_len
         self.max_aggregate_len = max_aggregate_len
+        self.max_depth = max_depth
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -140,90 +157,118 @@ class ReplyParser:
 
     def take_buffer(self) -> bytes:
         """Return and forget the bytes not consumed by a reply (to hand a stream to another
-        parser, as a replica does after the handshake)."""
+        parser, as a replica does after the handshake). Call it between replies."""
         rest = bytes(self._buf[self._pos :])
         self._buf = bytearray()
         self._pos = 0
+        self._stack = []
         return rest
 
     def next_reply(self) -> object:
         """Return the next complete reply, or :data:`NEED_DATA`.
 
-        Raises :class:`ProtocolError` on bytes that are not RESP.
+        Raises :class:`ProtocolError` on bytes that are not RESP, or that break a limit.
         """
-        try:
-            value, pos = self._parse(self._pos)
-        except _Incomplete:
-            return NEED_DATA
-        self._pos = pos
-        return value
-
-    def _line(self, pos: int) -> tuple[bytes, int]:
-        nl = self._buf.find(b"\r\n", pos)
-        if nl < 0:
-            raise _INCOMPLETE
-        return bytes(self._buf[pos:nl]), nl + 2
-
-    def _parse(self, pos: int) -> tuple[object, int]:
         buf = self._buf
-        if pos >= len(buf):
-            raise _INCOMPLETE
-        kind = bytes(buf[pos : pos + 1])
-        line, pos = self._line(pos + 1)
-        if kind == b"+":
-            return SimpleString(line), pos
-        if kind == b"-":
-            return ErrorReply(line.decode("utf-8", "replace")), pos
-        if kind == b":" or kind == b"(":
-            return _int(line), pos
-        if kind == b"$" or kind == b"=" or kind == b"!":
-            size = _int(line)
-            if size < 0:
-                return None, pos
-            if size > self.max_bulk_len:
-                raise ProtocolError(f"Protocol error: bulk length {size} exceeds the limit")
-            end = pos + size
-            if end + 2 > len(buf):
-                raise _INCOMPLETE
-            data = bytes(buf[pos:end])
-            if kind == b"=":
-                return Verbatim(data[4:], data[:3].decode("ascii", "replace")), end + 2
-            if kind == b"!":
-                return ErrorReply(data.decode("utf-8", "replace")), end + 2
-            return data, end + 2
-        if kind in (b"*", b"~", b">", b"%", b"|"):
-            count = _int(line)
-            if count < 0:
-                return None, pos
-            if count > self.max_aggregate_len:
-                raise ProtocolError(f"Protocol error: aggregate length {count} exceeds the limit")
-            if kind in (b"%", b"|"):
-                mapping: dict[object, object] = {}
-                for _ in range(count):
-                    key, pos = self._parse(pos)
-                    value, pos = self._parse(pos)
-                    mapping[_hashable(key)] = value
-                if kind == b"|":
-                    return self._parse(pos)
-                return mapping, pos
-            items: list[object] = []
-            for _ in range(count):
-                item, pos = self._parse(pos)
-                items.append(item)
-            if kind == b"~":
-                return RespSet(items), pos
-            if kind == b">":
-                return Push(items), pos
-            return items, pos
-        if kind == b"_":
-            return None, pos
-        if kind == b",":
-            try:
-                return float(line), pos
-            except ValueError:
-                raise ProtocolError(f"Protocol error: invalid double {line[:32]!r}") from None
-        if kind == b"#":
-            if line in (b"t", b"f"):
-                return line == b"t", pos
-            raise ProtocolError(f"Protocol error: invalid boolean {line[:32]!r}")
-        raise ProtocolError(f"Protocol error: unknown reply type byte {kind!r}")
+        n = len(buf)
+        stack = self._stack
+        pos = self._pos
+        value: object
+        while True:
+            if pos >= n:
+                break
+            kind = buf[pos]
+            nl = buf.find(b"\r\n", pos + 1)
+            if nl < 0:
+                break
+            line = bytes(buf[pos + 1 : nl])
+            after = nl + 2
+            if kind in _BULK_TYPES:
+                size = _int(line)
+                if size < 0:
+                    value = None
+                else:
+                    if size > self.max_bulk_len:
+                        raise ProtocolError(f"Protocol error: bulk length {size} exceeds the limit")
+                    end = after + size
+                    if end + 2 > n:
+                        break
+                    data = bytes(buf[after:end])
+                    after = end + 2
+                    if kind == 0x3D:  # '='
+                        value = Verbatim(data[4:], data[:3].decode("ascii", "replace"))
+                    elif kind == 0x21:  # '!'
+                        value = ErrorReply(data.decode("utf-8", "replace"))
+                    else:
+                        value = data
+            elif kind in _AGGREGATE_TYPES:
+                count = _int(line)
+                if count < 0:
+                    value = None
+                else:
+                    if count > self.max_aggregate_len:
+                        raise ProtocolError(
+                            f"Protocol error: aggregate length {count} exceeds the limit"
+                        )
+                    if len(stack) >= self.max_depth:
+                        raise ProtocolError(
+                            f"Protocol error: aggregates nested deeper than {self.max_depth} levels"
+                        )
+                    pos = after
+                    if kind == _ATTRIBUTE:
+                        stack.append([kind, 2 * count, []] if count else [_PASS, 1, []])
+                        continue
+                    if count:
+                        stack.append([kind, 2 * count if kind == 0x25 else count, []])
+                        continue
+                    value = _aggregate(kind, [])
+            elif kind == 0x2B:  # '+'
+                value = SimpleString(line)
+            elif kind == 0x2D:  # '-'
+                value = ErrorReply(line.decode("utf-8", "replace"))
+            elif kind == 0x3A or kind == 0x28:  # ':' '('
+                value = _int(line)
+            elif kind == 0x5F:  # '_'
+                value = None
+            elif kind == 0x2C:  # ','
+                try:
+                    value = float(line)
+                except ValueError:
+                    raise ProtocolError(f"Protocol error: invalid double {line[:32]!r}") from None
+            elif kind == 0x23:  # '#'
+                if line not in (b"t", b"f"):
+                    raise ProtocolError(f"Protocol error: invalid boolean {line[:32]!r}")
+                value = line == b"t"
+            else:
+                raise ProtocolError(f"Protocol error: unknown reply type byte {bytes([kind])!r}")
+            pos = after
+            # Hand the value to the aggregates it completes, innermost first.
+            while stack:
+                frame = stack[-1]
+                if frame[0] == _PASS:
+                    stack.pop()  # the annotated value takes the attribute's place
+                    continue
+                frame[2].append(value)
+                frame[1] -= 1
+                if frame[1]:
+                    break
+                stack.pop()
+                if frame[0] == _ATTRIBUTE:
+                    stack.append([_PASS, 1, []])
+                    break
+                value = _aggregate(frame[0], frame[2])
+            else:
+                self._pos = pos
+                return value
+        self._pos = pos
+        return NEED_DATA
+
+
+def _aggregate(kind: int, items: list[Any]) -> object:
+    if kind == 0x25:  # '%': keys and values alternate
+        return {_hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}
+    if kind == 0x7E:  # '~'
+        return RespSet(items)
+    if kind == 0x3E:  # '>'
+        return Push(items)
+    return items

@@ -267,3 +267,52 @@ def test_resp3_types() -> None:
 def test_empty_multibulks_under_a_tiny_bulk_limit(cls: type) -> None:
     # The hiredis path took max() of no argument lengths (a ValueError, not a reply).
     assert run(cls, [b"*0\r\n*0\r\n*1\r\n$1\r\nA\r\n"], max_bulk_len=3) == ([[b"A"]], None)
+
+
+def test_reply_nesting_is_bounded() -> None:
+    # It recursed: ~1000 levels raised RecursionError instead of the codec's own error.
+    for depth, kind in ((1000, b"*"), (129, b"~"), (100_000, b"|")):
+        p = ReplyParser()
+        p.feed((kind + b"1\r\n") * depth + b":1\r\n")
+        with pytest.raises(ProtocolError, match="nested deeper than 128 levels"):
+            p.next_reply()
+    p = ReplyParser()
+    p.feed(b"*1\r\n" * 128 + b":7\r\n")
+    value = p.next_reply()
+    for _ in range(128):
+        assert isinstance(value, list) and len(value) == 1
+        value = value[0]
+    assert value == 7
+
+
+def test_a_reply_fed_in_pieces_is_parsed_once() -> None:
+    # Each feed re-parsed the reply from its first byte: 200000 elements in 4 KiB pieces took
+    # 43 s against 0.3 s at once.
+    data = encode_reply([b"v%d" % i for i in range(100_000)] + [{b"k": [1, None]}], 3)
+    started = time.monotonic()
+    p = ReplyParser()
+    p.feed(data)
+    whole = p.next_reply()
+    at_once = time.monotonic() - started
+    started = time.monotonic()
+    p = ReplyParser()
+    got: object = NEED_DATA
+    for i in range(0, len(data), 4096):
+        assert got is NEED_DATA
+        p.feed(data[i : i + 4096])
+        got = p.next_reply()
+    assert time.monotonic() - started < 10 * at_once + 1.0
+    assert got == whole and isinstance(whole, list) and whole[-1] == {b"k": [1, None]}
+    assert p.next_reply() is NEED_DATA
+
+
+def test_attributes_are_skipped_wherever_they_are() -> None:
+    p = ReplyParser()
+    # an attribute {a: 1} (its value itself annotated by an empty one) on 2, and {x: [3]} on 4
+    p.feed(b"*2\r\n|1\r\n+a\r\n|0\r\n:1\r\n:2\r\n|1\r\n+x\r\n*1\r\n:3\r\n:4\r\n")
+    assert p.next_reply() == [2, 4]
+    p.feed(b"|1\r\n+k\r\n+v\r\n")
+    assert p.next_reply() is NEED_DATA
+    p.feed(b"%0\r\n")
+    assert p.next_reply() == {}
+    assert p.next_reply() is NEED_DATA
