@@ -976,7 +976,7 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     For each heal with no new fault before its deadline (heal + allowance): valid when a
     write invoked after the heal was accepted by the deadline; violated when a write
     invoked after the deadline was refused, or when writes were tried across the deadline
-    and none was accepted; otherwise there is no evidence.
+    and none was accepted by it; otherwise there is no evidence.
     """
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
@@ -1016,7 +1016,7 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         if fc is not None and fc <= deadline:
             evidence += 1
             continue
-        if not refused_late and not (spanned and first_ok is None):
+        if not refused_late and not spanned:  # (and nothing was accepted by the deadline)
             continue  # the evidence does not say when writes resumed
         evidence += 1
         violations += 1

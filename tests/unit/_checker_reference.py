@@ -1241,7 +1241,7 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     For each heal with no new fault before its deadline (heal + allowance): valid when a
     write invoked after the heal was accepted by the deadline; violated when a write
     invoked after the deadline was refused, or when writes were tried across the deadline
-    and none was accepted; otherwise there is no evidence.
+    and none was accepted by it; otherwise there is no evidence.
     """
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
@@ -1270,7 +1270,7 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         spanned = any(w.inv <= deadline for w in after) and any(
             (w.comp or w.inv) > deadline for w in after
         )
-        if not refused_late and not (spanned and first_ok is None):
+        if not refused_late and not spanned:  # (and nothing was accepted by the deadline)
             continue  # the evidence does not say when writes resumed
         evidence += 1
         violations += 1
