@@ -58,6 +58,11 @@ def _setting(name: str) -> Callable[[str], Any]:
 def _az(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; name the node's availability zone")
+    if not text.isprintable() or any(c.isspace() for c in text):
+        # It is written into INFO, one field per line: a newline would forge others.
+        raise argparse.ArgumentTypeError(
+            f"{text!r} holds a space or a control character; name the zone in one word"
+        )
     return text
 
 
@@ -251,6 +256,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                 f"cannot read --requirepass-file {args.requirepass_file} ({reason}); "
                 "give a readable file whose first line is the password"
             ) from None
+        if not password:  # asked for a password, and would have run without one
+            raise ArgsError(
+                f"--requirepass-file {args.requirepass_file} has no password on its first "
+                "line; write it there (or drop the flag to run without a password)"
+            )
     if password is None:
         password = os.environ.get(PASSWORD_ENV, "")
     replicaof = None

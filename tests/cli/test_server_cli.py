@@ -76,6 +76,16 @@ def test_a_taken_port_is_one_line_that_says_so(loop: list[str]) -> None:
             "(see 'ackbound server --help')",
         ),
         (
+            ["--az", "a\r\nrole:master"],
+            "ackbound server: error: argument --az: 'a\\r\\nrole:master' holds a space or a "
+            "control character; name the zone in one word (see 'ackbound server --help')",
+        ),
+        (
+            ["--requirepass-file", "/dev/null"],
+            "ackbound server: --requirepass-file /dev/null has no password on its first line; "
+            "write it there (or drop the flag to run without a password)",
+        ),
+        (
             ["--requirepass-file", "/nonexistent/pw"],
             "ackbound server: cannot read --requirepass-file /nonexistent/pw (No such file or "
             "directory); give a readable file whose first line is the password",
