@@ -157,11 +157,22 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
     def start(
         *flags: str, port: int | None = None, env: dict[str, str] | None = None, wait: bool = True
     ) -> Node:
-        node = spawn(tmp_path, *flags, port=port, env=env)
-        started.append(node)
-        if wait:
-            wait_ready(node)
-        return node
+        for attempt in range(1, 6):
+            node = spawn(tmp_path, *flags, port=port, env=env)
+            started.append(node)
+            if not wait:
+                return node
+            try:
+                wait_ready(node)
+            except pytest.fail.Exception:
+                # A free port is free only until someone binds it: another test (or worker)
+                # may have taken it between free_port() and the server's bind. Pick again.
+                taken = b"address already in use" in node.log.read_bytes()
+                if port is not None or attempt == 5 or not taken:
+                    raise
+                continue
+            return node
+        raise AssertionError("unreachable")  # pragma: no cover
 
     yield start
     for node in started:
