@@ -358,6 +358,16 @@ write = "wait"
         TargetError, match=r"key 'external.primary': 'c' is not one of the nodes \['a', 'b'\]"
     ):
         parse_target(tomllib.loads(bad), "managed.toml")
+    bad = text.replace(
+        '{name = "b", host = "127.0.0.1", port = 7002',
+        '{name = "b", host = "127.0.0.1", port = 7001',
+    )
+    with pytest.raises(TargetError) as exc:
+        parse_target(tomllib.loads(bad), "managed.toml")
+    assert str(exc.value) == (
+        "managed.toml: key 'external.nodes': 'a' and 'b' are both 127.0.0.1:7001; give each "
+        "node its own address"
+    )
 
 
 def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
