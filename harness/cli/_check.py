@@ -154,7 +154,7 @@ def verdict_exit(valid: object) -> int:
 def _load(path: str) -> Any:
     from harness.history import HistoryError, load_history, parse_text
 
-    if not path.endswith(".txt"):
+    if not path.lower().endswith(".txt"):  # (.TXT too: a text history whatever the case)
         return load_history(path)
     p = Path(path)
     try:

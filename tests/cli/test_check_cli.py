@@ -223,6 +223,12 @@ def test_sync_or_async_without_a_topology_is_refused_not_judged(tmp_path: Path, 
     assert ackbound(h, "--mode", "none", "--quiet").stdout == "verdict: unknown\n"
 
 
+def test_a_text_history_is_read_as_text_whatever_the_case_of_its_suffix(tmp_path: Path) -> None:
+    upper = tmp_path / "H.TXT"
+    upper.write_text(JUST_OVER.read_text(encoding="utf-8"), encoding="utf-8")
+    assert verdicts(upper) == verdicts(JUST_OVER)
+
+
 def test_a_mode_flag_that_differs_from_the_recorded_one_says_so() -> None:
     done = ackbound(VALID, "--mode", "async", "--quiet")
     assert done.stderr == (
