@@ -21,6 +21,15 @@ from harness.cli._paths import (
 _MOST_NODES = 32  # a cluster on one machine's loopback; more is a typo
 
 
+def _budget(text: str) -> float:
+    v = _seconds(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} leaves no time for a single example; pass seconds > 0 (default 60)"
+        )
+    return v
+
+
 def _target_arg(text: str) -> str:
     """An argparse type: a target name or file, but not an empty one (``Path("")`` is ``.``)."""
     if not text.strip():
@@ -51,7 +60,7 @@ def register(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--budget",
-        type=_seconds,
+        type=_budget,
         default=60.0,
         metavar="SECONDS",
         help="time to explore, shared by the modes (default 60)",

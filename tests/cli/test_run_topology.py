@@ -163,3 +163,19 @@ def test_the_default_faults_are_those_the_target_can_do_and_the_rest_are_named_o
     assert main(["run", "--quiet", "--mode", "none", "--report-dir", "b"]) == 130
     assert configs[0].faults == parse_faults("default")
     assert "cannot do" not in capsys.readouterr().err
+
+
+def test_a_budget_of_zero_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--budget", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 3
+    assert done.stderr.strip().startswith(
+        "ackbound run: error: argument --budget: '0' leaves no time for a single example; pass "
+        "seconds > 0 (default 60)"
+    )
+    assert list(tmp_path.iterdir()) == []
