@@ -509,13 +509,13 @@ def _external(top: _Table) -> tuple[ExternalSpec, bool | None]:
     if len(set(names)) != len(names):
         raise t.error("nodes", f"node names must be unique; got {names}")
     where: dict[tuple[str, int], str] = {}
-    for n in nodes:  # two names for one server: a replica of itself, and faults that miss
-        other = where.setdefault((n.host.lower(), n.port), n.name)
-        if other != n.name:
+    for node in nodes:  # two names for one server: a replica of itself, and faults that miss
+        other = where.setdefault((node.host.lower(), node.port), node.name)
+        if other != node.name:
             raise t.error(
                 "nodes",
-                f"{other!r} and {n.name!r} are both {n.host}:{n.port}; give each node its own "
-                "address",
+                f"{other!r} and {node.name!r} are both {node.host}:{node.port}; give each node "
+                "its own address",
             )
     primary = t.get("primary", str, names[0], what="the name of the current primary")
     if primary not in names:
