@@ -227,6 +227,14 @@ def faults_for(target: Any, text: str) -> tuple[tuple[str, ...], tuple[str, ...]
     return tuple(f for f in faults if f not in cannot), tuple(cannot)
 
 
+def dropped_faults_note(target: Any, dropped: tuple[str, ...], faults: tuple[str, ...]) -> str:
+    """What a run says, once, of the default faults its target cannot do."""
+    return (
+        f"ackbound: target {target.name!r} cannot do the faults {', '.join(dropped)} (no "
+        f"hook for them); the run uses {', '.join(faults) or 'no fault'}"
+    )
+
+
 def default_run_dir(config: Any) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = config.target if "/" not in config.target else Path(config.target).stem
@@ -241,11 +249,7 @@ def run(args: argparse.Namespace) -> int:
     config, target = config_from_args(args, sys.argv[2:])
     _faults, dropped = faults_for(target, args.faults)
     if dropped:
-        print(
-            f"ackbound: target {target.name!r} cannot do the faults {', '.join(dropped)} (no "
-            f"hook for them); the run uses {', '.join(config.faults) or 'no fault'}",
-            file=sys.stderr,
-        )
+        print(dropped_faults_note(target, dropped, config.faults), file=sys.stderr)
     from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
 
     run_dir = config.report_dir or default_run_dir(config)

@@ -101,7 +101,7 @@ kind = "external"
 primary = "a"
 nodes = [
   {name = "a", host = "127.0.0.1", port = 9, az = "z1"},
-  {name = "b", host = "127.0.0.1", port = 9, az = "z2"},
+  {name = "b", host = "127.0.0.1", port = 10, az = "z2"},
 ]
 [external.hooks]
 promote = "true"
@@ -163,6 +163,20 @@ def test_the_default_faults_are_those_the_target_can_do_and_the_rest_are_named_o
     assert main(["run", "--quiet", "--mode", "none", "--report-dir", "b"]) == 130
     assert configs[0].faults == parse_faults("default")
     assert "cannot do" not in capsys.readouterr().err
+
+
+def test_the_pytest_plugin_names_the_faults_it_leaves_out_too(tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text(_NO_HOOKS)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
+         "--ackbound-target", "t.toml", "--ackbound-mode", "sync"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "ackbound: target 'no-hooks' cannot do the faults kill, restart, wipe-restart, pause, "
+        "resume, partition, slow-link, az-outage (no hook for them); the run uses failover, heal"
+    ) in done.stdout
 
 
 def test_a_budget_of_zero_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
