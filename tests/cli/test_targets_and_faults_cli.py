@@ -119,7 +119,7 @@ kind = "external"
 primary = "a"
 nodes = [
   {name = "a", host = "127.0.0.1", port = 9, az = "z1"},
-  {name = "b", host = "127.0.0.1", port = 9, az = "z2"},
+  {name = "b", host = "127.0.0.1", port = 10, az = "z2"},
 ]
 [auth]
 password_file = "pw.txt"
