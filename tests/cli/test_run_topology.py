@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _targets import two_node_external
 
 from harness._errors import AckboundError
 from harness.run import RunConfig, parse_faults
@@ -94,23 +95,7 @@ def test_an_external_cluster_is_judged_by_its_own_nodes() -> None:
     )
 
 
-_NO_HOOKS = """\
-name = "no-hooks"
-kind = "external"
-[external]
-primary = "a"
-nodes = [
-  {name = "a", host = "127.0.0.1", port = 9, az = "z1"},
-  {name = "b", host = "127.0.0.1", port = 10, az = "z2"},
-]
-[external.hooks]
-promote = "true"
-[replication]
-replicaof = [["REPLICAOF", "{primary_host}", "{primary_port}"]]
-promote = [["REPLICAOF", "NO", "ONE"]]
-[modes.sync]
-write = "wait"
-"""
+_NO_HOOKS = two_node_external("no-hooks", more='[external.hooks]\npromote = "true"\n')
 
 
 def test_a_fault_named_that_the_target_cannot_do_is_refused_before_anything_starts(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _targets import two_node_external
+
 from harness.faults import FAULT_NAMES
 
 DATA = Path(__file__).parents[1] / "data" / "targets"
@@ -112,23 +114,9 @@ def test_targets_check_given_a_name_says_it_checks_files() -> None:
     )
 
 
-_PASSWORD_FILE_TARGET = """\
-name = "pf"
-kind = "external"
-[external]
-primary = "a"
-nodes = [
-  {name = "a", host = "127.0.0.1", port = 9, az = "z1"},
-  {name = "b", host = "127.0.0.1", port = 10, az = "z2"},
-]
-[auth]
-password_file = "pw.txt"
-[replication]
-replicaof = [["REPLICAOF", "{primary_host}", "{primary_port}"]]
-promote = [["REPLICAOF", "NO", "ONE"]]
-[modes.none]
-write = "plain"
-"""
+_PASSWORD_FILE_TARGET = two_node_external(
+    "pf", more='[auth]\npassword_file = "pw.txt"\n', mode="none"
+)
 
 
 def test_targets_check_reports_a_password_file_the_run_could_not_read(tmp_path: Path) -> None:
