@@ -460,6 +460,12 @@ class Cluster:
             return ClusterError(f"{where} refused the TLS handshake ({detail}); {fix}")
         reply = str(exc).split(": ", 1)[-1]
         auth = self.target.auth
+        if auth is not None and "unknown command" in reply.lower():
+            # Not a refusal of the password: the node does not take one at all.
+            return ClusterError(
+                f"{where} does not know AUTH ({reply}); it takes no password: remove [auth] "
+                f"from {source}, or check that {where} is the server you meant"
+            )
         if auth is None:
             fix = (
                 f"the node wants a password: add [auth] password_env (or password_file) to {source}"

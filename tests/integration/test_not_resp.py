@@ -117,8 +117,11 @@ def test_a_reply_that_is_not_resp_is_a_broken_connection_not_a_crash(reply: byte
             client.close()
 
 
-def _start_external(tmp_path: Path, name: str, ports: tuple[int, int]) -> ClusterError:
-    """Start a two-node external target on ``ports`` (mode none); the error it fails with."""
+def _start_external(
+    tmp_path: Path, name: str, ports: tuple[int, int], more: str = ""
+) -> ClusterError:
+    """Start a two-node external target on ``ports`` (mode none, with the tables ``more``);
+    the error it fails with."""
     a, b = ports
     target = tmp_path / f"{name}.toml"
     target.write_text(
@@ -131,6 +134,7 @@ nodes = [
   {{name = "a", host = "127.0.0.1", port = {a}, az = "az1"}},
   {{name = "b", host = "127.0.0.1", port = {b}, az = "az2"}},
 ]
+{more}
 [replication]
 replicaof = [["REPLICAOF", "{{primary_host}}", "{{primary_port}}"]]
 promote = [["REPLICAOF", "NO", "ONE"]]
@@ -172,8 +176,9 @@ def test_an_external_node_that_never_answers_is_named_without_a_log(
     assert "log" not in message
 
 
-def refusing(command: bytes) -> AbstractContextManager[int]:
-    """A listener speaking RESP: PONG to PING, an error to ``command``, OK to the rest."""
+def refusing(command: bytes, reply: str = "ERR not here") -> AbstractContextManager[int]:
+    """A listener speaking RESP: PONG to PING, the error ``reply`` to ``command``, OK to the
+    rest."""
 
     def handle(conn: socket.socket, stop: threading.Event) -> None:
         parser = request_parser()
@@ -191,7 +196,7 @@ def refusing(command: bytes) -> AbstractContextManager[int]:
                     if name == b"PING":
                         conn.sendall(simple("PONG"))
                     else:
-                        conn.sendall(error("ERR not here") if name == command else simple("OK"))
+                        conn.sendall(error(reply) if name == command else simple("OK"))
 
     return listening(handle)
 
@@ -206,3 +211,20 @@ def test_a_failed_command_on_an_external_node_names_no_log_it_does_not_have(
     assert "failed: ERR not here; check the target's commands" in message
     assert message.endswith(f"({tmp_path / 'ext.toml'}) and its own logs"), message
     assert "/nodes/" not in message
+
+
+def test_a_node_that_takes_no_password_is_not_said_to_refuse_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It answered AUTH with 'unknown command', and the error said it refused the
+    credentials: the fix is to drop [auth], not to check the password."""
+    monkeypatch.setenv("ACKBOUND_TEST_PW", "secret")
+    unknown = "ERR unknown command 'AUTH', with args beginning with: 'secret'"
+    auth = '[auth]\npassword_env = "ACKBOUND_TEST_PW"'
+    with refusing(b"AUTH", unknown) as a, refusing(b"AUTH", unknown) as b:
+        message = str(_start_external(tmp_path, "noauth", (a, b), auth))
+    assert message.startswith(f"node a (127.0.0.1:{a}, target noauth) does not know AUTH (")
+    assert message.endswith(
+        f"); it takes no password: remove [auth] from {tmp_path / 'noauth.toml'}, or check "
+        f"that node a (127.0.0.1:{a}, target noauth) is the server you meant"
+    ), message
