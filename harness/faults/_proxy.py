@@ -38,7 +38,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
@@ -60,8 +60,8 @@ class Policy:
     bandwidth: int | None = None  # bytes per second; None = unlimited
 
     def __post_init__(self) -> None:
-        if self.latency_ms < 0:
-            raise ValueError(f"Policy.latency_ms={self.latency_ms}: must be ≥ 0")
+        if not 0 <= self.latency_ms < float("inf"):  # (NaN fails too)
+            raise ValueError(f"Policy.latency_ms={self.latency_ms}: must be finite and ≥ 0")
         if self.bandwidth is not None and self.bandwidth < 1:
             raise ValueError(f"Policy.bandwidth={self.bandwidth}: must be ≥ 1 byte/s or None")
 
@@ -92,16 +92,30 @@ class _DirectionState:
         old.set()
 
 
+_EOF: Final = b""  # queued when the sender closed its side (FIN)
+_RESET: Final = bytearray()  # queued when the sender reset the connection (RST)
+
+
 class _Pump:
-    """One direction of one connection: reader task → queue → writer task."""
+    """One direction of one connection: reader task → queue → writer task.
+
+    The end of the stream (a FIN, or a reset) is queued behind the bytes before it, and
+    passes the direction's policy as they do: it is not delivered through a partition, nor
+    ahead of the bytes a latency still holds.
+    """
 
     def __init__(
-        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, state: _DirectionState
+        self,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        state: _DirectionState,
+        reset: Callable[[], None],
     ) -> None:
         self.src = src
         self.dst = dst
         self.state = state
-        self.queue: collections.deque[tuple[float, bytes | None]] = collections.deque()
+        self.reset = reset  # resets the whole connection, both ways
+        self.queue: collections.deque[tuple[float, bytes | bytearray]] = collections.deque()
         self.queued = 0
         self.item_ready = asyncio.Event()
         self.drained = asyncio.Event()
@@ -114,12 +128,30 @@ class _Pump:
                 else:
                     self.drained.clear()
                     await self.drained.wait()
-            data = await self.src.read(_CHUNK)
-            self.queue.append((time.monotonic(), data or None))
-            self.queued += len(data)
+            item: bytes | bytearray
+            try:
+                item = await self.src.read(_CHUNK) or _EOF
+            except ConnectionError:
+                item = _RESET
+            self.queue.append((time.monotonic(), item))
+            self.queued += len(item)
             self.item_ready.set()
-            if not data:
+            if not item:
                 return
+
+    async def _until_due(self, arrival: float) -> None:
+        """Wait until the direction passes what arrived at ``arrival`` (not blocked, and
+        its latency served)."""
+        while True:
+            policy, changed = self.state.policy, self.state.changed
+            if policy.blocked:
+                await changed.wait()
+                continue
+            wait = arrival + policy.latency_ms / 1000.0 - time.monotonic()
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
 
     async def write_loop(self) -> None:
         next_free = 0.0
@@ -128,9 +160,12 @@ class _Pump:
                 self.item_ready.clear()
                 await self.item_ready.wait()
             arrival, data = self.queue[0]
-            if data is None:
+            if not data:
+                await self._until_due(arrival)
                 self.queue.popleft()
-                if self.dst.can_write_eof():
+                if data is _RESET:
+                    self.reset()
+                elif self.dst.can_write_eof():
                     self.dst.write_eof()
                 return
             view = memoryview(data)
@@ -263,6 +298,14 @@ class Link:
         self._conns.add(conn)
         _nodelay(c_writer)
         try:
+            # A partition is silence to a new connection too: nothing reaches the server
+            # (not even the connection) until both directions pass again.
+            try:
+                while blocked := [s for s in (self._up, self._down) if s.policy.blocked]:
+                    await blocked[0].changed.wait()
+            except asyncio.CancelledError:  # reset or shutdown while waiting: end quietly
+                conn.abort()
+                return
             try:
                 s_reader, s_writer = await asyncio.wait_for(
                     asyncio.open_connection(*self.upstream), 5.0
@@ -272,8 +315,8 @@ class Link:
                 return
             conn.server = s_writer
             _nodelay(s_writer)
-            up = _Pump(c_reader, s_writer, self._up)
-            down = _Pump(s_reader, c_writer, self._down)
+            up = _Pump(c_reader, s_writer, self._up, conn.abort)
+            down = _Pump(s_reader, c_writer, self._down, conn.abort)
             conn.tasks = [
                 asyncio.ensure_future(coro)
                 for coro in (up.read_loop(), up.write_loop(), down.read_loop(), down.write_loop())

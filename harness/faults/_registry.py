@@ -9,6 +9,7 @@ kinds it may record.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -132,7 +133,7 @@ def _check(fault: str, p: Param, value: Any, nodes: Sequence[str], azs: Sequence
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok:
+    if not ok or (isinstance(value, float) and not math.isfinite(value)):
         raise FaultError(
             f"{where}: must be {'an integer' if p.type == 'int' else 'a number'}; got {value!r}"
         )
@@ -154,8 +155,11 @@ def _cross_checks(fault: str, params: dict[str, Any]) -> None:
             )
         if pair[0] and params["src"] == params["dst"]:
             raise FaultError("fault 'slow-link': src and dst must be different nodes")
-        if "bandwidth" not in params and "latency_ms" not in params:
-            raise FaultError("fault 'slow-link': give bandwidth (bytes/s), latency_ms, or both")
+        if "bandwidth" not in params and not params.get("latency_ms"):
+            # (a latency of 0 alone would change nothing, yet be recorded as a slow link)
+            raise FaultError(
+                "fault 'slow-link': give bandwidth (bytes/s), a latency_ms above 0, or both"
+            )
 
 
 _NODE = "the node's name, e.g. n1"

@@ -8,6 +8,7 @@ import hashlib
 import random
 import socket
 import socketserver
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -157,22 +158,99 @@ def test_blocked_holds_bytes_until_the_direction_passes_again(
 ) -> None:
     link = proxy.add_link("block", echo)
     sock = _connect(link)
+    sock.sendall(b"ping-0")  # (the connection is open through to the server)
+    assert _recv_exactly(sock, 6) == b"ping-0"
     link.set("down", Policy(blocked=True))
     sock.sendall(b"ping-1")
     sock.settimeout(0.3)
     with pytest.raises(TimeoutError):
         sock.recv(100)
-    assert link.stats().bytes_up == 6 and link.stats().bytes_down == 0
+    assert link.stats().bytes_up == 12 and link.stats().bytes_down == 6
     link.set("down", PASS)
     sock.settimeout(5)
     assert _recv_exactly(sock, 6) == b"ping-1"
     link.set("up", Policy(blocked=True))
     sock.sendall(b"ping-2")
     time.sleep(0.2)
-    assert link.stats().bytes_up == 6  # held before the server
+    assert link.stats().bytes_up == 12  # held before the server
     link.set("up", PASS)
     assert _recv_exactly(sock, 6) == b"ping-2"
     sock.close()
+
+
+def test_a_partition_is_silence_to_new_connections_too(
+    proxy: FaultProxy, echo: tuple[str, int]
+) -> None:
+    """The proxy accepted them and connected to the server at once: the server saw a
+    connection through a partition (and a dead one reset the client at once)."""
+    link = proxy.add_link("cut", echo, down=Policy(blocked=True))
+    sock = _connect(link)
+    sock.sendall(b"hello")
+    sock.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        sock.recv(100)
+    assert link.stats().bytes_up == 0  # nothing reached the server, not even the connection
+    link.set("down", PASS)
+    sock.settimeout(5)
+    assert _recv_exactly(sock, 5) == b"hello"
+    sock.close()
+
+
+def test_the_end_of_a_stream_passes_a_partition_and_a_latency_as_its_bytes_do(
+    proxy: FaultProxy, echo: tuple[str, int]
+) -> None:
+    """A FIN went through a partition, and ahead of the bytes a latency held."""
+    link = proxy.add_link("fin", echo)
+    sock = _connect(link)
+    sock.sendall(b"a")
+    assert _recv_exactly(sock, 1) == b"a"
+    link.set("up", Policy(blocked=True))
+    sock.sendall(b"bc")
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(0.3)
+    with pytest.raises(TimeoutError):  # the echo server saw neither the bytes nor the FIN
+        sock.recv(100)
+    link.set("up", Policy(latency_ms=300))
+    sock.settimeout(5)
+    assert _recv_exactly(sock, 3) == b"bc"
+    assert sock.recv(1) == b""  # then the end, after the bytes
+    sock.close()
+
+
+def test_a_reset_comes_behind_the_bytes_a_latency_holds(proxy: FaultProxy) -> None:
+    """The reset overtook them: the server saw a reset and none of the bytes sent before it."""
+    got: list[bytes] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                try:
+                    while chunk := conn.recv(100):
+                        data += chunk
+                except OSError:
+                    pass
+                got.append(data)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        link = proxy.add_link("rst", listener.getsockname(), up=Policy(latency_ms=300))
+        sock = _connect(link)
+        sock.sendall(b"SET k v\r\n")
+        # (Once the proxy has read them: a reset discards what its receiver has not read.)
+        time.sleep(0.1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset
+        thread.join(10)
+    assert got == [b"SET k v\r\n"]
+
+
+def test_a_latency_must_be_a_finite_number(proxy: FaultProxy) -> None:
+    with pytest.raises(ValueError, match="must be finite and ≥ 0"):
+        Policy(latency_ms=float("nan"))
 
 
 def test_latency_delays_each_direction(proxy: FaultProxy, echo: tuple[str, int]) -> None:

@@ -117,7 +117,17 @@ def test_valid_parameters_are_normalised(
         (
             "slow-link",
             {"node": "n1"},
-            "fault 'slow-link': give bandwidth (bytes/s), latency_ms, or both",
+            "fault 'slow-link': give bandwidth (bytes/s), a latency_ms above 0, or both",
+        ),
+        (  # it changed nothing, yet was recorded as a slow link that no heal undid
+            "slow-link",
+            {"node": "n1", "latency_ms": 0},
+            "fault 'slow-link': give bandwidth (bytes/s), a latency_ms above 0, or both",
+        ),
+        (  # a NaN latency delayed nothing
+            "slow-link",
+            {"node": "n1", "latency_ms": float("nan")},
+            "fault 'slow-link': parameter 'latency_ms': must be a number; got nan",
         ),
         (
             "slow-link",
