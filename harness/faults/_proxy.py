@@ -84,6 +84,7 @@ class _DirectionState:
         self.policy = policy
         self.changed = asyncio.Event()
         self.bytes = 0
+        self.next_free = 0.0  # when the bandwidth limit lets the next slice go, on any connection
 
     def set(self, policy: Policy) -> None:
         self.policy = policy
@@ -154,7 +155,7 @@ class _Pump:
                 await asyncio.wait_for(changed.wait(), wait)
 
     async def write_loop(self) -> None:
-        next_free = 0.0
+        state = self.state
         while True:
             while not self.queue:
                 self.item_ready.clear()
@@ -178,7 +179,7 @@ class _Pump:
                 due = arrival + policy.latency_ms / 1000.0
                 now = time.monotonic()
                 if policy.bandwidth is not None:
-                    due = max(due, next_free)
+                    due = max(due, state.next_free)
                 if due > now:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(changed.wait(), due - now)
@@ -187,7 +188,7 @@ class _Pump:
                     part = view
                 else:
                     part = view[: max(1, int(policy.bandwidth * _SLICE_S))]
-                    next_free = max(now, next_free) + len(part) / policy.bandwidth
+                    state.next_free = max(now, state.next_free) + len(part) / policy.bandwidth
                 self.dst.write(part)
                 await self.dst.drain()
                 self.state.bytes += len(part)

@@ -276,6 +276,32 @@ def test_bandwidth_paces_the_bytes(proxy: FaultProxy, echo: tuple[str, int]) -> 
     sock.close()
 
 
+def test_a_bandwidth_limit_is_shared_by_every_connection_of_the_link(
+    proxy: FaultProxy, echo: tuple[str, int]
+) -> None:
+    """Each connection was paced on its own: eight of them carried eight times the limit."""
+    link = proxy.add_link("shared", echo, down=Policy(bandwidth=400_000))
+    payload = random.Random(2).randbytes(200_000)
+    socks = [_connect(link) for _ in range(2)]
+    got: list[bytes] = []
+
+    def echo_back(sock: socket.socket) -> None:
+        sock.sendall(payload)
+        got.append(_recv_exactly(sock, len(payload)))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=echo_back, args=(s,)) for s in socks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    elapsed = time.monotonic() - started
+    assert got == [payload, payload]
+    assert 0.9 <= elapsed < 4.0, elapsed  # 400,000 bytes at 400,000 B/s (each alone: 0.5 s)
+    for sock in socks:
+        sock.close()
+
+
 def test_reset_resets_every_connection_and_new_ones_still_work(
     proxy: FaultProxy, echo: tuple[str, int]
 ) -> None:
