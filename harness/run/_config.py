@@ -30,9 +30,19 @@ def parse_modes(text: str, flag: str = "--mode") -> tuple[str, ...]:
 def parse_faults(text: str) -> tuple[str, ...]:
     if text in ("all", "default"):
         return DEFAULT_FAULTS
-    if text in ("none", ""):
+    if text == "none":
         return ()
     faults = tuple(f.strip() for f in text.split(",") if f.strip())
+    if not faults:
+        raise AckboundError(
+            f"--faults {text!r} names no fault; use none for a run without faults, or a "
+            "comma-separated list (see ackbound faults list)"
+        )
+    alone = [f for f in faults if f in ("none", "all", "default")]
+    if alone:
+        raise AckboundError(
+            f"--faults: {alone[0]!r} stands alone; pass it by itself, or list the faults without it"
+        )
     bad = [f for f in faults if f not in FAULT_NAMES]
     if bad:
         raise AckboundError(

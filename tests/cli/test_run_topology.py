@@ -178,3 +178,24 @@ def test_a_budget_of_zero_is_refused_before_a_cluster_starts(tmp_path: Path) -> 
         "seconds > 0 (default 60)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (",", "--faults ',' names no fault; use none for a run without faults, or a "
+         "comma-separated list (see ackbound faults list)"),
+        ("", "--faults '' names no fault; use none for a run without faults, or a "
+         "comma-separated list (see ackbound faults list)"),
+        ("none,kill", "--faults: 'none' stands alone; pass it by itself, or list the faults "
+         "without it"),
+        ("kill,default", "--faults: 'default' stands alone; pass it by itself, or list the "
+         "faults without it"),
+    ],
+)  # fmt: skip
+def test_a_fault_list_that_says_nothing_clear_is_refused(text: str, expected: str) -> None:
+    """',' ran with no faults at all, and 'none,kill' was told 'none' is not a fault."""
+    with pytest.raises(AckboundError) as err:
+        parse_faults(text)
+    assert str(err.value) == expected
+    assert parse_faults("none") == () and parse_faults(" kill , pause ") == ("kill", "pause")
