@@ -268,6 +268,10 @@ def run(args: argparse.Namespace) -> int:
                 "pass a path outside the run directory, or another name"
             )
         check_copy_of_report(flag, out, run_dir)
+        if config.report_dir is not None and Path(os.path.abspath(out)).parent == Path(
+            os.path.abspath(run_dir)
+        ):
+            check_output_dir("--report-dir", run_dir)  # the run makes it anyway: make it now
         check_output_file(flag, out)
     if (
         config.json is not None

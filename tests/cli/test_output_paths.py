@@ -211,3 +211,22 @@ def test_a_copy_left_by_an_earlier_job_outside_any_run_is_replaced(
     args = ["--junit", "ackbound-runs/junit.xml", "--json", "ackbound-runs/results.json"]
     assert main(["run", "--quiet", *args]) == 130
     assert len(started) == 1
+
+
+def test_a_copy_in_the_new_run_directory_itself_is_not_refused_for_its_absence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'new does not exist; create it first', of the directory the run was about to make."""
+    import harness.run
+    from harness.cli import main
+
+    started: list[Path] = []
+
+    def interrupted(config: object, *, run_dir: Path, **kw: object) -> None:
+        started.append(run_dir)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--quiet", "--report-dir", "new", "--json", "new/copy.json"]) == 130
+    assert started == [Path("new")] and (tmp_path / "new").is_dir()
