@@ -242,6 +242,9 @@ class _Builder:
         self.primary = self.primary0
         self.down: set[str] = set()  # down in the spec because they are down
         self.demoted: set[str] = set()  # down in the spec, running: deposed by a failover
+        # A paused primary is up in the spec: it keeps its clients' connections, and answers
+        # them when it resumes (a crash would end its pending writes).
+        self.paused: set[str] = set()
         self.wiped: set[str] = set()  # down, and their data is gone
         self.cut: set[tuple[str, str]] = set()
 
@@ -533,6 +536,10 @@ class _Builder:
     def effect(self, e: Mapping[str, Any], op: Op) -> None:
         if "down" in e:
             n = self.node(e["down"], op)
+            if op.f == "pause" and n == self.primary and n not in self.down | self.demoted:
+                self.paused.add(n)
+                return
+            self.paused.discard(n)  # (killed while paused: a crash after all)
             if n in self.demoted:
                 self.demoted.discard(n)
                 self.down.add(n)
@@ -541,6 +548,9 @@ class _Builder:
                 self.down.add(n)
         elif "up" in e:
             n = self.node(e["up"], op)
+            if n in self.paused:
+                self.paused.discard(n)
+                return
             if n in self.demoted:
                 self.demoted.discard(n)
                 self.step("Restart", n, "", op)
@@ -595,6 +605,7 @@ class _Builder:
             if n == self.primary:
                 raise self.unsupported(op, f"promotes {n}, which is already the primary")
             old = self.primary
+            self.paused.discard(old)  # a failover away from a paused primary deposes it
             if old not in self.down and old not in self.demoted:
                 # A switchover: the spec fails over only from a primary that is down, so the
                 # deposed primary stops serving as primary by crashing (with its data).

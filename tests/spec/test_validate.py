@@ -62,6 +62,18 @@ ASYNC_NEVER_REJECTS = (
     "500..501 p0 lrange l -> ok [w1 w2] @n1 final\n"
 )
 
+# The primary paused while a sync write waits for its replicas (neither has it yet); it
+# resumes and acknowledges it, as a resumed server may (its clients kept their connections).
+PAUSED_PRIMARY = (
+    "mode sync\n" + NODES + "0..20  p0 append l w1 @n1\n"
+    "1..2   p1 lrange l -> ok [w1] @n1\n"
+    "3      nemesis pause n1\n"
+    "4..5   p1 lrange l -> ok [] @n2\n"
+    "6..7   p2 lrange l -> ok [] @n3\n"
+    "8      nemesis resume n1\n"
+    "30..31 p1 lrange l -> ok [w1] @n1 final\n"
+)
+
 
 def history(text: str) -> History:
     return parse_text(text, source="<test>")
@@ -129,7 +141,9 @@ def test_histories_outside_the_spec_are_named(text: str, message: str) -> None:
 # TLC's verdict
 
 
-@pytest.mark.parametrize("text", [KEPT, ASYNC_OK], ids=["sync-failover", "async-lag"])
+@pytest.mark.parametrize(
+    "text", [KEPT, ASYNC_OK, PAUSED_PRIMARY], ids=["sync-failover", "async-lag", "paused-primary"]
+)
 def test_a_correct_history_validates(tlc: Tlc, text: str) -> None:
     v = validate_history(history(text), tlc, timeout=120)
     assert (v.outcome, v.failed_at, v.error) == ("validated", None, "")
