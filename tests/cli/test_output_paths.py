@@ -189,44 +189,43 @@ def test_a_copy_of_a_report_that_would_lose_a_run_is_refused(
     assert (old / "results.json").read_text() == "the earlier run's\n"
 
 
-def test_a_copy_left_by_an_earlier_job_outside_any_run_is_replaced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """CI writes ackbound-runs/junit.xml on every job: the file is a copy, not a run."""
+@pytest.fixture
+def started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """In ``tmp_path``, a run that is interrupted as soon as it starts; the run directories
+    of those started."""
     import harness.run
-    from harness.cli import main
 
-    started: list[Path] = []
+    dirs: list[Path] = []
 
     def interrupted(config: object, *, run_dir: Path, **kw: object) -> None:
-        started.append(run_dir)
+        dirs.append(run_dir)
         raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
+    monkeypatch.chdir(tmp_path)
+    return dirs
+
+
+def test_a_copy_left_by_an_earlier_job_outside_any_run_is_replaced(
+    tmp_path: Path, started: list[Path]
+) -> None:
+    """CI writes ackbound-runs/junit.xml on every job: the file is a copy, not a run."""
+    from harness.cli import main
 
     runs = tmp_path / "ackbound-runs"
     runs.mkdir()
     (runs / "junit.xml").write_text('<testsuites name="ackbound"/>\n')
     (runs / "results.json").write_text('{"schema": "ackbound-results/1"}\n')
-    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
-    monkeypatch.chdir(tmp_path)
     args = ["--junit", "ackbound-runs/junit.xml", "--json", "ackbound-runs/results.json"]
     assert main(["run", "--quiet", *args]) == 130
     assert len(started) == 1
 
 
 def test_a_copy_in_the_new_run_directory_itself_is_not_refused_for_its_absence(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, started: list[Path]
 ) -> None:
     """'new does not exist; create it first', of the directory the run was about to make."""
-    import harness.run
     from harness.cli import main
 
-    started: list[Path] = []
-
-    def interrupted(config: object, *, run_dir: Path, **kw: object) -> None:
-        started.append(run_dir)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
-    monkeypatch.chdir(tmp_path)
     assert main(["run", "--quiet", "--report-dir", "new", "--json", "new/copy.json"]) == 130
     assert started == [Path("new")] and (tmp_path / "new").is_dir()
