@@ -26,7 +26,7 @@ from functools import partial
 from itertools import chain, compress, count, islice, repeat
 from typing import Any, NamedTuple, cast
 
-from harness.history import Columns, History, HistoryError, Op
+from harness.history import NEMESIS, OBSERVER, Columns, History, HistoryError, Op
 from models import (
     Holders,
     Knowledge,
@@ -306,7 +306,7 @@ def _topology(history: History, mode_nodes: set[str]) -> tuple[dict[str, str], s
 
 
 # The processes named by a string (docs/history.md); a client is named by an int.
-_NAMED = frozenset({"nemesis", "observer"})
+_NAMED = frozenset({NEMESIS, OBSERVER})
 
 
 def _raise_first_problem(ops: tuple[Op, ...], source: str) -> None:
@@ -513,11 +513,11 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
         if (inv.f == "write" or inv.f == "read") and p not in _NAMED:  # a client not an int
             _raise_first_problem(history.ops, source)
             raise AssertionError("a client op by a named process, yet no problem found")
-        if p == "nemesis":
+        if p == NEMESIS:
             nemesis.append((inv, done))
         elif (
             done is not None
-            and p == "observer"
+            and p == OBSERVER
             and done.f == "lag"
             and done.type == "ok"
             and type(done.value) is int
@@ -917,12 +917,15 @@ class _Rule(NamedTuple):
     ``default`` for each of them, but present for those at ``held``, and — for a counter
     whose deltas are distinct powers of two — present iff its bit is in ``bits``, or — for
     a register — absent if invoked after ``holder_done``, when the write whose value the
-    register holds was acknowledged."""
+    register holds was acknowledged. A write it finds absent that was acknowledged at or
+    after ``read_start`` (or never), when the final read began, cannot tell: it may have
+    been applied after the read."""
 
     default: bool | None
     held: list[int]
     bits: int | None = None
     holder_done: float | None = None
+    read_start: int | None = None
 
 
 _CANNOT_TELL = _Rule(None, [])
@@ -998,20 +1001,34 @@ def _apply(a: Analysis, out: list[bool | None], rules: dict[str, _Rule], at: Seq
         _scatter(out, on, map(_GONE_IF_TRUE.__getitem__, after))
     for r in rules.values():
         _scatter(out, r.held, repeat(True))
+    late = {k: r.read_start for k, r in rules.items() if r.read_start is not None}
+    if late:
+        comp = a.w_comp
+        for i, key in zip(at, keys, strict=True):
+            if out[i] is False and key in late and ((c := comp[i]) is None or c >= late[key]):
+                out[i] = None
 
 
 def presence_column(
     a: Analysis,
     state: Mapping[str, Any],
     like: tuple[Mapping[str, Any], list[bool | None]] | None = None,
+    starts: Mapping[str, int] | None = None,
 ) -> list[bool | None]:
     """Presence of every write in a node's final ``state`` (see :func:`presence`).
 
     What a key's final value says is worked out once per (key, workload) (:func:`_rule`),
     then applied to the writes in passes over them in order (:func:`_apply`). ``like``:
     another node's final state and its column; the writes of a key both nodes read alike
-    (:func:`_same_answer`) are taken from it rather than worked out again.
+    (:func:`_same_answer`) are taken from it rather than worked out again. ``starts``: when
+    each key's final read began, if a write may have been acknowledged after it (then
+    ``like`` must be ``None``: reads alike at other times need not say the same).
     """
+
+    def rule(key: str, wl: str) -> _Rule:
+        r = _rule(a, state, key, wl)
+        return r if starts is None or key not in starts else r._replace(read_start=starts[key])
+
     kinds = key_workloads(a)
     if like is None:
         out: list[bool | None] = [None] * len(a.w_key)
@@ -1023,7 +1040,7 @@ def presence_column(
             for key, wl in kinds.items()
             if not _same_answer(state.get(key, _ABSENT), like[0].get(key, _ABSENT))
         }
-    rules = {key: _rule(a, state, key, wl) for key, wl in todo.items() if wl is not None}
+    rules = {key: rule(key, wl) for key, wl in todo.items() if wl is not None}
     if rules:
         every = like is None and len(rules) == len(kinds)
         _apply(a, out, rules, range(len(out)) if every else _positions_of(a, rules))
@@ -1031,7 +1048,7 @@ def presence_column(
     for key, wl in todo.items():
         if wl is None:  # written by several workloads: a rule for each
             for w in {w_workload[i] for i in a.by_key[key].values()}:
-                _apply(a, out, {key: _rule(a, state, key, w)}, _writes_of(a, key, w))
+                _apply(a, out, {key: rule(key, w)}, _writes_of(a, key, w))
     return out
 
 
@@ -1047,40 +1064,36 @@ def presence(a: Analysis, state: Mapping[str, Any], i: int) -> bool | None:
 
 
 def _presence_of_node(a: Analysis, state: Mapping[str, Any]) -> list[bool | None]:
-    """:func:`presence_column`, once per state, each after the first like the first."""
-    memo: dict[int, tuple[Mapping[str, Any], list[bool | None]]] = a.cache.setdefault(
+    """:func:`presence_column`, once per state; each after the first like the first, unless
+    a write may have been acknowledged after one of their final reads began."""
+    memo: dict[int, tuple[Mapping[str, Any], list[bool | None], bool]] = a.cache.setdefault(
         "presence", {}
     )
     hit = memo.get(id(state))
     if hit is not None and hit[0] is state:
         return hit[1]
-    like = next(iter(memo.values()), None)
-    col = _unjudged_if_late(a, state, presence_column(a, state, like))
-    memo[id(state)] = (state, col)
+    starts = _late_starts(a, state)
+    like = None
+    if starts is None:
+        like = next(((st, col) for st, col, timely in memo.values() if timely), None)
+    col = presence_column(a, state, like, starts)
+    memo[id(state)] = (state, col, starts is None)
     return col
 
 
-def _unjudged_if_late(
-    a: Analysis, state: Mapping[str, Any], col: list[bool | None]
-) -> list[bool | None]:
-    """``col``, but a write missing from a final read that began before the write was
-    acknowledged (or that it never was) cannot tell: it may have been applied after the
-    read. (Real runs read after the last write; a history written by hand need not.)"""
+def _late_starts(a: Analysis, state: Mapping[str, Any]) -> Mapping[str, int] | None:
+    """When the final reads of ``state`` began, if some write may have been acknowledged
+    after one of them began (or never); ``None`` when every write was acknowledged first,
+    as in every real run, which reads after the last write."""
     starts = next((a.final_starts[n] for n, st in a.final_states.items() if st is state), None)
     if not starts:
-        return col
+        return None
     latest: float | None = a.cache.get("latest_done")
     if latest is None:
         done = a.w_comp
         latest = _NEVER if None in done else max(cast("list[int]", done), default=-1)
         a.cache["latest_done"] = latest
-    if latest < min(starts.values()):
-        return col  # every write was acknowledged before any of these reads began
-    out = list(col)
-    for i, (p, key, c) in enumerate(zip(col, a.w_key, a.w_comp, strict=True)):
-        if p is False and key in starts and (c is None or c >= starts[key]):
-            out[i] = None
-    return out
+    return starts if latest >= min(starts.values()) else None
 
 
 def _judge_presence(a: Analysis) -> None:

@@ -312,3 +312,22 @@ nodes n1@a n2@b n3@c
         "rejected-writes-not-applied"
     ]
     assert (prop["valid"], prop["evidence"]["rejected_then_read"]) == (verdict, evidence)
+
+
+def test_a_node_read_late_is_judged_on_its_own_not_like_a_node_read_early() -> None:
+    """n1 read l while w1 was in flight (cannot tell), n2 read l the same after w1 was
+    acknowledged (lost). The two read alike, so n2 was given n1's answer and its hole
+    (w1 lost, the later w2 there) went unseen."""
+    text = """
+mode none
+nodes n1@a n2@b n3@c
+0..5    p0 append l w1
+1..2    p1 lrange l -> ok [] @n1 final
+3..4    p1 lrange m -> ok [] @n1 final
+6..7    p0 append m w2
+10..11  p1 lrange l -> ok [] @n2 final
+12..13  p1 lrange m -> ok [w2] @n2 final
+"""
+    prop = check(parse_text(text), Params(mode=Mode.NONE))["properties"]["no-holes"]
+    assert prop["valid"] is False
+    assert [w["kind"] for w in prop["witnesses"]] == ["hole"]
