@@ -1123,8 +1123,7 @@ def _by_invocation(a: Analysis) -> _ByInvocation:
     def earlier(best: int, j: int) -> int:  # an earlier write acknowledged no later wins
         return j if accepted[j] <= accepted[best] else best
 
-    earliest_at: list[int] = list(accumulate(reversed(range(len(accepted))), earlier))
-    earliest_at.reverse()
+    earliest_at: list[int] = _suffix(range(len(accepted)), earlier)
     return _ByInvocation(
         order=order,
         invs=inv,

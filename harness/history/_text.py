@@ -88,7 +88,7 @@ def _read_value(tokens: list[str], workload: str, where: str) -> Any:
             raise HistoryError(f"{where}: a counter read's value is an integer, e.g. '-> ok 12'")
         return int(text)
     if workload == "register":
-        if text in ("nil", "null", ""):
+        if not text or text in _EMPTY:
             return None
         if " " in text:
             raise HistoryError(f"{where}: a register read's value is one word or nil")
