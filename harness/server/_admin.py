@@ -26,7 +26,7 @@ from harness.server._commands import (
     _int,
     command,
 )
-from harness.server._config import SETTINGS
+from harness.server._config import SETTINGS, parse_az
 from harness.server._keyspace import glob_to_regex
 
 if TYPE_CHECKING:
@@ -263,7 +263,10 @@ def cmd_replconf(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
                 return E_NOT_INTEGER
             c.listening_port = port
         elif opt == b"az":
-            c.replica_az = value.decode(errors="replace")
+            try:
+                c.replica_az = parse_az(value.decode(errors="replace"))
+            except ValueError as exc:
+                return error(f"ERR invalid az: {exc}")
         elif opt == b"run-id":
             c.replica_run_id = value.decode(errors="replace")
         elif opt == b"ip-address":

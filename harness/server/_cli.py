@@ -55,17 +55,6 @@ def _setting(name: str) -> Callable[[str], Any]:
     return check
 
 
-def _az(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; name the node's availability zone")
-    if not text.isprintable() or any(c.isspace() for c in text):
-        # It is written into INFO, one field per line: a newline would forge others.
-        raise argparse.ArgumentTypeError(
-            f"{text!r} holds a space or a control character; name the zone in one word"
-        )
-    return text
-
-
 def _bug(name: str) -> str:
     if name not in BUGS:
         raise argparse.ArgumentTypeError(
@@ -113,7 +102,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add("--replicaof", nargs=2, metavar=("HOST", "PORT"), help="start as a replica of HOST PORT")
     add(
         "--az",
-        type=_az,
+        type=_setting("az"),
         default="default",
         help="this node's availability zone (default 'default'); "
         "only replicas in another AZ count for sync and async durability",

@@ -108,6 +108,16 @@ def _text(text: str) -> object:
     return text
 
 
+def parse_az(text: str) -> str:
+    """An AZ name: one word of printable characters (it is written into INFO, one field
+    per line, so a newline would forge others)."""
+    if not text.strip():
+        raise ValueError("is empty; name the node's availability zone")
+    if not text.isprintable() or any(c.isspace() for c in text):
+        raise ValueError("holds a space or a control character; name the zone in one word")
+    return text
+
+
 def _memory_in(low: int) -> Callable[[str], object]:
     """A memory size (see :func:`parse_memory`) of ``low`` bytes or more, in Valkey's words."""
     high = 2**63 - 1
@@ -133,7 +143,7 @@ SETTINGS: Final[dict[str, Setting]] = {
         Setting(name="tls-auth-clients", attr="tls_auth_clients", show=_str, parse=None),
         Setting(name="tls-replication", attr="tls_replication", show=_bool, parse=None),
         Setting(name="dir", attr="dir", show=_str, parse=None),
-        Setting(name="az", attr="az", show=_str, parse=_text),
+        Setting(name="az", attr="az", show=_str, parse=parse_az),
         Setting(name="durability", attr="durability", show=_str, parse=_one_of(DURABILITY_MODES)),
         Setting(name="sync-replicas", attr="sync_replicas", show=_str, parse=_int_in(1, 1000)),
         Setting(name="sync-timeout-ms", attr="sync_timeout_ms", show=_str, parse=_int_in(1, 2**31)),

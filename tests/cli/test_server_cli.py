@@ -72,12 +72,12 @@ def test_a_taken_port_is_one_line_that_says_so(loop: list[str]) -> None:
         ),
         (
             ["--az", " "],
-            "ackbound server: error: argument --az: is empty; name the node's availability zone "
-            "(see 'ackbound server --help')",
+            "ackbound server: error: argument --az: ' ': is empty; name the node's availability "
+            "zone (see 'ackbound server --help')",
         ),
         (
             ["--az", "a\r\nrole:master"],
-            "ackbound server: error: argument --az: 'a\\r\\nrole:master' holds a space or a "
+            "ackbound server: error: argument --az: 'a\\r\\nrole:master': holds a space or a "
             "control character; name the zone in one word (see 'ackbound server --help')",
         ),
         (

@@ -346,3 +346,16 @@ def test_a_command_that_raises_gets_an_error_reply(tmp_path: Path) -> None:
         assert "Command 'echo' raised:" in node.log.read_text()
     finally:
         stop(node)
+
+
+def test_an_az_of_more_than_one_word_is_refused_however_it_comes(node: Node) -> None:
+    """It goes into INFO, one field per line: 'a\\r\\nrole:master' forged a line. The flag
+    refused it, CONFIG SET and a replica's REPLCONF did not."""
+    c = node.conn()
+    forged = "a\r\nrole:master"
+    got = c("CONFIG", "SET", "az", forged)
+    assert isinstance(got, ErrorReply) and "holds a space or a control character" in str(got)
+    assert c("CONFIG", "GET", "az") == [b"az", b"default"]
+    assert c("REPLCONF", "az", forged) == err(
+        "ERR invalid az: holds a space or a control character; name the zone in one word"
+    )
