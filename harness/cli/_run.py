@@ -131,7 +131,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, Any]:
     """Validate the flags into a RunConfig and load the target (raises AckboundError)."""
-    from harness.run import RunConfig, bundled_bugs, parse_modes
+    from harness.run import RunConfig, bundled_bugs, faults_for, parse_modes
     from harness.run._runner import check_topology
     from harness.targets import load_target
 
@@ -174,12 +174,13 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
         raise AckboundError(
             f"target {target.name!r} has no [docker] section; use --backend local or add one"
         )
-    faults, _dropped = faults_for(target, args.faults)
+    faults, dropped = faults_for(target, args.faults)
     config = RunConfig(
         target=args.target,
         backend=args.backend,
         modes=modes,
         faults=faults,
+        dropped_faults=dropped,
         budget_s=args.budget,
         examples=args.examples,
         seed=args.seed,
@@ -202,39 +203,6 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
     return config, target
 
 
-def faults_for(target: Any, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The faults ``--faults text`` asks of ``target``, and those left out of the default
-    set because the target cannot do them (an external target does what its hooks allow).
-    A fault named explicitly that the target cannot do is refused: it would never fire, and
-    the run would report verdicts as if it had."""
-    from harness.faults import get_fault
-    from harness.run import parse_faults
-
-    faults = parse_faults(text)
-    caps = target.capabilities()
-    missing = {f: sorted(get_fault(f).missing(caps)) for f in faults}
-    cannot = [f for f in faults if missing[f]]
-    if not cannot:
-        return faults, ()
-    if text not in ("default", "all"):
-        needs = ", ".join(f"{f} (needs {', '.join(missing[f])})" for f in cannot)
-        fix = (
-            "add the hooks to its [external.hooks], or leave them out of --faults"
-            if target.kind == "external"
-            else "leave them out of --faults"
-        )
-        raise AckboundError(f"--faults: target {target.name!r} cannot do {needs}; {fix}")
-    return tuple(f for f in faults if f not in cannot), tuple(cannot)
-
-
-def dropped_faults_note(target: Any, dropped: tuple[str, ...], faults: tuple[str, ...]) -> str:
-    """What a run says, once, of the default faults its target cannot do."""
-    return (
-        f"ackbound: target {target.name!r} cannot do the faults {', '.join(dropped)} (no "
-        f"hook for them); the run uses {', '.join(faults) or 'no fault'}"
-    )
-
-
 def default_run_dir(config: Any) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = config.target if "/" not in config.target else Path(config.target).stem
@@ -247,9 +215,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.run import check_new_run_dir, claim_run_dir, run_conformance
 
     config, target = config_from_args(args, sys.argv[2:])
-    _faults, dropped = faults_for(target, args.faults)
-    if dropped:
-        print(dropped_faults_note(target, dropped, config.faults), file=sys.stderr)
+    if (note := config.dropped_faults_note(target.name)) is not None:
+        print(note, file=sys.stderr)
     from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
 
     run_dir = config.report_dir or default_run_dir(config)

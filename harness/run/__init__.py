@@ -5,7 +5,14 @@
 the state machine of a failing example so that its printed program can be pasted and run.
 """
 
-from harness.run._config import DEFAULT_FAULTS, MODES_ALL, RunConfig, parse_faults, parse_modes
+from harness.run._config import (
+    DEFAULT_FAULTS,
+    MODES_ALL,
+    RunConfig,
+    faults_for,
+    parse_faults,
+    parse_modes,
+)
 from harness.run._example import Example, ExampleRecord, ModeSetup, checker_params
 from harness.run._replay import replay_program
 from harness.run._runner import (
@@ -31,6 +38,7 @@ __all__ = [
     "checker_params",
     "claim_run_dir",
     "earlier_run",
+    "faults_for",
     "mode_setup",
     "parse_faults",
     "parse_modes",

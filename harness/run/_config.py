@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness._errors import AckboundError
-from harness.faults import FAULT_NAMES
+from harness.faults import FAULT_NAMES, get_fault
 
-__all__ = ["DEFAULT_FAULTS", "MODES_ALL", "RunConfig", "parse_faults", "parse_modes"]
+__all__ = ["DEFAULT_FAULTS", "MODES_ALL", "RunConfig", "faults_for", "parse_faults", "parse_modes"]
 
 MODES_ALL = ("none", "sync", "async")
 # A run's default fault set: every fault in the registry.
@@ -52,6 +53,28 @@ def parse_faults(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(faults))
 
 
+def faults_for(target: Any, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The faults ``--faults text`` asks of ``target``, and those left out of the default
+    set because the target cannot do them (an external target does what its hooks allow).
+    A fault named explicitly that the target cannot do is refused: it would never fire, and
+    the run would report verdicts as if it had."""
+    faults = parse_faults(text)
+    caps = target.capabilities()
+    missing = {f: sorted(get_fault(f).missing(caps)) for f in faults}
+    cannot = [f for f in faults if missing[f]]
+    if not cannot:
+        return faults, ()
+    if text not in ("default", "all"):
+        needs = ", ".join(f"{f} (needs {', '.join(missing[f])})" for f in cannot)
+        fix = (
+            "add the hooks to its [external.hooks], or leave them out of --faults"
+            if target.kind == "external"
+            else "leave them out of --faults"
+        )
+        raise AckboundError(f"--faults: target {target.name!r} cannot do {needs}; {fix}")
+    return tuple(f for f in faults if f not in cannot), tuple(cannot)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """Everything ``ackbound run`` was asked; see ``ackbound run --help``."""
@@ -60,6 +83,7 @@ class RunConfig:
     backend: str = "local"
     modes: tuple[str, ...] = MODES_ALL
     faults: tuple[str, ...] = DEFAULT_FAULTS
+    dropped_faults: tuple[str, ...] = ()  # default faults the target cannot do (faults_for)
     budget_s: float = 60.0
     examples: int | None = None  # per mode; None: as many as the budget allows
     seed: int | None = None
@@ -78,3 +102,12 @@ class RunConfig:
     shrink_budget_s: float | None = None  # None: a share of the budget, at least 60 s
     workers: int = 2  # background writers per burst
     command: tuple[str, ...] = field(default_factory=tuple)
+
+    def dropped_faults_note(self, target: str) -> str | None:
+        """What a run says, once, of the default faults its target cannot do."""
+        if not self.dropped_faults:
+            return None
+        return (
+            f"ackbound: target {target!r} cannot do the faults {', '.join(self.dropped_faults)} "
+            f"(no hook for them); the run uses {', '.join(self.faults) or 'no fault'}"
+        )

@@ -91,20 +91,19 @@ def _setup(config: Any) -> None:
     a usage error (one line, pytest's exit 4), not a failure of every item."""
     from harness._errors import AckboundError
     from harness.cli._paths import check_output_dir
-    from harness.cli._run import config_from_args, dropped_faults_note, faults_for
+    from harness.cli._run import config_from_args
     from harness.run import check_new_run_dir
 
     try:
         opts, argv = _options(config)
         run_config, target = config_from_args(opts, ["pytest", *argv])
-        _faults, dropped = faults_for(target, opts.faults)
         if run_config.report_dir is not None:
             check_new_run_dir(run_config.report_dir, "--ackbound-report-dir")
             check_output_dir("--ackbound-report-dir", run_config.report_dir)
     except AckboundError as exc:
         raise pytest.UsageError(f"ackbound: {exc}") from None
-    if dropped:  # as the command line says it, once (here, in pytest's warnings summary)
-        note = dropped_faults_note(target, dropped, run_config.faults)
+    # As the command line says it, once (here, in pytest's warnings summary).
+    if (note := run_config.dropped_faults_note(target.name)) is not None:
         warnings.warn(pytest.PytestWarning(note), stacklevel=1)
     config.stash[_SETUP_KEY] = (run_config, target)
 
