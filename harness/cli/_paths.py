@@ -59,12 +59,6 @@ def check_output_file(
             target.unlink()
 
 
-# What only a run directory holds (harness.run.earlier_run knows these and results.json and
-# junit.xml, left out here: copies of those two are written anywhere, ackbound-runs/junit.xml
-# by CI, say, and a directory of such copies is no run).
-_RUN_ONLY = ("report.html", "program.txt", "history.ndjson", "nodes", "none", "sync", "async")
-
-
 def check_copy_of_report(flag: str, out: str | os.PathLike[str], run_dir: Path) -> None:
     """Fail if writing the copy ``out`` of a report (``--json``, ``--junit``) would lose
     something of a run: ``out`` is the run directory ``run_dir`` (or a directory above it),
@@ -80,10 +74,14 @@ def check_copy_of_report(flag: str, out: str | os.PathLike[str], run_dir: Path) 
         )
     if target.parent == here or not os.path.lexists(target):
         return
-    found = next((n for n in _RUN_ONLY if os.path.lexists(target.parent / n)), None)
+    from harness.run import earlier_run
+
+    # What only a run directory holds: copies of results.json and junit.xml are written
+    # anywhere (ackbound-runs/junit.xml by CI, say), and a directory of such copies is no run.
+    found = earlier_run(target.parent, ignore=("results.json", "junit.xml"))
     if found is not None:
         raise AckboundError(
-            f"{flag} {out} is a file of the run in {Path(out).parent} (it holds {found}); "
+            f"{flag} {out} is a file of the run in {Path(out).parent} (it holds {found.name}); "
             "overwriting it would lose that run's, so pass a path outside that directory"
         )
 

@@ -298,16 +298,15 @@ def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:
     return min(failing, key=lambda r: (len(r.steps), examples.index(r)))
 
 
-# What a run writes in its directory (harness.report's files, the histories and the nodes'
-# files): finding any of them there means an earlier run, which this one would overwrite.
-_RUN_FILES = ("results.json", "junit.xml", "program.txt", "report.html", "history.ndjson", "nodes")
-
-
-def earlier_run(run_dir: Path) -> Path | None:
+def earlier_run(run_dir: Path, ignore: tuple[str, ...] = ()) -> Path | None:
     """The first file or directory in ``run_dir`` that an earlier run left there (``None``:
-    nothing of a run's is there, though other files may be)."""
-    for name in (*_RUN_FILES, *MODES_ALL):
-        if os.path.lexists(run_dir / name):  # False for a path the system refuses: said later
+    nothing of a run's is there, though other files may be): its reports, its history, its
+    nodes' files or a mode's directory; those named in ``ignore`` aside."""
+    from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
+
+    for name in (RESULTS, JUNIT, PROGRAM, HTML, "history.ndjson", "nodes", *MODES_ALL):
+        # (lexists: False for a path the system refuses, which is said later)
+        if name not in ignore and os.path.lexists(run_dir / name):
             return run_dir / name
     return None
 
