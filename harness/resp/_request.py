@@ -410,13 +410,13 @@ class HiredisRequestParser:
         if chunk.count(b"*") == 1:  # one command at most, and no nested array header
             if self._one(chunk):
                 return
+            if _BIG_HEADER.search(chunk):  # the careful path hands hiredis nested headers too
+                pure.feed(chunk)
+                return
         elif _BIG_HEADER.search(chunk):
             pure.feed(chunk)
             return
         elif self._whole(chunk):
-            return
-        if _BIG_HEADER.search(chunk):  # the careful path hands hiredis nested headers too
-            pure.feed(chunk)
             return
         self._chunk = chunk
         self._start = 0

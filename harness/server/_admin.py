@@ -24,6 +24,7 @@ from harness.server._commands import (
     E_SYNTAX,
     INT64_MAX,
     _int,
+    _now_ms,
     command,
 )
 from harness.server._config import SETTINGS, parse_az
@@ -331,7 +332,7 @@ def cmd_wait(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
         return E_NOT_INTEGER
     if timeout < 0:
         return error("ERR timeout is negative")
-    if timeout > INT64_MAX - int(time.time() * 1000):  # Valkey's bound on the deadline
+    if timeout > INT64_MAX - _now_ms():  # Valkey's bound on the deadline
         return error("ERR timeout is out of range")
     if srv.role != "master":
         return error("ERR WAIT cannot be used with replica instances.")

@@ -174,7 +174,7 @@ def cmd_set(srv: Server, c: Client, argv: list[bytes]) -> bytes:
                 return E_NOT_INTEGER
             # Valkey's bounds: the deadline in ms must be a positive signed 64-bit integer
             # (it is propagated as PXAT, which a replica and the AOF load parse as one).
-            if amount <= 0 or (opt in (b"EX", b"EXAT") and amount > INT64_MAX // 1000):
+            if amount <= 0:
                 return error(E_EXPIRE.format("set"))
             if opt == b"EX":
                 expire_at = _now_ms() + amount * 1000

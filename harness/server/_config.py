@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from harness.server._commands import INT64_MAX
+
 __all__ = ["DURABILITY_MODES", "SETTINGS", "ServerConfig", "Setting", "parse_memory"]
 
 DURABILITY_MODES: Final = ("none", "sync", "async")
@@ -120,7 +122,7 @@ def parse_az(text: str) -> str:
 
 def _memory_in(low: int) -> Callable[[str], object]:
     """A memory size (see :func:`parse_memory`) of ``low`` bytes or more, in Valkey's words."""
-    high = 2**63 - 1
+    high = INT64_MAX
 
     def parse(text: str) -> object:
         value = parse_memory(text)
