@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, NoReturn
 
 from harness.server._bugs import BUGS
 from harness.server._config import (
@@ -39,6 +39,20 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port; use 0..65535")
     return port
+
+
+# The exit status of a server that could not start (a bad flag, a port taken, ...): 3, as
+# every ackbound command that could not run.
+EXIT_COULD_NOT_START: Final = 3
+
+
+class Parser(argparse.ArgumentParser):
+    """The server's flags: a bad one is one line and exit 3, as with ``ackbound server``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            EXIT_COULD_NOT_START, f"{self.prog}: error: {message} (see '{self.prog} --help')\n"
+        )
 
 
 def _setting(name: str) -> Callable[[str], Any]:
@@ -338,11 +352,11 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ArgsError as exc:
         print(f"ackbound server: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_COULD_NOT_START
     problem = _tls_problem(config)
     if problem is not None:
         print(f"ackbound server: {problem}", file=sys.stderr)
-        return 3
+        return EXIT_COULD_NOT_START
     use_hiredis = False if args.no_hiredis else None
     loop_run = asyncio.run
     if not args.no_uvloop:
@@ -356,5 +370,5 @@ def run(args: argparse.Namespace) -> int:
         loop_run(_serve(config, use_hiredis))
     except StartError as exc:
         print(f"ackbound server: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_COULD_NOT_START
     return 0
