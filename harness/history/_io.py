@@ -363,7 +363,7 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
             return None
     if not {bool}.issuperset(map(type, final)):
         return None
-    if float in set(map(type, value)):
+    if _holds_float(value):
         return None  # maybe an int beyond 64 bits, which orjson reads as a float
     wanted = _WRITE_VALUE
     if not all(
@@ -378,12 +378,14 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
     return History.from_columns(header, columns)
 
 
-def _holds_float(obj: Any) -> bool:
-    """Whether a parsed op holds a float among its fields or a read's items."""
-    if type(obj) is not dict:
-        return False
-    return any(
-        type(v) is float or (type(v) is list and float in set(map(type, v))) for v in obj.values()
+def _holds_float(values: Sequence[Any]) -> bool:
+    """Whether ``values`` (an op's fields, or a column of values) hold a float, themselves
+    or among a read's items."""
+    types = set(map(type, values))
+    if float in types:
+        return True
+    return list in types and float in set(
+        map(type, chain.from_iterable(v for v in values if type(v) is list))
     )
 
 
@@ -400,7 +402,7 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
             continue
         try:
             obj = _loads(raw)
-            if _loads is not json.loads and _holds_float(obj):
+            if _loads is not json.loads and type(obj) is dict and _holds_float(list(obj.values())):
                 obj = json.loads(raw)  # orjson reads an int beyond 64 bits as a float
         except ValueError as exc:
             where = f"{source}:{lineno}"

@@ -359,6 +359,13 @@ def test_ints_beyond_64_bits_anywhere_are_read_as_ints_not_floats() -> None:
         (far, huge), (far + 1, huge), (far + 2, None), (far + 3, huge)
     ]  # fmt: skip
     assert all(type(o.time) is int for o in got.ops)
+    # Among a read's items too, which the fast reader let through as a float.
+    items = [
+        line(HEADER),
+        line(op(f="read", value=None)),
+        line(op(index=1, type="ok", f="read", value=["w1", huge])),
+    ]
+    assert [o.value for o in parse_lines(items).ops] == [None, ["w1", huge]]
 
 
 # -- writing --------------------------------------------------------------------------------
