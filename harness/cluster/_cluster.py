@@ -375,16 +375,30 @@ class Cluster:
         start = self.target.start
         return start.ready_timeout_s if start else _EXTERNAL_READY_S
 
-    def _wait_ready(self, names: Sequence[str], timeout_s: float | None = None) -> None:
+    def _wait_ready(
+        self,
+        names: Sequence[str],
+        timeout_s: float | None = None,
+        *,
+        refused_is_final: bool = False,
+    ) -> None:
+        """Wait until every node answers PING. ``refused_is_final``: a node whose address
+        refuses connections fails at once (an external cluster, as a run finds it: nothing
+        of ours is starting it, so waiting cannot help)."""
         timeout = timeout_s if timeout_s is not None else self._ready_timeout_s()
         deadline = time.monotonic() + timeout
         pending = list(names)
         while pending:
             for name in list(pending):
+                spec = self._nodes[name].spec
                 if self._ready(name):
                     pending.remove(name)
-                elif not self.backend.running(self._nodes[name].spec):
+                elif not self.backend.running(spec):
                     raise self._start_error(name, "exited during startup")
+                elif refused_is_final and _refuses(spec.host, spec.port):
+                    raise self._start_error(
+                        name, "refused the connection: nothing listens at that address"
+                    )
             if pending:
                 if time.monotonic() > deadline:
                     raise self._start_error(
@@ -1235,7 +1249,7 @@ class Cluster:
         if not self._external:
             for name in names:
                 self.backend.start(self._nodes[name].spec)
-        self._wait_ready(names)
+        self._wait_ready(names, refused_is_final=self._external)
         for name in names:
             self._nodes[name].status = "up"
         if self._external:
@@ -1299,6 +1313,19 @@ class Cluster:
 
 # The first byte of every RESP2/RESP3 reply.
 _RESP_TYPE_BYTES: Final = frozenset(b"+-:$*_,#!=(%~>|")
+
+
+def _refuses(host: str, port: int) -> bool:
+    """Whether ``host:port`` refuses a TCP connection (nothing listens there)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=_ADMIN_TIMEOUT_S):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # a timeout, an unreachable network: not known to be refused
+        return False
 
 
 def non_resp_reply(host: str, port: int, timeout_s: float) -> bytes | None:

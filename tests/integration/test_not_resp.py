@@ -168,12 +168,25 @@ def test_an_external_node_that_never_answers_is_named_without_a_log(
 ) -> None:
     """Nothing of an external node is ours: the error names its address, not a log file."""
     monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    a, b = _free_ports(2)
-    message = str(_start_external(tmp_path, "gone", (a, b)))
-    assert message.startswith(f"node a (127.0.0.1:{a}, target gone) did not answer PING within ")
-    target = tmp_path / "gone.toml"
+    with answering(None, close=False) as a, answering(None, close=False) as b:
+        message = str(_start_external(tmp_path, "silent", (a, b)))
+    assert message.startswith(f"node a (127.0.0.1:{a}, target silent) did not answer PING within ")
+    target = tmp_path / "silent.toml"
     assert message.endswith(f"; check that it runs and that {target} gives its address")
     assert "log" not in message
+
+
+def test_an_external_address_nothing_listens_on_is_named_at_once(tmp_path: Path) -> None:
+    """A run finds an external cluster running or not at all: a refused connection is not
+    worth the readiness timeout's wait."""
+    a, b = _free_ports(2)
+    t = time.monotonic()
+    message = str(_start_external(tmp_path, "gone", (a, b)))
+    assert time.monotonic() - t < 10  # not the 30 s readiness timeout
+    assert message == (
+        f"node a (127.0.0.1:{a}, target gone) refused the connection: nothing listens at that "
+        f"address; check that it runs and that {tmp_path / 'gone.toml'} gives its address"
+    )
 
 
 def refusing(command: bytes, reply: str = "ERR not here") -> AbstractContextManager[int]:
