@@ -22,12 +22,15 @@ _SECRET_FLAG = re.compile(
 )
 # Single-letter flags that take a password in the tools people pass through (redis-cli -a).
 _SECRET_SHORT = frozenset({"-a"})
-# scheme://user:password@host and scheme://password@host (redis URLs accept both).
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
-# key=value pairs naming a secret, inside any argument (query strings, config options).
+# scheme://user:password@host and scheme://password@host (redis URLs accept both). The
+# userinfo runs to the last @ of the authority, as URL parsers read it: a password may hold @.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
+# key=value pairs naming a secret, inside any argument (query strings, config options). The
+# value is a quoted string, or runs to the next & or space: a password may hold , or ; (what
+# follows it in the argument is redacted too, which is the safe way to be wrong).
 _KEY_VALUE = re.compile(
     r"(?P<key>\b[\w.-]*?(?:pass|passwd|password|requirepass|masterauth|auth|secret|token|"
-    r"api[-_]?key))(?P<sep>=)(?P<value>[^&\s;,]*)",
+    r"api[-_]?key))(?P<sep>=)(?P<value>\"[^\"]*\"?|'[^']*'?|[^&\s]*)",
     re.IGNORECASE,
 )
 

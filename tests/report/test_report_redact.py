@@ -24,6 +24,12 @@ from harness.report import redact_argv, redact_text
         (["redis://pass@host"], ["redis://***@host"]),
         (["--url", "valkeys://admin:p%40ss@10.0.0.1"], ["--url", "valkeys://admin:***@10.0.0.1"]),
         (["url=redis://u:p@h,requirepass=zz"], ["url=redis://u:***@h,requirepass=***"]),
+        # A password holding @, a separator or spaces is redacted whole.
+        (["redis://u:p@ss@host:6379"], ["redis://u:***@host:6379"]),
+        (["redis://p@ss@host"], ["redis://***@host"]),
+        (["--opt", "password=ab,cd;ef"], ["--opt", "password=***"]),
+        (["--opt", 'password="a b c" x=1'], ["--opt", "password=*** x=1"]),
+        (["--opt", "password='a b' x=1"], ["--opt", "password=*** x=1"]),
         (["--opt", "tls_password=abc"], ["--opt", "tls_password=***"]),
         # Nothing secret: unchanged.
         (["ackbound", "run", "--target", "valkey", "--mode", "sync"], None),
