@@ -350,7 +350,8 @@ def _validate_mode(v: _V, path: str, name: str, m: Any) -> bool:
             v.obj(f"{path}.stats.write_latency_ms", st["write_latency_ms"], _LATENCY_FIELDS)
     failure = m.get("failure")
     if _is_obj(failure) and v.obj(f"{path}.failure", failure, _FAILURE_FIELDS, _FAILURE_OPTIONAL):
-        for i, s in enumerate(failure.get("steps") or []):
+        steps = failure.get("steps")
+        for i, s in enumerate(steps if type(steps) is list else []):  # v.obj named a non-list
             v.obj(f"{path}.failure.steps[{i}]", s, _STEP_FIELDS)
         if _is_obj(failure.get("options")):
             v.obj(f"{path}.failure.options", failure["options"], {}, _OPTION_FIELDS)

@@ -104,6 +104,8 @@ def _delete(path: str) -> Callable[[dict[str, Any]], None]:
             _set("modes/sync/failure/steps", [{"rule": "write"}]),
             "$.modes.sync.failure.steps[0]: missing the field 'args'",
         ),
+        (_set("modes/sync/failure/steps", 5), "$.modes.sync.failure.steps: expected a list"),
+        (_set("modes/sync/failure/steps", True), "$.modes.sync.failure.steps: expected a list"),
         (
             _set("modes/sync/failure/shrunk", None),
             "$.modes.sync.failure.shrunk: expected true or false",
