@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "EXIT_COULD_NOT_RUN",
+    "EXIT_INTERRUPTED",
     "EXIT_UNKNOWN",
     "EXIT_VALID",
     "EXIT_VIOLATED",
@@ -19,6 +20,7 @@ EXIT_VALID = 0
 EXIT_VIOLATED = 1
 EXIT_UNKNOWN = 2
 EXIT_COULD_NOT_RUN = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process SIGINT stopped
 
 
 class AckboundError(Exception):

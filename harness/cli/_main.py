@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from harness._errors import EXIT_COULD_NOT_RUN, AckboundError
+from harness._errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, AckboundError
 
 # name -> (module implementing it, one-line help). Order is the order of `ackbound --help`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _os_error(exc)
     except KeyboardInterrupt:
         print("ackbound: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 

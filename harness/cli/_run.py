@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness._errors import AckboundError
+from harness._errors import EXIT_INTERRUPTED, AckboundError
 from harness.cli._check import _positive_int, _seconds, int_in
 from harness.cli._paths import (
     check_copy_of_report,
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.report import RunProgress, print_run_result
     from harness.run import check_new_run_dir, claim_run_dir, run_conformance
 
-    config, target = config_from_args(args, sys.argv[2:])
+    config, target = config_from_args(args, sys.argv[1:])
     if (note := config.dropped_faults_note(target.name)) is not None:
         print(note, file=sys.stderr)
     from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
                 f"gathered are in {run_dir}",
                 file=sys.stderr,
             )
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         progress.stop()
     files = getattr(result, "report_files", None)

@@ -628,7 +628,7 @@ class RunResult:
         header = {
             "properties": names,
             "mode": mode,
-            "target": self.target.name,
+            "target": self.target.file or self.target.name,  # what replay_program loads
             "bug": self.target.bug,
             "seed": self.seed,
             "run_dir": run_dir,

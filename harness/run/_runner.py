@@ -22,7 +22,7 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness._errors import AckboundError
+from harness._errors import EXIT_INTERRUPTED, AckboundError
 from harness.run._config import MODES_ALL, RunConfig
 from harness.run._example import Example, ExampleRecord, ModeSetup
 from harness.run._interrupt import sigint_to_flag
@@ -311,6 +311,15 @@ def earlier_run(run_dir: Path, ignore: tuple[str, ...] = ()) -> Path | None:
     return None
 
 
+def _target_file(spec: str, target: Target) -> str | None:
+    """The target's TOML file as an absolute path (so that the run replays from anywhere),
+    or ``None`` for a built-in or plugin target."""
+    path = Path(spec)
+    if target.source.startswith("builtin:") or not path.is_file():
+        return None
+    return str(path.resolve())
+
+
 def check_new_run_dir(run_dir: Path, flag: str = "the run directory") -> None:
     """Refuse a run directory an earlier run wrote to: its reports would be overwritten, its
     histories mixed with this run's, and an old report taken for a new one."""
@@ -367,7 +376,7 @@ def run_conformance(
         target=TargetInfo(
             name=target.name,
             backend=config.backend,
-            file=config.target if target.source not in ("builtin",) else None,
+            file=_target_file(config.target, target),
             bug=config.bug,
             client=client_version(target.client),
         ),
@@ -450,7 +459,11 @@ def run_conformance(
         )
         if top is not None and top.exists():
             _copy_history(top, run_dir / "history.ndjson")
-        result.finish(complete=not interrupted and error is None, error=error)
+        result.finish(
+            complete=not interrupted and error is None,
+            error=error,
+            exit_code=EXIT_INTERRUPTED if interrupted else None,  # as the command exits
+        )
         if could_not_run and result.valid is not False:
             result.exit_code = 3  # the harness could not drive the cluster: no verdict
         files = write_reports(run_dir, result, json_path=config.json, junit_path=config.junit)

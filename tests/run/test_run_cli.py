@@ -108,15 +108,23 @@ def test_ctrl_c_leaves_the_reports_gathered_so_far(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     assert doc["complete"] is False
+    assert doc["exit_code"] == 130  # what the command exited with
     assert doc["modes"]["none"]["examples"] >= 1
     assert "interrupted" in err
 
 
 @pytest.mark.slow
 def test_a_seeded_bug_fails_the_run_naming_the_property_and_replays(tmp_path: Path) -> None:
+    """Found with a target file given relative to where the run started, the failure
+    replays from another directory, by ``ackbound replay`` and as the pasted program."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mine.toml").write_text('name = "mine"\nextends = "bundled"\n', encoding="utf-8")
     run_dir = tmp_path / "run"
     out = run_cli(
         "run",
+        "--target",
+        "mine.toml",
         "--bug",
         "sync-ack-before-replication",
         "--budget",
@@ -127,10 +135,13 @@ def test_a_seeded_bug_fails_the_run_naming_the_property_and_replays(tmp_path: Pa
         "30",
         "--report-dir",
         str(run_dir),
-        cwd=tmp_path,
+        cwd=work,
     )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "acked-writes-survive" in out.stdout
+    doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert doc["argv"][:3] == ["ackbound", "run", "--target"]  # the command as it was run
+    assert doc["target"]["file"] == str(work / "mine.toml")
     program = (run_dir / "program.txt").read_text(encoding="utf-8")
     assert "replay_program(" in program and "state.teardown()" in program
     again = run_cli("replay", str(run_dir), cwd=tmp_path)
