@@ -37,6 +37,7 @@ from harness.report._view import (
     fmt_seconds,
     key_figure_text,
     key_figures,
+    stopped_how,
 )
 
 __all__ = ["featured_example", "report_html"]
@@ -374,7 +375,7 @@ def _meta(result: RunResult) -> str:
         ("started", result.started),
         ("finished", result.finished or "–"),
         ("duration", f"{result.duration_s:g} s"),
-        ("complete", "yes" if result.complete else "no — interrupted; partial results"),
+        ("complete", "yes" if result.complete else f"no — {stopped_how(result)}; partial results"),
         ("exit code", result.exit_code),
         ("ackbound", result.version),
         ("command", " ".join(result.argv) or "–"),
@@ -628,8 +629,11 @@ def report_html(
     views = views or {}
     verdict = verdict_name(result.valid)
     banner = ""
-    if not result.complete:
-        banner = '<p class="warn">This run was interrupted: the results below are what it had gathered.</p>'
+    if (stopped := stopped_how(result)) is not None:
+        banner = (
+            f'<p class="warn">This run was {stopped}: the results below are what it had '
+            "gathered.</p>"
+        )
     if result.error:
         banner += f'<p class="warn">The run stopped with an error: {_e(result.error)}</p>'
     sections = []

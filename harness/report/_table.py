@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.report._model import RunResult
-from harness.report._view import key_figure_text, property_rows
+from harness.report._view import key_figure_text, property_rows, stopped_how
 
 __all__ = ["print_check_result", "print_run_result", "run_verdict_table", "verdict_text"]
 
@@ -152,11 +152,8 @@ def print_run_result(
         f"{len(result.modes)} mode(s), {n_examples} example(s) in {result.duration_s:g} s",
         markup=False,
     )
-    if not result.complete:
-        # Ctrl-C, or an error that ended the run (a cluster that kept breaking, say): only
-        # the first is an interruption; the error line below says what the second was.
-        ctrl_c = result.error is None or result.error.startswith("interrupted")
-        stopped = "interrupted" if ctrl_c else "stopped early"
+    if (stopped := stopped_how(result)) is not None:
+        # The error line below says what ended a run that stopped early.
         con.print(f"[yellow]{stopped}:[/] these are the results gathered so far")
     if result.error:
         con.print(f"[red]error:[/] {escape(result.error)}")

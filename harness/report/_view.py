@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness._errors import EXIT_INTERRUPTED
 from harness.checker import Verdict
 from harness.report._merge import verdict_name
 from harness.report._model import ModeResult, RunResult
@@ -23,6 +24,7 @@ __all__ = [
     "key_figure_text",
     "key_figures",
     "property_rows",
+    "stopped_how",
 ]
 
 
@@ -125,6 +127,18 @@ def property_rows(m: ModeResult) -> list[PropertyRow]:
             )
         )
     return rows
+
+
+def stopped_how(result: RunResult) -> str | None:
+    """``None`` for a complete run; ``"interrupted"`` for one Ctrl-C stopped; ``"stopped
+    early"`` for one an error ended (a cluster that kept breaking, say)."""
+    if result.complete:
+        return None
+    error = result.error
+    ctrl_c = (
+        result.exit_code == EXIT_INTERRUPTED or error is None or error.startswith("interrupted")
+    )
+    return "interrupted" if ctrl_c else "stopped early"
 
 
 def all_rows(result: RunResult) -> list[PropertyRow]:

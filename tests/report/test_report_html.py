@@ -172,6 +172,14 @@ def test_an_interrupted_run_says_so() -> None:
     assert "no mode ran" in text and "Verdict:  unknown" in text
 
 
+def test_a_run_an_error_ended_is_not_called_interrupted() -> None:
+    result = RunResult.begin(argv=["ackbound", "run"], target=TargetInfo(name="valkey"))
+    result.finish(complete=False, error="the cluster broke in 3 examples in a row")
+    text = _text(report_html(result))
+    assert "This run was stopped early" in text and "no — stopped early; partial results" in text
+    assert "interrupted" not in text
+
+
 def test_a_mode_without_histories_has_no_plots() -> None:
     page = report_html(tiny_run())
     assert_self_contained(page)

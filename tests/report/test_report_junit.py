@@ -5,13 +5,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from _report_fixtures import build_run, tiny_run
 
 from harness.report import junit_xml
 
 EXPECTED = """\
 <?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="ackbound" tests="3" failures="1" errors="0" skipped="1" time="1.500">
+<testsuites name="ackbound" tests="3" failures="1" errors="0" time="1.500">
   <testsuite name="ackbound.sync" tests="3" failures="1" errors="0" skipped="1" time="1.500" timestamp="2024-05-01T12:00:00">
     <properties>
       <property name="target" value="bundled" />
@@ -67,7 +68,7 @@ def test_junit_exact() -> None:
 # element -> (allowed attributes, allowed children).
 SCHEMA: dict[str, tuple[set[str], set[str]]] = {
     "testsuites": (
-        {"name", "tests", "failures", "errors", "skipped", "disabled", "time"},
+        {"name", "tests", "failures", "errors", "disabled", "time"},
         {"testsuite"},
     ),
     "testsuite": (
@@ -132,7 +133,7 @@ def test_junit_of_a_real_run_conforms_and_counts(run_dir: Path) -> None:
         props = {p.get("name"): p.get("value") for p in suite.iter("property")}
         assert props["mode"] == mode.mode
         assert props["acknowledged"] == str(mode.stats.acknowledged)
-    for attr in ("tests", "failures", "errors", "skipped"):
+    for attr in ("tests", "failures", "errors"):
         assert int(root.get(attr, "-1")) == sum(int(s.get(attr, "0")) for s in suites)
     failure = root.find(
         "testsuite[@name='ackbound.sync']/testcase[@name='acked-writes-survive']/failure"
@@ -161,7 +162,7 @@ def test_a_crashed_check_is_an_error_not_a_skip() -> None:
     assert err.get("message") == (
         "the check of writes-resume-after-heal failed: ZeroDivisionError: division by zero"
     )
-    assert root.get("errors") == "1" and root.get("skipped") == "0"
+    assert root.get("errors") == "1"
 
 
 def test_control_characters_never_make_invalid_xml() -> None:
@@ -173,6 +174,33 @@ def test_control_characters_never_make_invalid_xml() -> None:
     failure = root.find(".//failure")
     assert failure is not None and failure.text is not None
     assert failure.text.startswith("error text \ufffd\ufffd[31m from a server")
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code", "stopped"),
+    [
+        ("interrupted (Ctrl-C); the reports hold what was gathered so far", 130, "interrupted"),
+        ("the cluster broke in 3 examples in a row: node n1 exited", 2, "stopped early"),
+    ],
+)
+def test_a_run_that_did_not_complete_is_an_error_not_all_passes(
+    error: str, exit_code: int, stopped: str
+) -> None:
+    """Partial verdicts must not read as a passing build: the run itself is an error."""
+    result = tiny_run()
+    result.modes["sync"].properties["acked-writes-survive"].valid = True
+    result.finish(complete=False, error=error, exit_code=exit_code)
+    root = ET.fromstring(junit_xml(result))
+    assert _conforms(root) == []
+    case = root.find("testsuite[@name='ackbound.run']/testcase[@name='run']")
+    assert case is not None
+    err = case.find("error")
+    assert err is not None and err.get("type") == stopped.replace(" ", "-")
+    assert err.get("message") == f"the run {stopped}: {error}"
+    assert (root.get("tests"), root.get("errors")) == ("4", "1")
+    complete = tiny_run()
+    complete.finish()
+    assert ET.fromstring(junit_xml(complete)).find("testsuite[@name='ackbound.run']") is None
 
 
 def test_no_modes_is_still_a_document() -> None:
