@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -86,8 +87,13 @@ footer { margin-top: 36px; color: var(--mute); font-size: 12px; }
 """
 
 
+# Characters an HTML document may not hold (C0 and C1 controls but tab, newlines and form
+# feed): a server's error text or a value read may carry them.
+_NOT_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def _e(v: Any) -> str:
-    return html.escape(str(v), quote=True)
+    return html.escape(_NOT_HTML.sub("\ufffd", str(v)), quote=True)
 
 
 def _v(valid: Any) -> str:

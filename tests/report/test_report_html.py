@@ -180,6 +180,14 @@ def test_a_run_an_error_ended_is_not_called_interrupted() -> None:
     assert "interrupted" not in text
 
 
+def test_control_characters_never_reach_the_page() -> None:
+    result = RunResult.begin(argv=["ackbound", "run"], target=TargetInfo(name="valkey"))
+    result.finish(complete=False, error="ERR from a server \x00\x1b[31m\x85 here")
+    page = report_html(result)
+    assert "ERR from a server \ufffd\ufffd[31m\ufffd here" in page
+    assert not any(ch in page for ch in "\x00\x1b\x85")
+
+
 def test_a_mode_without_histories_has_no_plots() -> None:
     page = report_html(tiny_run())
     assert_self_contained(page)
