@@ -428,8 +428,8 @@ def run_conformance(
                 # (shrunk as far as it got) is recorded, and can be replayed.
                 _fold_mode(result, run, run_dir, seed, config)
                 failure = _record_failure(result, run, run_dir, config, flaky)
-            if hyp_error and failure is None:
-                error = f"mode {mode}: {hyp_error}"
+            if hyp_error and failure is None:  # every mode's, not only the last one's
+                error = "; ".join(filter(None, (error, f"mode {mode}: {hyp_error}")))
     except KeyboardInterrupt:
         interrupted = True
         error = "interrupted (Ctrl-C); the reports hold what was gathered so far"

@@ -104,6 +104,24 @@ def test_a_cluster_the_harness_cannot_drive_ends_the_run_with_exit_3(
     assert "the history disk vanished" in result.error
 
 
+def test_every_mode_s_error_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.run._runner as runner
+    from harness.run import RunConfig, run_conformance
+    from harness.targets import load_target
+
+    def erring(run: runner.ModeRun, seed: int, database_dir: Path) -> tuple[str, bool]:
+        return f"RuntimeError: search of {run.setup.mode} broke", False
+
+    monkeypatch.setattr(runner, "run_mode", erring)
+    config = RunConfig(target="bundled", modes=("none", "sync"), budget_s=10, seed=1)
+    result = run_conformance(config, run_dir=tmp_path / "run", target=load_target("bundled"))
+    assert result.error == (
+        "mode none: RuntimeError: search of none broke; "
+        "mode sync: RuntimeError: search of sync broke"
+    )
+    assert result.complete is False
+
+
 def test_ctrl_c_while_shrinking_keeps_the_failure_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,7 +143,8 @@ def test_ctrl_c_while_shrinking_keeps_the_failure_found(
     with pytest.raises(KeyboardInterrupt):
         run_conformance(config, run_dir=run_dir, target=load_target("bundled"))
     doc = json.loads((run_dir / "results.json").read_text())
-    assert doc["complete"] is False and doc["exit_code"] == 1
+    # Violated, and what the command exits with after Ctrl-C: 130.
+    assert (doc["complete"], doc["valid"], doc["exit_code"]) == (False, False, 130)
     failure = doc["modes"]["async"]["failure"]
     assert failure is not None and failure["steps"] and failure["shrunk"] is False
     assert (run_dir / "program.txt").is_file() and (run_dir / "async" / "history.ndjson").is_file()
