@@ -445,6 +445,7 @@ def cmd_flushall(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     if len(argv) > 2 or (len(argv) == 2 and argv[1].upper() not in (b"ASYNC", b"SYNC")):
         return E_SYNTAX
     srv.keyspace.flush()
+    srv.reset_bug_counters()
     srv.propagate([b"FLUSHALL"])
     return OK
 

@@ -234,3 +234,37 @@ def test_phantom_value(start_server: ServerFactory) -> None:
     values = {c("GET", "k") for _ in range(26)}
     assert b"v" in values
     assert any(isinstance(v, bytes) and v.startswith(b"ackbound-phantom-") for v in values)
+
+
+def test_a_flush_starts_the_bugs_counts_over(cluster: ClusterFactory) -> None:
+    """An example begins with FLUSHALL: it then meets each counting bug at the same point
+    however many examples came before it, as its replay on a new cluster does."""
+    primary, [replica] = cluster(
+        1,
+        primary_flags=("--bug", "forgets-acked-writes", "--bug", "phantom-value"),
+        replica_flags=("--bug", "replica-skips-writes"),
+    )
+    c = primary.conn()
+
+    def one_example() -> tuple[list[int], list[int], int]:
+        assert c("FLUSHALL") == b"OK"
+        for i in range(12):
+            c("SET", f"k{i}", "v")
+        forgotten = [i for i in range(12) if c("EXISTS", f"k{i}") == 0]
+        wait_offset_match(primary, replica)
+        r = replica.conn()
+        skipped = [i for i in range(12) if r("EXISTS", f"k{i}") == 0]
+        reads = [c("GET", "k0") for _ in range(13)]
+        first_phantom = next(
+            n for n, v in enumerate(reads) if isinstance(v, bytes) and v.startswith(b"ackbound-")
+        )
+        return forgotten, skipped, first_phantom
+
+    first = one_example()
+    for _ in range(3):  # counts left over from before would move each bug's point
+        c("SET", "other", "x")
+        c("GET", "other")
+        assert one_example() == first
+    # The 11th write since the flush forgotten (so on the replica too), the 7th replicated
+    # write skipped, the 13th read a phantom.
+    assert first == ([10], [6, 10], 12)
