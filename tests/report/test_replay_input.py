@@ -189,3 +189,38 @@ def test_a_bug_this_version_does_not_have_is_named_before_any_cluster_starts(
         "found it\n"
     )
     assert not (run_dir / "replay").exists()
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "code"),
+    [
+        ([False, True], 1),  # reproduced once
+        ([True, True], 0),  # held every time: a fix, say
+        ([True, "unknown"], 2),  # not reproduced, and not shown sound either
+        (["unknown"], 2),
+    ],
+)
+def test_the_replay_exit_code_says_whether_the_failure_came_back(
+    run_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    verdicts: list[Any],
+    code: int,
+) -> None:
+    import harness.report
+    import harness.run._replay as replay
+    from harness.cli import main
+
+    _write(run_dir, lambda doc: doc["target"].__setitem__("bug", None))
+    results = iter(verdicts)
+
+    class _State:
+        class record:
+            history = run_dir / "replay.ndjson"
+
+    monkeypatch.setattr(replay, "replay_program", lambda **kwargs: _State())
+    monkeypatch.setattr(replay, "replay_steps", lambda state, steps: {"valid": next(results)})
+    monkeypatch.setattr(harness.report, "print_check_result", lambda result, source: None)
+    assert main(["replay", str(run_dir), "--times", str(len(verdicts))]) == code
+    failed = verdicts.count(False)
+    assert f"sync: failed {failed} of {len(verdicts)} replays" in capsys.readouterr().out
