@@ -339,7 +339,7 @@ class Failure:
     steps: list[dict[str, Any]]  # [{"rule": name, "args": {...}}, ...]
     program: str
     shrunk: bool
-    flaky: bool  # failed once, passed when replayed
+    flaky: bool  # failed, then passed when run again
     violated: list[str]
     history: str | None  # relative to the run directory
     check: dict[str, Any] | None  # the checker result of the failing example
@@ -347,6 +347,9 @@ class Failure:
     # How the run set the cluster up: replay_program's keyword arguments (backend, lag_limit_ms,
     # sync_timeout_ms, sync_replicas, nodes, azs), so that a replay sets it up alike.
     options: dict[str, Any] = field(default_factory=dict)
+    # How its shrink ended: complete, budget (--shrink-budget ran out) or interrupted
+    # (Ctrl-C); None when it was not shrunk (or recorded before shrinks said so).
+    shrink: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -362,6 +365,8 @@ class Failure:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.shrink is not None:
+            out["shrink"] = self.shrink
         return out
 
     @classmethod
@@ -377,6 +382,7 @@ class Failure:
             check=obj["check"],
             error=obj.get("error"),
             options=dict(obj.get("options") or {}),
+            shrink=obj.get("shrink"),
         )
 
 
@@ -614,6 +620,7 @@ class RunResult:
         error: str | None = None,
         run_dir: str | None = None,
         replay_options: Mapping[str, Any] | None = None,
+        shrink: str | None = None,
     ) -> Failure:
         """Set mode ``mode``'s failing example, rendering its program; returns it.
 
@@ -633,6 +640,7 @@ class RunResult:
             "seed": self.seed,
             "run_dir": run_dir,
             "shrunk": shrunk,
+            "shrink": shrink,
             "flaky": flaky,
             "options": dict(replay_options or {}),
         }
@@ -647,6 +655,7 @@ class RunResult:
             check=None if check is None else dict(check),
             error=error,
             options=dict(replay_options or {}),
+            shrink=shrink,
         )
         m = self.mode(mode)
         m.failure = failure

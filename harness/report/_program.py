@@ -58,6 +58,12 @@ def py_literal(value: Any) -> str:
     return repr(value)
 
 
+_SHRINK_CUT = {
+    "budget": "shrinking stopped at --shrink-budget",
+    "interrupted": "shrinking was interrupted",
+}
+
+
 def _identifier(name: object, what: str) -> str:
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(
@@ -92,7 +98,8 @@ def render_program(header: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
     - ``target``, ``mode``, ``bug``, ``seed``: the run, passed on to ``replay_program``;
     - ``options``: further keyword arguments of ``replay_program``, in order;
     - ``run_dir``: shown in the ``ackbound replay`` line (``RUN_DIR`` when absent);
-    - ``shrunk`` (default true) and ``flaky`` (default false): noted when unusual.
+    - ``shrunk`` (default true), ``shrink`` (how it ended: ``complete``, ``budget`` or
+      ``interrupted``) and ``flaky`` (default false): noted when unusual.
 
     Each step ``{"rule": name, "args": {...}}`` becomes ``state.<rule>(<kwargs>)``; a final
     ``state.teardown()`` is added unless the steps end with one. Raises ``ValueError`` for a
@@ -100,9 +107,11 @@ def render_program(header: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
     """
     lines = [_first_line(header)]
     if header.get("flaky"):
-        lines.append("# flaky: this example failed once and passed when replayed")
+        lines.append("# flaky: this example failed, then passed when run again")
     if header.get("shrunk") is False:
         lines.append("# not shrunk: this is the example as first found")
+    if header.get("shrink") in _SHRINK_CUT:
+        lines.append(f"# {_SHRINK_CUT[header['shrink']]}: a smaller failing example may exist")
     lines.append(f"# replay: ackbound replay {header.get('run_dir') or 'RUN_DIR'}")
     lines.append("from harness.run import replay_program")
     call: dict[str, Any] = {}

@@ -179,6 +179,7 @@ def _f(check: _Check, expect: str | None = None) -> tuple[_Check, str]:
 
 
 _NULL_STR = _f(_nullable(_is_str), "a string or null")
+_SHRINK_ENDS = '"complete", "budget" or "interrupted"'
 _COUNT = _f(_non_negative(_is_int), "a non-negative integer")
 _SECONDS = _f(_non_negative(_is_num), "a non-negative number of seconds")
 _VERDICT = _f(_is_verdict)
@@ -285,7 +286,11 @@ _RECORD_FIELDS = {
     "history": _NULL_STR,
 }
 _ERROR_FIELD = {"error": _f(_is_str)}
-_FAILURE_OPTIONAL = {**_ERROR_FIELD, "options": _f(_is_obj)}
+_FAILURE_OPTIONAL = {
+    **_ERROR_FIELD,
+    "options": _f(_is_obj),
+    "shrink": _f(lambda v: v in ("complete", "budget", "interrupted"), _SHRINK_ENDS),
+}
 
 
 def validate_results(doc: Any, *, strict: bool = True) -> list[str]:

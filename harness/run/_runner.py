@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from harness._errors import EXIT_INTERRUPTED, AckboundError
 from harness.run._config import MODES_ALL, RunConfig
@@ -291,11 +291,23 @@ def _run_canon(run: ModeRun, machine: type[Any]) -> bool:
     return False
 
 
+class _Ending(TypedDict, total=False):
+    """How a mode's failure was shrunk (:data:`harness.run._shrink.ShrinkEnd`, or
+    ``interrupted``) and whether the reported example failed again when run once more
+    (``None``: that run could not be made)."""
+
+    shrink: str
+    reproduced: bool | None
+
+
 def _pick_failure(examples: list[ExampleRecord]) -> ExampleRecord | None:
+    """The smallest failing example (:func:`harness.run._shrink.cost`), the first of equals."""
+    from harness.run._shrink import cost
+
     failing = [r for r in examples if r.valid is False]
     if not failing:
         return None
-    return min(failing, key=lambda r: (len(r.steps), examples.index(r)))
+    return min(failing, key=lambda r: (cost(r.steps), examples.index(r)))
 
 
 def earlier_run(run_dir: Path, ignore: tuple[str, ...] = ()) -> Path | None:
@@ -414,20 +426,26 @@ def run_conformance(
             prog.update(mode=mode, mode_index=i, examples=0, steps=0, faults=0, violations=0)
             db = run_dir.parent / ".ackbound-db" / f"{target.name}-{mode}-{config.bug or 'none'}"
             hyp_error, flaky = None, False
+            ending: _Ending = {}
             try:
                 hyp_error, flaky = run_mode(run, seed, db)
                 first = _pick_failure(run.examples)
                 if first is not None:
                     from harness.run._machine import make_machine
-                    from harness.run._shrink import shrink_steps
+                    from harness.run._shrink import reproduces, shrink_steps
 
                     run.shrink_deadline = time.monotonic() + shrink
-                    shrink_steps(run, make_machine(run), first.steps)
+                    ending["shrink"] = "interrupted"  # until the shrink returns
+                    machine = make_machine(run)
+                    _best, ending["shrink"] = shrink_steps(run, machine, first.steps)
+                    reported = _pick_failure(run.examples)
+                    assert reported is not None
+                    ending["reproduced"] = reproduces(run, machine, reported.steps)
             finally:
                 # Also when Ctrl-C stops the search or the shrink: the failure found so far
                 # (shrunk as far as it got) is recorded, and can be replayed.
                 _fold_mode(result, run, run_dir, seed, config)
-                failure = _record_failure(result, run, run_dir, config, flaky)
+                failure = _record_failure(result, run, run_dir, config, flaky, ending)
             if hyp_error and failure is None:  # every mode's, not only the last one's
                 error = "; ".join(filter(None, (error, f"mode {mode}: {hyp_error}")))
     except KeyboardInterrupt:
@@ -476,22 +494,34 @@ def run_conformance(
 
 
 def _record_failure(
-    result: RunResult, run: ModeRun, run_dir: Path, config: RunConfig, flaky: bool
+    result: RunResult,
+    run: ModeRun,
+    run_dir: Path,
+    config: RunConfig,
+    hypothesis_flaky: bool,
+    ending: _Ending,
 ) -> ExampleRecord | None:
-    """Record the mode's failing example (the shortest found) in ``result`` and copy its
+    """Record the mode's failing example (the smallest found) in ``result`` and copy its
     history, or the last example's, to ``run_dir/MODE/history.ndjson``; the failure."""
     mode = run.setup.mode
     failure = _pick_failure(run.examples)
     if failure is not None:
-        # Flaky: Hypothesis replayed the failing example and it passed. (A shrink stopped
-        # by its budget is not flaky: its last attempt simply did not fail.)
         first_failed = next(r for r in run.examples if r.valid is False)
+        # Flaky: the reported example passed when run once more after the shrink — or,
+        # without that run (Ctrl-C), it is the first failure and Hypothesis's own replay of
+        # it passed.
+        reproduced = ending.get("reproduced")
+        if reproduced is None:
+            flaky = hypothesis_flaky and failure is first_failed
+        else:
+            flaky = not reproduced
         result.record_failure(
             mode,
             example=failure.id,
             steps=failure.steps,
             check=failure.result,
             shrunk=failure is not first_failed,
+            shrink=ending.get("shrink"),
             flaky=flaky,
             history=str(failure.history.relative_to(run_dir)),
             run_dir=str(run_dir),

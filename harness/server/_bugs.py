@@ -129,7 +129,7 @@ BUGS: Final[dict[str, Bug]] = {
             name="phantom-value",
             breaks="no-phantom-writes",
             mode="any",
-            description="every 13th read of an existing key returns a value no client wrote "
+            description="every 5th read of an existing key returns a value no client wrote "
             "(breaks no-phantom-writes)",
         ),
     )

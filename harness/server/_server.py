@@ -53,6 +53,9 @@ VERSION: Final = "7.2.4"
 
 E_NOAUTH: Final = error("NOAUTH Authentication required.")
 _PING: Final = encode_command(b"PING")
+# phantom-value: every how many reads of an existing key one returns a value nobody wrote
+# (counted from the last flush, so few enough that one example reaches it).
+_PHANTOM_EVERY: Final = 5
 E_READONLY: Final = error("READONLY You can't write against a read only replica.")
 E_EXECABORT: Final = error("EXECABORT Transaction discarded because of previous errors.")
 E_DENIED: Final = error(
@@ -379,11 +382,11 @@ class Server:
         self._bug_writes = 0
 
     def maybe_phantom(self, value: bytes) -> bytes:
-        """phantom-value: every 13th read of an existing key returns an unwritten value."""
+        """phantom-value: every 5th read of an existing key returns an unwritten value."""
         if not self.bug("phantom-value"):
             return value
         self._phantom_reads += 1
-        if self._phantom_reads % 13:
+        if self._phantom_reads % _PHANTOM_EVERY:
             return value
         return b"ackbound-phantom-%d" % self._phantom_reads
 
@@ -391,7 +394,7 @@ class Server:
         if not self.bug("phantom-value") or not items:
             return items
         self._phantom_reads += 1
-        if self._phantom_reads % 13:
+        if self._phantom_reads % _PHANTOM_EVERY:
             return items
         return [*items, b"ackbound-phantom-%d" % self._phantom_reads]
 

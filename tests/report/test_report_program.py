@@ -51,7 +51,7 @@ def test_render_program_notes_flaky_unshrunk_options_and_several_properties() ->
     assert render_program(header, steps) == (
         "# ackbound: no-holes, no-loss-without-failure violated in mode async on target valkey"
         " (seed 1)\n"
-        "# flaky: this example failed once and passed when replayed\n"
+        "# flaky: this example failed, then passed when run again\n"
         "# not shrunk: this is the example as first found\n"
         "# replay: ackbound replay runs/x\n"
         "from harness.run import replay_program\n"
@@ -60,6 +60,21 @@ def test_render_program_notes_flaky_unshrunk_options_and_several_properties() ->
         "state.wait(seconds=0.5)\n"
         "state.teardown()\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("shrink", "note"),
+    [
+        ("budget", "# shrinking stopped at --shrink-budget: a smaller failing example may exist"),
+        ("interrupted", "# shrinking was interrupted: a smaller failing example may exist"),
+        ("complete", None),
+        (None, None),
+    ],
+)
+def test_a_shrink_cut_short_is_noted(shrink: str | None, note: str | None) -> None:
+    text = render_program({"target": "bundled", "mode": "sync", "shrink": shrink}, [])
+    notes = [line for line in text.splitlines() if line.startswith("# shrink")]
+    assert notes == ([] if note is None else [note])
 
 
 def test_render_program_without_a_property_or_steps() -> None:

@@ -147,6 +147,8 @@ def test_ctrl_c_while_shrinking_keeps_the_failure_found(
     assert (doc["complete"], doc["valid"], doc["exit_code"]) == (False, False, 130)
     failure = doc["modes"]["async"]["failure"]
     assert failure is not None and failure["steps"] and failure["shrunk"] is False
+    assert failure["shrink"] == "interrupted"
+    assert "# shrinking was interrupted" in failure["program"]
     assert (run_dir / "program.txt").is_file() and (run_dir / "async" / "history.ndjson").is_file()
 
 
