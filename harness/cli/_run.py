@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -210,6 +211,24 @@ def default_run_dir(config: Any) -> Path:
     return Path("ackbound-runs") / f"{stamp}-{name}{suffix}"
 
 
+def _found_before(run_dir: Path) -> list[str]:
+    """One line per mode whose failure the partial reports hold: what was violated, and
+    where its program is (what a run interrupted after finding a violation must not hide)."""
+    from harness.report._write import PROGRAM, RESULTS
+
+    try:
+        doc = json.loads((run_dir / RESULTS).read_text(encoding="utf-8"))
+        failures = [(mode, m["failure"]) for mode, m in doc["modes"].items() if m.get("failure")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    return [
+        f"ackbound: violated before the interruption: {', '.join(f['violated']) or 'an example'} "
+        f"in mode {mode} (example {f['example']}); replay it: {run_dir / PROGRAM} or "
+        f"ackbound replay {run_dir}"
+        for mode, f in failures
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.report import RunProgress, print_run_result
     from harness.run import check_new_run_dir, claim_run_dir, run_conformance
@@ -263,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
         progress.stop()
         if (run_dir / RESULTS).is_file():
             print(f"ackbound: interrupted; partial reports in {run_dir}", file=sys.stderr)
+            for line in _found_before(run_dir):
+                print(line, file=sys.stderr)
         else:  # a second Ctrl-C stopped the reports themselves
             print(
                 f"ackbound: interrupted before the reports were written; the histories "

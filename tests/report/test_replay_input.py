@@ -224,3 +224,17 @@ def test_the_replay_exit_code_says_whether_the_failure_came_back(
     assert main(["replay", str(run_dir), "--times", str(len(verdicts))]) == code
     failed = verdicts.count(False)
     assert f"sync: failed {failed} of {len(verdicts)} replays" in capsys.readouterr().out
+
+
+def test_ctrl_c_after_a_violation_says_what_was_violated_and_how_to_replay(
+    run_dir: Path,
+) -> None:
+    from harness.cli._run import _found_before
+
+    _write(run_dir)
+    assert _found_before(run_dir) == [
+        "ackbound: violated before the interruption: acked-writes-survive in mode sync "
+        f"(example sync-1); replay it: {run_dir / 'program.txt'} or ackbound replay {run_dir}"
+    ]
+    (run_dir / "results.json").write_text("{not json")
+    assert _found_before(run_dir) == []  # the reports' own line already said where they are
