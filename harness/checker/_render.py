@@ -109,9 +109,21 @@ def describe_witness(w: dict[str, Any]) -> str:
     return repr(w)
 
 
+def _evidence_item(key: str, value: object) -> str | None:
+    """One evidence figure as words: ``max_window_s`` 5.55 → ``max window 5.550 s``; a
+    figure that is ``None`` (nothing to measure) is left out."""
+    if value is None:
+        return None
+    for suffix, unit in (("_s", "s"), ("_ms", "ms")):
+        if key.endswith(suffix) and isinstance(value, int | float) and not isinstance(value, bool):
+            shown = f"{value:.3f}" if unit == "s" else f"{value:g}"
+            return f"{key[: -len(suffix)].replace('_', ' ')} {shown} {unit}"
+    return f"{key.replace('_', ' ')} {value}"
+
+
 def explain(name: str, r: PropertyResult, a: Analysis) -> str:
     """A short paragraph: the verdict, why, and the first witnesses."""
-    ev = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.evidence.items())
+    ev = ", ".join(filter(None, (_evidence_item(k, v) for k, v in r.evidence.items())))
     if r.error:
         return f"{name}: unknown — the check failed: {r.error}"
     if r.valid is True:

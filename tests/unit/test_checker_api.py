@@ -331,3 +331,18 @@ nodes n1@a n2@b n3@c
     prop = check(parse_text(text), Params(mode=Mode.NONE))["properties"]["no-holes"]
     assert prop["valid"] is False
     assert [w["kind"] for w in prop["witnesses"]] == ["hole"]
+
+
+def test_evidence_reads_as_words_with_units_and_without_none() -> None:
+    result = check(parse_text(SYNC_LOSS), Params(mode=Mode.ASYNC))
+    texts = [p["explanation"] for p in result["properties"].values()]
+    assert all("None" not in t and " s " not in t.split("(")[0] for t in texts)
+    window = result["properties"]["loss-window-bounded"]
+    seconds = window["evidence"]["max_window_s"]
+    assert f"max window {seconds:.3f} s" in window["explanation"]
+    since = result["properties"]["no-loss-without-failure"]
+    assert f"since {since['evidence']['since_s']:.3f} s" in since["explanation"]
+    calm_text = "mode none\n0..2 p0 append l w1\n30..31 p0 lrange l -> ok [w1] final\n"
+    calm = check(parse_text(calm_text), Params(mode=Mode.NONE))
+    unfailed = calm["properties"]["no-loss-without-failure"]
+    assert unfailed["evidence"]["since_s"] is None and "since" not in unfailed["explanation"]
