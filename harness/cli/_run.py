@@ -125,7 +125,8 @@ def register(p: argparse.ArgumentParser) -> None:
         "--bug",
         default=None,
         metavar="NAME",
-        help="run the bundled server with a seeded bug (to validate the harness)",
+        help="run the bundled server with a seeded bug (to validate the harness); the bugs "
+        "are listed by 'python -m harness.server --list-bugs' and in docs/server.md",
     )
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
