@@ -68,6 +68,9 @@ TICKS_PER_LIMIT = 4
 """Clock ticks per lag limit in async mode: finer catches smaller overruns, coarser is faster."""
 DEFAULT_TOLERANCE_MS = 250
 ANY_NODE = "*"
+TLC_INT_MAX = 2**31 - 1
+"""TLC's integers are 32-bit: a counter that may reach beyond cannot be validated."""
+_BEYOND_TLC_INT = "counter {key!r} may reach beyond TLC's integers (2^31 - 1), which hold its sums"
 
 
 class UnsupportedHistory(AckboundError):
@@ -282,6 +285,16 @@ class _Builder:
             )
         return name
 
+    def plain(self, op: Op, *texts: object) -> None:
+        """Refuse a key or value the spec's strings cannot hold (TLA+ strings are printable
+        ASCII here: a newline or a non-ASCII letter would break the generated module)."""
+        for text in texts:
+            if isinstance(text, str) and not all(" " <= ch <= "~" for ch in text):
+                raise self.unsupported(
+                    op,
+                    f"{text!r} holds a character the spec's strings cannot (only printable ASCII)",
+                )
+
     def unsupported(self, op: Op, what: str) -> UnsupportedHistory:
         """The history leaves the spec's assumptions at ``op``: say what, and how much of it
         before that can still be validated."""
@@ -375,6 +388,7 @@ class _Builder:
             elif type(v) is int:
                 bits[op.key] = bits.get(op.key, 0) | v
         self.counter_bits: dict[str, int | None] = {}
+        self.counter_reach: dict[str, int] = {}  # the sum of a counter's deltas' sizes
         for key, ds in deltas.items():
             pow2 = all(d > 0 and d & (d - 1) == 0 for d in ds) and len(set(ds)) == len(ds)
             self.counter_bits[key] = bits.get(key, 0) if pow2 else None
@@ -408,8 +422,12 @@ class _Builder:
         if workload == "counter":
             if type(value) is not int:
                 raise self.unsupported(op, "a counter write's value must be an integer delta")
+            self.counter_reach[key] = self.counter_reach.get(key, 0) + abs(value)
+            if self.counter_reach[key] > TLC_INT_MAX:
+                raise self.unsupported(op, _BEYOND_TLC_INT.format(key=key))
         elif not isinstance(value, str):
             raise self.unsupported(op, f"a {workload} write's value must be a string")
+        self.plain(op, key, value)
         prev = self.write_workload.setdefault(key, workload)
         if prev != workload:
             raise self.unsupported(
@@ -452,6 +470,9 @@ class _Builder:
             self.note("set reads returning a member twice are skipped")
             return
         key = op.key or ""
+        if type(value) is int and abs(value) > TLC_INT_MAX:
+            raise self.unsupported(c, _BEYOND_TLC_INT.format(key=key))
+        self.plain(op, key, *([] if type(value) is int else value))
         if self.write_workload.get(key, workload) != workload:
             self.note("reads of a key written by another workload are skipped")
             return
@@ -586,6 +607,10 @@ class _Builder:
                 self.note("cuts of the client pseudo-node have no spec counterpart (ignored)")
                 return
             a, b = self.node(pair[0], op), self.node(pair[1], op)
+            if a == b:
+                raise self.unsupported(
+                    op, f"effect {key!r} names {a} twice (a link joins two nodes)"
+                )
             if key == "cut" and (a, b) not in self.cut:
                 self.cut.add((a, b))
                 self.step("Cut", a, b, op)

@@ -137,6 +137,54 @@ def test_histories_outside_the_spec_are_named(text: str, message: str) -> None:
     assert message in str(info.value)
 
 
+_HEADER = (
+    '{"format": "ackbound-history", "version": 1, "mode": "none", "topology": {"nodes": '
+    '[{"name": "n1", "az": "a"}, {"name": "n2", "az": "b"}], "primary": "n1"}}'
+)
+
+
+def _write(i: int, key: str, value: str) -> list[str]:
+    op = f'"process": 0, "f": "write", "workload": "list", "key": {key}, "value": {value}'
+    return [
+        f'{{"index": {i}, "time": {i}, "type": "invoke", {op}}}',
+        f'{{"index": {i + 1}, "time": {i + 1}, "type": "ok", "node": "n1", {op}}}',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (_write(0, '"l"', '"w\\n1"'), "op 0: 'w\\n1' holds a character the spec's strings"),
+        (_write(0, '"k\\u00e9"', '"w1"'), "op 0: 'ké' holds a character the spec's strings"),
+        (
+            [
+                *_write(0, '"l"', '"w1"'),
+                '{"index": 2, "time": 2, "process": "nemesis", "type": "invoke", "f": "cut"}',
+                '{"index": 3, "time": 3, "process": "nemesis", "type": "ok", "f": "cut", '
+                '"value": {"effects": [{"cut": ["n1", "n1"]}]}}',
+            ],
+            "op 3: effect 'cut' names n1 twice (a link joins two nodes)",
+        ),
+    ],
+    ids=["newline-value", "non-ascii-key", "self-cut"],
+)
+def test_what_the_generated_module_cannot_hold_is_named_not_left_to_tlc(
+    lines: list[str], message: str
+) -> None:
+    from harness.history import parse_lines
+
+    with pytest.raises(UnsupportedHistory) as info:
+        build_trace(parse_lines([_HEADER, *lines]), source="<test>")
+    assert message in str(info.value)
+
+
+def test_a_counter_beyond_tlc_integers_is_named() -> None:
+    text = "mode none\n" + NODES + "0..1 p0 incr c 1 @n1\n2..3 p0 incr c 2147483648 @n1\n"
+    with pytest.raises(UnsupportedHistory) as info:
+        build_trace(history(text), source="<test>")
+    assert "op 2: counter 'c' may reach beyond TLC's integers (2^31 - 1)" in str(info.value)
+
+
 # --------------------------------------------------------------------------------------
 # TLC's verdict
 
@@ -274,6 +322,16 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             "spec validate needs a run directory (RUN_DIR) or --history FILE; "
             "e.g. 'ackbound spec validate runs/latest'",
         ),
+        "history-and-run-dir": (
+            [str(d), "--history", str(d / "history.ndjson")],
+            "--history names the history to validate, and RUN_DIR would pick another (its "
+            "header gives its mode); give RUN_DIR or --history, not both",
+        ),
+        "history-and-mode": (
+            ["--history", str(d / "history.ndjson"), "--mode", "async"],
+            "--history names the history to validate, and --mode would pick another (its "
+            "header gives its mode); give --mode or --history, not both",
+        ),
         "no-java": (
             [str(d), "NO_JAVA"],
             "java not found on PATH: install a Java 11+ runtime "
@@ -291,6 +349,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "no-operations",
         "no-such-example",
         "no-run-dir",
+        "history-and-run-dir",
+        "history-and-mode",
         "no-java",
     ],
 )
