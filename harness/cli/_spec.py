@@ -219,6 +219,12 @@ def _history_path(args: argparse.Namespace) -> Path:
     from harness._errors import AckboundError
 
     if args.history:
+        if args.run_dir or args.mode:
+            given = "RUN_DIR" if args.run_dir else "--mode"
+            raise AckboundError(
+                f"--history names the history to validate, and {given} would pick another "
+                f"(its header gives its mode); give {given} or --history, not both"
+            )
         path = Path(args.history)
         if not path.is_file():
             raise AckboundError(f"{path}: no such history file; pass a history.ndjson")
@@ -285,7 +291,11 @@ def _validate_one(path: Path, tlc: Tlc, args: argparse.Namespace) -> Validation:
 
 
 def _error_text(v: Validation) -> str:
-    first = v.error.splitlines()[0] if v.error else "TLC failed"
+    lines = v.error.splitlines() or ["TLC failed"]
+    first = lines[0]
+    where = next((ln for ln in lines[1:] if " of module " in ln), None)
+    if where is not None:  # where SANY found the error (a spec of --specs, say)
+        first += f" (at {where})"
     if "did not finish" in v.error:
         first += (
             f"; validate a prefix with --max-events N (the trace has {len(v.trace.events)} events)"

@@ -209,6 +209,27 @@ def parse_dump(text: str) -> list[dict[str, Any]]:
     return states
 
 
+# SANY's location of a parse or semantic error: "line 49, col 10 to line 49, col 20 of
+# module Durability".
+_WHERE = re.compile(r"line \d+, col \d+(?: to line \d+, col \d+)? of module \w+")
+
+
+def _sany_where(output: str) -> str | None:
+    """Where SANY found a parse or semantic error ("line 14, col 1 of module MC"): it is
+    printed outside TLC's message markers, so the messages alone do not say."""
+    outside = _MSG.sub("", output)
+    semantic = _WHERE.search(outside)
+    if semantic is not None:
+        return semantic.group(0)
+    parse = re.search(r"at line (\d+), column (\d+)", outside)
+    if parse is None:
+        return None
+    module = re.search(r"Could not parse module (\w+)", outside)
+    return f"line {parse.group(1)}, col {parse.group(2)}" + (
+        f" of module {module.group(1)}" if module else ""
+    )
+
+
 def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
     """Read the output of ``tlc2.TLC -tool``: the verdict, counts and any trace."""
     outcome = "pass"
@@ -242,6 +263,9 @@ def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
             error_lines.append(body)
     if error_lines and outcome == "pass":
         outcome = "error"
+        where = _sany_where(output)
+        if where is not None:
+            error_lines.append(where)
     if not finished and outcome == "pass":
         outcome = "error"
         tail = [ln for ln in output.strip().splitlines() if "@!@!@" not in ln][-5:]

@@ -90,6 +90,7 @@ def test_a_spec_tlc_cannot_parse_is_a_mismatch_with_tlcs_message(tlc: Tlc, tmp_p
     done = ackbound("spec", "check", "--specs", str(specs), "--config", "skip-entry")
     assert done.returncode == 1
     assert "skip-entry: expected NoHoles violated, got error:" in done.stdout
+    assert "of module MC" in done.stdout  # where SANY found it
 
 
 def test_a_failed_assumption_is_reported(tlc: Tlc, tmp_path: Path) -> None:

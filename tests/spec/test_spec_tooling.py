@@ -203,6 +203,20 @@ def test_parse_errors_and_unfinished_runs() -> None:
     assert parse_tlc_output(msg(2114, 1, "Deadlock reached.")).outcome == "deadlock"
 
 
+def test_a_parse_error_says_where() -> None:
+    """SANY prints where the error is outside TLC's message markers: keep it."""
+    sany = (
+        "***Parse Error***\nPrecedence conflict between ops \\/ in block line 49, col 10 "
+        "to line 49, col 20 of module Durability and /\\\n"
+    )
+    r = parse_tlc_output(sany + msg(1000, 1, "Parsing or semantic analysis failed."))
+    assert r.outcome == "error"
+    assert r.error.splitlines() == [
+        "Parsing or semantic analysis failed.",
+        "line 49, col 10 to line 49, col 20 of module Durability",
+    ]
+
+
 def test_parse_a_dump() -> None:
     text = "State 1:\n/\\ x = 0\n/\\ s = {}\n\nState 2:\n/\\ x = 1\n/\\ s = {<<n1, n2>>}\n\n"
     assert parse_dump(text) == [
