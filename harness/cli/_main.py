@@ -11,7 +11,9 @@ import argparse
 import importlib
 import os
 import select
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -65,6 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_module", None) is None:
         parser.print_help()
         return 0 if not args_list else EXIT_COULD_NOT_RUN
+    # SIGTERM (a CI job's timeout, kill) stops a command as Ctrl-C does: the cluster is torn
+    # down and TLC stopped on the way out, instead of being left running.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args._module.run(args)
         sys.stdout.flush()  # here, not at exit: a reader gone is then seen below

@@ -1,4 +1,4 @@
-"""Ctrl-C during a run: stop at the next safe point, then write the reports.
+"""Ctrl-C (or SIGTERM) during a run: stop at the next safe point, then write the reports.
 
 Python delivers SIGINT as a KeyboardInterrupt wherever the main thread happens to be —
 possibly inside a garbage-collector callback, where the exception is printed and lost.
@@ -39,8 +39,10 @@ def sigint_to_flag() -> Iterator[None]:
         INTERRUPTED.set()
 
     previous = signal.signal(signal.SIGINT, handler)
+    previous_term = signal.signal(signal.SIGTERM, handler)  # a CI job's timeout, say
     INTERRUPTED.clear()
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)

@@ -87,7 +87,9 @@ def test_a_short_run_writes_every_report(tmp_path: Path) -> None:
     assert "acked-writes-survive" in out.stdout  # the verdict table
 
 
-def test_ctrl_c_leaves_the_reports_gathered_so_far(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_leaves_the_reports_gathered_so_far(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGTERM (a CI job's timeout) too: it stops the run as Ctrl-C does."""
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
         [*ACKBOUND, "run", "--mode", "none", "--budget", "120", "--report-dir", str(run_dir)],
@@ -103,7 +105,7 @@ def test_ctrl_c_leaves_the_reports_gathered_so_far(tmp_path: Path) -> None:
     ):
         time.sleep(0.2)
     assert examples.is_dir(), "the run never started an example"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
