@@ -134,19 +134,14 @@ def register(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, Any]:
     """Validate the flags into a RunConfig and load the target (raises AckboundError)."""
     from harness.run import RunConfig, bundled_bugs, faults_for, parse_modes
-    from harness.run._runner import check_topology
+    from harness.run._runner import check_bug_target, check_topology
     from harness.targets import load_target
 
     target = load_target(args.target)
     modes: tuple[str, ...] | None = parse_modes(args.mode) if args.mode else None
     nodes, azs = args.nodes, args.azs
     if args.bug is not None:
-        if target.name != "bundled" and "harness.server" not in " ".join(
-            target.start.command if target.start else ()
-        ):
-            raise AckboundError(
-                f"--bug {args.bug!r} seeds a bug into the bundled server; use --target bundled"
-            )
+        check_bug_target(target, args.bug)
         bugs = {b["name"]: b for b in bundled_bugs()}
         if args.bug not in bugs:
             raise AckboundError(

@@ -189,8 +189,20 @@ def check_topology(target: Target, config: RunConfig) -> None:
         )
 
 
+def check_bug_target(target: Target, bug: str | None) -> None:
+    """Refuse a seeded bug on a target that is not the bundled server (only it has them)."""
+    if bug is not None and target.name != "bundled":
+        command = " ".join(target.start.command if target.start else ())
+        if "harness.server" not in command:
+            raise AckboundError(
+                f"--bug {bug!r} seeds a bug into the bundled server; use --target bundled"
+            )
+
+
 def start_run_cluster(target: Target, config: RunConfig, run_dir: Path, first_mode: str) -> Cluster:
     from harness.cluster import start_cluster
+
+    check_bug_target(target, config.bug)  # also for a replay, whose program may be edited
     from harness.history import Header, HistoryWriter
 
     setup = mode_setup(target, first_mode, config)

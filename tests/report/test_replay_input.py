@@ -238,3 +238,17 @@ def test_ctrl_c_after_a_violation_says_what_was_violated_and_how_to_replay(
     ]
     (run_dir / "results.json").write_text("{not json")
     assert _found_before(run_dir) == []  # the reports' own line already said where they are
+
+
+def test_a_seeded_bug_on_another_target_is_refused_as_the_run_refuses_it(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Replayed against the bundled server instead, it would 'reproduce' on the wrong one."""
+    from harness.cli import main
+
+    _write(run_dir, lambda doc: doc["target"].update(name="valkey", bug="phantom-value"))
+    assert main(["replay", str(run_dir)]) == 3
+    assert capsys.readouterr().err == (
+        "ackbound: error: --bug 'phantom-value' seeds a bug into the bundled server; use "
+        "--target bundled\n"
+    )
