@@ -113,6 +113,8 @@ def render_program(header: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
     if header.get("shrink") in _SHRINK_CUT:
         lines.append(f"# {_SHRINK_CUT[header['shrink']]}: a smaller failing example may exist")
     lines.append(f"# replay: ackbound replay {header.get('run_dir') or 'RUN_DIR'}")
+    if not steps:
+        lines.append("# no steps: the example's own start and final phase show the failure")
     lines.append("from harness.run import replay_program")
     call: dict[str, Any] = {}
     for k in ("target", "mode", "bug", "seed"):

@@ -92,7 +92,7 @@ class _Shrink:
         """Replay ``candidate``; True (and it is the best now) if it failed and is smaller."""
         if time.monotonic() > self.run.shrink_deadline:
             raise OutOfTime
-        executed = try_steps(self.run, self.machine, candidate) if candidate else None
+        executed = try_steps(self.run, self.machine, candidate)
         if executed is not None and cost(executed) < cost(self.best):
             self.best = executed
             return True
@@ -100,7 +100,7 @@ class _Shrink:
 
     def delete(self) -> None:
         chunk = max(1, len(self.best) // 2)
-        while chunk >= 1 and len(self.best) > 1:
+        while chunk >= 1 and self.best:
             i = 0
             while i < len(self.best):
                 if not self.attempt(self.best[:i] + self.best[i + chunk :]):

@@ -65,6 +65,14 @@ def test_steps_the_failure_does_not_need_are_deleted() -> None:
     assert (best, end) == ([_s("kill", node="primary")], "complete")
 
 
+def test_a_failure_no_step_is_needed_for_shrinks_to_no_steps() -> None:
+    """The example's own start and final phase show it: the program is teardown alone."""
+    run: Any = _Run()
+    steps = [_s("write", workload="list", key=0), _s("wait", ms=600), _s("read")]
+    best, end = shrink_steps(run, _machine(run, lambda s: True), steps)
+    assert (best, end) == ([], "complete")
+
+
 def test_a_fault_episode_the_failure_does_not_need_becomes_a_wait() -> None:
     """Only time passing breaks it: the report must not blame the fault."""
     run: Any = _Run()
