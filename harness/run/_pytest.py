@@ -2,7 +2,8 @@
 
 The conformance run executes once, when the first ackbound item runs, and every item then
 reports its (mode, property) verdict: valid passes, violated fails with the explanation
-and the replay program, unknown is skipped ("no evidence"), so JUnit shows all three.
+and the replay program, unknown is skipped ("no evidence"), so JUnit shows all three. A run
+that stopped early (its result has an error) fails every item it has no violation for.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class AckboundItem(pytest.Item):
         if m is None:
             pytest.fail(f"mode {self.mode} did not run: {result.error or 'no examples'}")
         summary = m.properties.get(self.prop)
+        violated = summary is not None and summary.valid is False
+        if result.error is not None and not violated:
+            # The run stopped early (a cluster that kept breaking, say): no verdict here is
+            # whole, and a run that could not run must not read as passes and skips.
+            pytest.fail(f"the conformance run stopped early: {result.error}", pytrace=False)
         if summary is None or summary.valid == "unknown":
             pytest.skip(f"{self.mode}/{self.prop}: no evidence in {m.examples} example(s)")
         if summary.valid is False:
@@ -141,10 +147,11 @@ def check_distribution(config: Any) -> None:
     """Under pytest-xdist every worker given an item would run a whole conformance run of
     its own: refuse, on the controller, a distribution that does not keep them together
     (``--dist loadgroup`` does: the items share an ``xdist_group``)."""
-    workers = (
-        config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
-    )
-    if workers and config.getoption("dist", "no") != "loadgroup":
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    dist = config.getoption("dist", "no")
+    spread = config.getoption("numprocesses", None) or config.getoption("tx", None)
+    if (spread or dist != "no") and dist != "loadgroup":  # -n N, or -d --tx ...
         raise pytest.UsageError(
             "ackbound: the ackbound items must run on one pytest-xdist worker; add "
             "--dist loadgroup, or run them without -n"

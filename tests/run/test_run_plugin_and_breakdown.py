@@ -56,6 +56,23 @@ def test_the_pytest_plugin_turns_the_run_into_items(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "results.json").is_file()
 
 
+def test_a_run_that_stopped_early_fails_its_items_not_passes_them(tmp_path: Path) -> None:
+    """A target whose failover command does not exist: every example breaks, the run ends
+    with exit 3 — and under pytest that was passes and skips."""
+    (tmp_path / "bad.toml").write_text(
+        'name = "badpromote"\nextends = "bundled"\n[replication]\npromote = [["NOSUCHCMD"]]\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rf",
+         "--ackbound-target", "bad.toml", "--ackbound-mode", "none", "--ackbound-budget", "15",
+         "--ackbound-seed", "3", "--ackbound-report-dir", str(tmp_path / "run")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "5 failed" in out.stdout
+    assert "the conformance run stopped early: the cluster broke in 3 examples" in out.stdout
+
+
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
@@ -66,6 +83,7 @@ def test_the_pytest_plugin_turns_the_run_into_items(tmp_path: Path) -> None:
         (["--ackbound-report-dir", "afile"], "ERROR: ackbound: --ackbound-report-dir afile is a file"),
         (["--ackbound-report-dir", "old"], "ERROR: ackbound: --ackbound-report-dir old already holds a run (results.json); pass a new directory"),
         (["-n", "2"], "ERROR: ackbound: the ackbound items must run on one pytest-xdist worker; add --dist loadgroup"),
+        (["-d", "--tx", "2*popen"], "ERROR: ackbound: the ackbound items must run on one pytest-xdist worker; add --dist loadgroup"),
     ],
 )  # fmt: skip
 def test_a_bad_plugin_option_is_a_usage_error_not_a_failure_per_item(
