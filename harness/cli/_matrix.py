@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED, AckboundError
+from harness._errors import (
+    EXIT_COULD_NOT_RUN,
+    EXIT_INTERRUPTED,
+    EXIT_VALID,
+    EXIT_VIOLATED,
+    AckboundError,
+)
 from harness.cli._check import _positive_int, _seconds
 from harness.cli._paths import check_output_dir, check_output_file, path_arg
 from harness.run._config import MODES_ALL
@@ -269,6 +275,11 @@ def cell_record(cell: Cell, command: str, results: Mapping[str, Any] | None) -> 
     stats: Mapping[str, Any] = mode.get("stats") or {}
     latency: Mapping[str, Any] = stats.get("write_latency_ms") or {}
     rec["verdict"] = mode.get("valid", "unknown")
+    if rec["exit_code"] in (EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED) and rec["verdict"] is not False:
+        # The run stopped early (a cluster that kept breaking, Ctrl-C): what its modes had
+        # gathered is no verdict on the cell. (A violation found is one all the same.)
+        rec["verdict"] = "error"
+        rec["error"] = rec["error"] or f"the run exited {rec['exit_code']}"
     rec["violated"] = [p for p, r in props.items() if r.get("valid") is False]
     rec["unknown"] = [p for p, r in props.items() if r.get("valid") == "unknown"]
     rec["examples"] = mode.get("examples", 0)
@@ -549,7 +560,8 @@ def register(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="where the cells' runs go, one directory each (default "
-        "ackbound-runs/matrix-<time>); must not hold a matrix already",
+        "ackbound-runs/matrix-full-<time>, or matrix-short-<time>); must not hold a matrix "
+        "already",
     )
     p.add_argument(
         "--check",
@@ -661,9 +673,13 @@ def _matrix_problem(doc: Mapping[str, Any]) -> str | None:
         if problem is not None:
             return problem
         for cid, cell in section["cells"].items():
-            problem = _fields_problem(f"{name}.cells[{cid!r}]", cell, _CELL_FIELDS)
+            where = f"{name}.cells[{cid!r}]"
+            problem = _fields_problem(where, cell, _CELL_FIELDS)
             if problem is not None:
                 return problem
+            for listed in ("violated", "unknown"):
+                if not all(isinstance(p, str) for p in cell[listed]):
+                    return f"{where}.{listed} must list property names (strings)"
     return None
 
 
@@ -678,8 +694,17 @@ def run(args: argparse.Namespace) -> int:
     from harness.run import earlier_run
 
     argv = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "matrix" else []
+    if args.out is not None and args.out.suffix == ".json":
+        raise AckboundError(
+            f"--out {args.out} is the page (Markdown), and its data goes beside it as .json; "
+            f"pass the page's name, e.g. --out {args.out.with_suffix('.md')}"
+        )
     if args.render is not None:
         page = args.out or DEFAULT_OUT
+        if page.resolve() == args.render.resolve():
+            raise AckboundError(
+                f"--out {page} is the matrix.json --render reads; pass another file for the page"
+            )
         check_output_file("--out", page)
         page.write_text(render_markdown(load_matrix_strict(args.render)), encoding="utf-8")
         print(f"wrote {page} from {args.render}")

@@ -182,6 +182,22 @@ def test_a_cell_without_results_could_not_run() -> None:
     assert (rec["verdict"], rec["exit_code"], verdict_text(rec)) == ("error", 3, "could not run")
 
 
+@pytest.mark.parametrize(
+    ("exit_code", "error", "props", "verdict"),
+    [
+        (3, "the cluster broke in 3 examples in a row", {"no-holes": True}, "error"),
+        (130, "interrupted (Ctrl-C)", {"no-holes": "unknown"}, "error"),
+        (1, "interrupted (Ctrl-C)", {"no-holes": False}, False),  # a violation found stands
+    ],
+)
+def test_a_run_that_stopped_early_is_no_verdict_on_its_cell(
+    exit_code: int, error: str, props: dict[str, Any], verdict: Any
+) -> None:
+    results = {**_results("none", props), "exit_code": exit_code, "error": error}
+    rec = cell_record(_cell("bundled", "local", "none"), "ackbound run ...", results)
+    assert (rec["verdict"], rec["error"]) == (verdict, error)
+
+
 def test_a_cell_runs_exactly_this_command() -> None:
     cell = Cell(target="valkey", backend="docker", mode="async", seed=1, budget_s=120, examples=29)
     assert cell.run_args(Path("runs")) == [
@@ -255,6 +271,8 @@ def test_render_only_writes_the_page_from_the_json(tmp_path: Path) -> None:
         (["--seeds", "x"], "--seeds 'x': give a comma-separated list of whole numbers"),
         (["--short", "--check", "nope.json"], "--check nope.json: no such file"),
         (["--modes", "fast"], "--modes 'fast': use none, sync, async, all"),
+        (["--out", "m.json"], "--out m.json is the page (Markdown), and its data goes beside it"),
+        (["--render", "m.md", "--out", "m.md"], "--out m.md is the matrix.json --render reads"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_3(
@@ -277,6 +295,12 @@ def _cell_without(key: str) -> dict[str, Any]:
     return doc
 
 
+def _cell_list(key: str, value: list[Any]) -> dict[str, Any]:
+    doc = _doc()
+    next(iter(doc["full"]["cells"].values()))[key] = value
+    return doc
+
+
 @pytest.mark.parametrize(
     ("doc", "problem"),
     [
@@ -284,6 +308,7 @@ def _cell_without(key: str) -> dict[str, Any]:
         ({"schema": "ackbound-matrix/1", "full": "x"}, "full must be an object"),
         ({**_doc(), "short": {**_doc()["full"], "cells": [1]}}, "short.cells has the wrong type (list)"),
         (_cell_without("backend"), "full.cells['bundled/local/sync/1'] has no 'backend'"),
+        (_cell_list("violated", [1]), "full.cells['bundled/local/sync/1'].violated must list property names (strings)"),
     ],
 )  # fmt: skip
 def test_a_matrix_json_of_the_wrong_shape_is_one_line(
