@@ -193,13 +193,16 @@ args+=(${extra[@]+"${extra[@]}"})
 
 log="$REPORT_DIR/conformance.log"
 say "running: $ACKBOUND ${args[*]}"
-"${ACK[@]}" "${args[@]}" 2>&1 | tee "$log"
+# tee ignores Ctrl-C and SIGTERM sent to the job's process group: it must outlive ackbound,
+# which stops on them and still has its last lines to log.
+"${ACK[@]}" "${args[@]}" 2>&1 | (trap '' INT TERM && tee "$log")
 code=${PIPESTATUS[0]}
 
-# ackbound's own exit codes are 0-3 and results.json records the one it meant. Anything else
-# (a crash exits 1 with a traceback, a signal 128+N) is not a verdict: report it as 3.
+# ackbound's own verdicts are 0-3, and results.json records the one it meant. Anything else
+# (a crash exits 1 with a traceback, an interrupt 130, a signal 128+N) is not a verdict:
+# report it as 3.
 recorded=$(sed -n 's/^  "exit_code": \([0-9]*\),\{0,1\}$/\1/p' "$REPORT_DIR/results.json" 2>/dev/null)
-if [ "$code" -ne "$EXIT_COULD_NOT_RUN" ] && [ "$code" != "${recorded:-none}" ]; then
+if [ "$code" -eq 130 ] || { [ "$code" -ne "$EXIT_COULD_NOT_RUN" ] && [ "$code" != "${recorded:-none}" ]; }; then
     if [ "$code" -eq 130 ]; then
         reason="ackbound was interrupted (exit 130); the partial reports are in $REPORT_DIR"
     else
@@ -210,7 +213,8 @@ if [ "$code" -ne "$EXIT_COULD_NOT_RUN" ] && [ "$code" != "${recorded:-none}" ]; 
     code=$EXIT_COULD_NOT_RUN
 fi
 if [ "$code" -eq "$EXIT_COULD_NOT_RUN" ] && ! junit_written; then
-    reason=$(grep -E '^ackbound: error: ' "$log" | tail -n 1)
+    # "ackbound: error: ..." from the command, "ackbound run: error: ..." from its flags
+    reason=$(grep -E '^ackbound( [a-z]+)?: error: ' "$log" | tail -n 1)
     write_error_junit "${reason:-ackbound could not run; see $log}"
 fi
 

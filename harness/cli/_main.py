@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, AckboundError
 
@@ -36,7 +36,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad flags in one line and exits 3 (could not run)."""
+    """argparse that reports bad flags in one line and exits 3 (could not run), and takes
+    flags only as spelled out: ``--report`` for ``--report-dir`` would get past a wrapper
+    (ci/conformance.sh) that looks for the flags it sets itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_COULD_NOT_RUN, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

@@ -229,6 +229,7 @@ def conformance(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
         (1, "", 3),  # a crash (Python exits 1 on a traceback) is not a violation
         (1, "2", 3),  # an exit code that is not the one ackbound recorded
         (130, "2", 3),  # interrupted
+        (130, "130", 3),  # interrupted, as results.json now records it
     ],
 )
 def test_the_exit_code_is_ackbounds_when_it_reached_a_verdict(
@@ -248,13 +249,22 @@ def test_the_exit_code_is_ackbounds_when_it_reached_a_verdict(
         assert p.stderr.count("\n") == 1 and p.stderr.startswith("conformance.sh: error: ackbound")
 
 
-def test_ackbound_refusing_to_run_exits_3_with_its_reason_in_junit(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"ACKBOUND_MODE": "sometimes"}, "ackbound: error: "),
+        ({"ACKBOUND_BUDGET": "0"}, "ackbound run: error: argument --budget: '0'"),  # its flags
+    ],
+)
+def test_ackbound_refusing_to_run_exits_3_with_its_reason_in_junit(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
     work = workspace(tmp_path)
-    p = conformance(work, ACKBOUND_MODE="sometimes")
+    p = conformance(work, **env)
     assert p.returncode == 3, p.stdout + p.stderr
     (error,) = ET.parse(work / "ackbound-runs/junit.xml").getroot().iter("error")
-    assert error.get("message", "").startswith("ackbound: error: ")
-    assert "sometimes" in error.get("message", "")
+    assert error.get("message", "").startswith(said)
+    assert next(iter(env.values())) in error.get("message", "")
     assert (work / "ackbound-runs/run/conformance.log").exists()
 
 

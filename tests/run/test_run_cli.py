@@ -31,6 +31,7 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
         (["run", "--bug", "no-such-bug"], "is not a seeded bug"),
         (["run", "--target", "valkey", "--bug", "async-never-rejects"], "use --target bundled"),
         (["run", "--budget", "soon"], "is not a number of seconds"),
+        (["run", "--report", "elsewhere"], "unrecognized arguments: --report elsewhere"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_fix_and_exits_3(
