@@ -225,7 +225,7 @@ case "$code" in
 *) meaning="could not run" ;;
 esac
 say "exit $code ($meaning); run directory: $REPORT_DIR; JUnit: $JUNIT"
-[ "$code" -eq 1 ] && say "replay the failing example: ackbound replay $REPORT_DIR"
+[ "$code" -eq 1 ] && say "replay the failing example: ackbound replay $(printf '%q' "$REPORT_DIR")"
 
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     {

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import keyword
 import math
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -112,7 +113,8 @@ def render_program(header: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
         lines.append("# not shrunk: this is the example as first found")
     if header.get("shrink") in _SHRINK_CUT:
         lines.append(f"# {_SHRINK_CUT[header['shrink']]}: a smaller failing example may exist")
-    lines.append(f"# replay: ackbound replay {header.get('run_dir') or 'RUN_DIR'}")
+    run_dir = header.get("run_dir")
+    lines.append(f"# replay: ackbound replay {shlex.quote(run_dir) if run_dir else 'RUN_DIR'}")
     if not steps:
         lines.append("# no steps: the example's own start and final phase show the failure")
     lines.append("from harness.run import replay_program")

@@ -77,6 +77,11 @@ def test_a_shrink_cut_short_is_noted(shrink: str | None, note: str | None) -> No
     assert notes == ([] if note is None else [note])
 
 
+def test_the_replay_line_quotes_a_run_directory_with_spaces() -> None:
+    text = render_program({"target": "bundled", "mode": "sync", "run_dir": "my runs/x"}, [])
+    assert "# replay: ackbound replay 'my runs/x'" in text.splitlines()
+
+
 def test_render_program_without_a_property_or_steps() -> None:
     text = render_program({"target": "bundled", "mode": "none"}, [])
     assert text.splitlines()[0] == "# ackbound: example failed in mode none on target bundled"
