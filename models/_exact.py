@@ -50,14 +50,18 @@ a write's **offset** is its position in the log. What happens next depends on th
 **Replication** is ordered: :class:`ReplicateNext` copies the next entry a replica lacks over
 the link primary -> replica, and :class:`Acknowledge` tells the primary, over the link
 replica -> primary, how much the replica holds. The primary's view of each replica's
-acknowledged offset is ``NodeState.acked``.
+acknowledged offset is ``NodeState.acked``. Once acknowledged, always acknowledged while the
+replica holds the data: a crash keeps ``acked`` (and the lag keeps counting it); a wiped
+restart clears it, and so does a failover (the new primary has heard nothing yet).
 
 **Time** is :attr:`State.now`, advanced by :class:`Tick`. The clock never passes the timeout of
 a pending write: by its deadline a pending write has completed or timed out.
 
-**Faults.** :class:`Crash` stops a node (it keeps its data); :class:`AZOutage` stops every node
-of an AZ at once. Either spends one unit of the failure budget ``max_crashes``. A crashed
-primary's waiting clients lose their connection: their pending writes end ``info``.
+**Faults.** :class:`Crash` stops a node (it keeps its data, and the primary its record of what
+the node acknowledged); :class:`AZOutage` stops every node of an AZ at once. Either spends one
+unit of the failure budget ``max_crashes``. A crashed primary's waiting clients lose their
+connection: their pending writes end ``info``. A down replica's acknowledgement counts for the
+lag but not towards a sync write's K (:class:`Complete` counts running replicas only).
 :class:`Restart` brings a node back with its data, :class:`RestartWiped` without (never a
 primary: a primary that lost its data must be failed over first). :class:`Cut` and
 :class:`Heal` drop and restore one direction of a link.
@@ -323,7 +327,8 @@ class NodeState(_HashCached):
     """One node: whether it runs, what it holds, and what the primary knows of it.
 
     ``log`` is the tuple of write ids the node holds (offset = position, from 1). ``acked``
-    is the offset the current primary has seen this node acknowledge. ``stale`` means the
+    is the offset the current primary has seen this node acknowledge; a crash keeps it, a
+    wiped restart and a failover clear it. ``stale`` means the
     node's log is not a prefix of the primary's since a failover: it must :class:`Rejoin`.
     """
 
@@ -489,6 +494,8 @@ def _connected(s: State, n: NodeState) -> bool:
 
 
 def _acked_offset(s: State) -> int:
+    """The highest offset an eligible replica acknowledged, running or not (a crashed
+    replica keeps its data; a wiped one has ``acked`` 0)."""
     return max((n.acked for n in _eligible(s)), default=0)
 
 
@@ -604,7 +611,8 @@ class ClientWrite(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Complete(Event):
-    """A pending sync write is acknowledged: K eligible replicas acknowledged its offset."""
+    """A pending sync write is acknowledged: K running eligible replicas acknowledged its
+    offset (a down replica's earlier acknowledgement does not count)."""
 
     write: int
 
@@ -614,11 +622,11 @@ class Complete(Event):
         if s.writes[self.write - 1].status is not Status.PENDING:
             return f"write {self.write} is {s.writes[self.write - 1].status}, not pending"
         off = _offset(s, self.write)
-        have = sum(1 for n in _eligible(s) if n.acked >= off)
+        have = sum(1 for n in _eligible(s) if n.up and n.acked >= off)
         if have < s.params.sync_replicas:
             return (
-                f"write {self.write} (offset {off}) is acknowledged by {have} eligible "
-                f"replica(s), fewer than sync_replicas={s.params.sync_replicas}; "
+                f"write {self.write} (offset {off}) is acknowledged by {have} running "
+                f"eligible replica(s), fewer than sync_replicas={s.params.sync_replicas}; "
                 "ReplicateNext and Acknowledge first"
             )
         return None
@@ -777,7 +785,8 @@ def _budget_blocked(s: State) -> str | None:
 
 @dataclass(frozen=True, kw_only=True)
 class Crash(Event):
-    """Node ``node`` crashes, keeping its data; the primary forgets its acknowledgement."""
+    """Node ``node`` crashes, keeping its data; the primary keeps its record of what the node
+    acknowledged (it still counts for the lag, not for :class:`Complete`)."""
 
     node: str
 
@@ -791,7 +800,7 @@ class Crash(Event):
     def _apply(self, s: State) -> State:
         return _evolve(
             s,
-            nodes=_with_node(s, self.node, up=False, acked=0),
+            nodes=_with_node(s, self.node, up=False),
             writes=_end_pending(s.writes) if self.node == s.primary else s.writes,
             crashes=s.crashes + 1,
         )
@@ -799,7 +808,8 @@ class Crash(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class AZOutage(Event):
-    """Every node of AZ ``az`` crashes at once (one failure)."""
+    """Every node of AZ ``az`` crashes at once (one failure), each keeping its data and its
+    acknowledgement, as in :class:`Crash`; :class:`RestartWiped` later loses them."""
 
     az: str
 
@@ -811,7 +821,7 @@ class AZOutage(Event):
         return _budget_blocked(s)
 
     def _apply(self, s: State) -> State:
-        nodes = tuple(_evolve(n, up=False, acked=0) if n.az == self.az else n for n in s.nodes)
+        nodes = tuple(_evolve(n, up=False) if n.az == self.az else n for n in s.nodes)
         hit_primary = s.params.az_of[s.primary] == self.az
         return _evolve(
             s,
@@ -840,7 +850,11 @@ class Restart(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RestartWiped(Event):
-    """Node ``node`` comes back without its data, as an empty replica (never the primary)."""
+    """Node ``node`` comes back without its data, as an empty replica (never the primary).
+
+    What it had acknowledged no longer holds: its ``acked`` is cleared, so the lag counts
+    those writes again until it re-acknowledges them.
+    """
 
     node: str
 
@@ -857,7 +871,7 @@ class RestartWiped(Event):
         return None
 
     def _apply(self, s: State) -> State:
-        return _evolve(s, nodes=_with_node(s, self.node, up=True, log=(), stale=False))
+        return _evolve(s, nodes=_with_node(s, self.node, up=True, log=(), acked=0, stale=False))
 
 
 def _link_check(s: State, src: str, dst: str) -> str | None:

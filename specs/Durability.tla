@@ -116,6 +116,9 @@ VARIABLES
     up,         \* up[n]: n is running (not crashed).
     log,        \* log[n]: the sequence of write ids n holds; offset = position.
     acked,      \* acked[n]: the offset the primary has seen n acknowledge.
+                \* Once acknowledged, always acknowledged: a crash keeps it
+                \* (the node keeps its data); only losing the data (a wiped
+                \* restart) or a new primary (failover) clears it.
     stale,      \* Nodes whose log the current primary does not extend: they
                 \* must rejoin (truncate to the common prefix) before they
                 \* replicate again.
@@ -155,11 +158,15 @@ Connected(n) ==
     /\ <<primary, n>> \notin cut
     /\ <<n, primary>> \notin cut
 
-\* The highest offset an eligible replica acknowledged.
+\* The highest offset an eligible replica acknowledged, up or down: a
+\* replica that crashed still holds what it acknowledged (acked[n] is
+\* cleared when its data is lost, by RestartWiped).
 AckedOffset == Max({acked[n] : n \in Eligible} \cup {0})
 
 \* The durability lag: the age of the oldest write in the primary's log that
-\* no eligible replica acknowledged, or 0.
+\* no eligible replica acknowledged, or 0.  An acknowledged write stays
+\* acknowledged while the replica holds it, so the crash of a replica does
+\* not make the lag count from writes it had acknowledged.
 Lag ==
     IF AckedOffset >= Len(log[primary]) THEN 0
     ELSE now - writes[log[primary][AckedOffset + 1]].at
@@ -225,11 +232,13 @@ ClientWrite ==
     /\ UNCHANGED <<now, term, primary, up, acked, stale, cut, crashes, lagReport>>
 
 \* A pending sync write is acknowledged once K eligible replicas acknowledged
-\* its offset.
+\* its offset.  Only running replicas count: the acknowledgement of a replica
+\* that crashed before the write completed does not complete it (the primary
+\* waits for replicas it is connected to).
 Complete(w) ==
     /\ w \in DOMAIN writes
     /\ writes[w].status = "pending"
-    /\ Cardinality({n \in Eligible : acked[n] >= Offset(w)}) >= SyncReplicas
+    /\ Cardinality({n \in Eligible : up[n] /\ acked[n] >= Offset(w)}) >= SyncReplicas
     /\ writes' = [writes EXCEPT ![w].status = "ok"]
     /\ UNCHANGED <<now, term, primary, up, log, acked, stale, cut, crashes, lagReport>>
 
@@ -302,27 +311,29 @@ Tick ==
 -----------------------------------------------------------------------------
 (* Faults. *)
 
-\* Node n crashes; it keeps its data.  The primary forgets what n
-\* acknowledged.  If n was the primary, its waiting clients lose their
-\* connection: their writes end indeterminate.
+\* Node n crashes; it keeps its data, so what the primary recorded that n
+\* acknowledged stays true and keeps counting for the lag (not for a sync
+\* write's completion: see Complete).  If n was the primary, its waiting
+\* clients lose their connection: their writes end indeterminate.
 Crash(n) ==
     /\ up[n]
     /\ crashes < MaxCrashes
     /\ up' = [up EXCEPT ![n] = FALSE]
-    /\ acked' = [acked EXCEPT ![n] = 0]
     /\ writes' = IF n = primary THEN EndPending(writes) ELSE writes
     /\ crashes' = crashes + 1
-    /\ UNCHANGED <<now, term, primary, log, stale, cut, lagReport>>
+    /\ UNCHANGED <<now, term, primary, log, acked, stale, cut, lagReport>>
 
-\* Every node of AZ z crashes at once: one failure.
+\* Every node of AZ z crashes at once: one failure.  Like Crash, it keeps
+\* the nodes' data and their acknowledgements; whether they come back with
+\* their data (Restart) or without (RestartWiped, which clears the
+\* acknowledgement) is decided node by node when they restart.
 AZOutage(z) ==
     /\ \E n \in z : up[n]
     /\ crashes < MaxCrashes
     /\ up' = [n \in Nodes |-> up[n] /\ n \notin z]
-    /\ acked' = [n \in Nodes |-> IF n \in z THEN 0 ELSE acked[n]]
     /\ writes' = IF primary \in z THEN EndPending(writes) ELSE writes
     /\ crashes' = crashes + 1
-    /\ UNCHANGED <<now, term, primary, log, stale, cut, lagReport>>
+    /\ UNCHANGED <<now, term, primary, log, acked, stale, cut, lagReport>>
 
 \* Node n comes back with its data.
 Restart(n) ==
@@ -332,13 +343,16 @@ Restart(n) ==
 
 \* Node n comes back without its data, as an empty replica.  A primary that
 \* lost its data never serves again as primary: it must be failed over first.
+\* What n acknowledged no longer holds, so it stops counting for the lag: an
+\* acknowledgement counts only while the node holds the acknowledged writes.
 RestartWiped(n) ==
     /\ ~up[n]
     /\ n # primary
     /\ up' = [up EXCEPT ![n] = TRUE]
     /\ log' = [log EXCEPT ![n] = <<>>]
+    /\ acked' = [acked EXCEPT ![n] = 0]
     /\ stale' = stale \ {n}
-    /\ UNCHANGED <<now, term, primary, acked, cut, writes, crashes, lagReport>>
+    /\ UNCHANGED <<now, term, primary, cut, writes, crashes, lagReport>>
 
 \* The link a -> b drops traffic.
 Cut(a, b) ==

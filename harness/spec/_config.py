@@ -11,7 +11,7 @@ constants TLC checks.
 
     {"module": "MC", "configs": [
       {"name": "sync-small", "tier": "small", "expect": "pass",
-       "distinct_states": 71976, "depth": 22},
+       "distinct_states": 76984, "depth": 22},
       {"name": "promote-stale", "tier": "buggy", "expect": "AckedWritesSurvive",
        "distinct_states": 303, "trace_length": 7}, ...]}
 

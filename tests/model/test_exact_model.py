@@ -187,7 +187,8 @@ def test_sync_writes_wait_for_k_eligible_replicas(p: Params, data: st.DataObject
             off = before.primary_log.index(e.write) + 1
             paz = p.az_of[before.primary]
             ackers = [n for n in before.nodes if n.name != before.primary and n.az != paz]
-            assert sum(n.acked >= off for n in ackers) >= p.sync_replicas
+            # Only running replicas count: a down replica's acknowledgement does not.
+            assert sum(n.up and n.acked >= off for n in ackers) >= p.sync_replicas
         if isinstance(e, ClientWrite) and s.writes[-1].status is Status.FAIL:
             # Rejected only with fewer than K eligible replicas connected.
             paz = p.az_of[before.primary]
@@ -338,6 +339,51 @@ def test_restart_wiped_rejoin_and_stale_nodes() -> None:
     assert r.node("n1").log == (1,) and not r.node("n1").stale
     w = step(s, RestartWiped(node="n1"))
     assert w.node("n1").log == () and not w.node("n1").stale
+
+
+def test_a_crash_keeps_the_acknowledgement_a_wipe_clears_it() -> None:
+    # Async, L = 1: n2 and n3 acknowledge write 1, then both go down (a crash keeps the data).
+    p = three(Mode.ASYNC, lag_limit=1, max_writes=3, max_time=3)
+    s = init(p)
+    for e in (
+        ClientWrite(),
+        ReplicateNext(node="n2"),
+        Acknowledge(node="n2"),
+        Tick(),
+        Crash(node="n2"),
+        ClientWrite(),
+        Tick(),
+        Tick(),
+    ):
+        s = step(s, e)
+    # Write 1 stays acknowledged by the crashed n2: the lag counts from write 2 (tick 1).
+    assert s.node("n2").acked == 1 and not s.node("n2").up
+    assert lag(s) == 2
+    # Had the primary forgotten n2's acknowledgement, the lag would count from write 1.
+    w = step(s, RestartWiped(node="n2"))
+    assert w.node("n2").acked == 0 and w.node("n2").log == ()
+    assert lag(w) == 3  # the wiped replica no longer holds write 1
+    r = step(s, Restart(node="n2"))
+    assert r.node("n2").acked == 1 and lag(r) == 2
+
+
+def test_a_down_replica_does_not_complete_a_sync_write() -> None:
+    p = three(Mode.SYNC, max_writes=2, sync_timeout=2)
+    s = init(p)
+    for e in (
+        ClientWrite(),
+        ReplicateNext(node="n2"),
+        ClientWrite(),
+        ReplicateNext(node="n2"),
+        Acknowledge(node="n2"),
+        Crash(node="n2"),
+    ):
+        s = step(s, e)
+    assert s.node("n2").acked == 2
+    with pytest.raises(DisabledEvent, match="acknowledged by 0 running eligible"):
+        step(s, Complete(write=1))
+    r = step(s, Restart(node="n2"))
+    assert Complete(write=1) in enabled(r) and Complete(write=2) in enabled(r)
 
 
 def test_the_module_docstring_tutorial_runs() -> None:

@@ -76,7 +76,7 @@ def test_an_unexpected_result_exits_1_and_shows_why(tlc: Tlc, tmp_path: Path) ->
     out = done.stdout
     assert "MISMATCH" in out
     assert "apply-rejected: expected NoHoles violated, got RejectedWritesNotApplied" in out
-    assert "skip-entry: distinct states: pinned 1, got 120" in out
+    assert "skip-entry: distinct states: pinned 1, got 123" in out
     # The unexpected counterexample is printed even without --traces; the expected ones not.
     assert "apply-rejected: counterexample to RejectedWritesNotApplied" in out
     assert "promote-stale: counterexample" not in out

@@ -74,6 +74,25 @@ PAUSED_PRIMARY = (
     "30..31 p1 lrange l -> ok [w1] @n1 final\n"
 )
 
+# Async, both replicas paused after acknowledging w1 (a pause is validated as a crash that
+# keeps the data): the lag counts from w2, not from w1, so w2 is accepted. A replica's
+# crash must not make the primary forget what it acknowledged.
+PAUSED_REPLICAS = (
+    "mode async\nparams L=100 tolerance=50\n" + NODES + "10..11   p0 append l w1 @n1\n"
+    "300      nemesis pause n2\n"
+    "301      nemesis pause n3\n"
+    "310..311 p0 append l w2 @n1\n"
+    "400..401 p0 lrange l -> ok [w1 w2] @n1 final\n"
+)
+# The same with kills: n3 down from the start, n2 killed after acknowledging w1.
+KILLED_REPLICA = (
+    "mode async\nparams L=100 tolerance=50\n" + NODES + "0        nemesis kill n3\n"
+    "10..11   p0 append l w1 @n1\n"
+    "300      nemesis kill n2\n"
+    "310..311 p0 append l w2 @n1\n"
+    "400..401 p0 lrange l -> ok [w1 w2] @n1 final\n"
+)
+
 
 def history(text: str) -> History:
     return parse_text(text, source="<test>")
@@ -190,7 +209,9 @@ def test_a_counter_beyond_tlc_integers_is_named() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [KEPT, ASYNC_OK, PAUSED_PRIMARY], ids=["sync-failover", "async-lag", "paused-primary"]
+    "text",
+    [KEPT, ASYNC_OK, PAUSED_PRIMARY, PAUSED_REPLICAS, KILLED_REPLICA],
+    ids=["sync-failover", "async-lag", "paused-primary", "paused-replicas", "killed-replica"],
 )
 def test_a_correct_history_validates(tlc: Tlc, text: str) -> None:
     v = validate_history(history(text), tlc, timeout=120)
