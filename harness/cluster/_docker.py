@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import socket
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -28,6 +29,12 @@ __all__ = ["LABEL_OWNER", "LABEL_RUN", "DockerBackend", "docker_client", "reap_o
 
 LABEL_RUN: Final = "ackbound.run"
 LABEL_OWNER: Final = "ackbound.owner-pid"
+# Who the owner pid belongs to: a pid means a process only on this host, in this PID
+# namespace (a CI job in a container shares the engine, not the pids), and only while the
+# process that started then still runs (pids are reused).
+LABEL_HOST: Final = "ackbound.owner-host"
+LABEL_PIDNS: Final = "ackbound.owner-pidns"
+LABEL_START: Final = "ackbound.owner-start"
 
 
 def docker_client() -> Any:
@@ -60,18 +67,58 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5)
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def owner_labels() -> dict[str, str]:
+    """The labels that say which harness process owns a container or volume."""
+    pid = os.getpid()
+    return {
+        LABEL_OWNER: str(pid),
+        LABEL_HOST: socket.gethostname(),
+        LABEL_PIDNS: _pid_namespace(),
+        LABEL_START: _start_time(pid) or "",
+    }
+
+
+def _owner_gone(labels: dict[str, str]) -> bool:
+    """Whether the harness that labelled a container is surely gone. One on another host
+    or in another PID namespace is not ours to judge: its pid means nothing here."""
+    owner = labels.get(LABEL_OWNER, "")
+    if not owner.isdigit():
+        return False
+    if LABEL_HOST not in labels:  # labelled by an older ackbound: the pid alone
+        return not _pid_alive(int(owner))
+    if (labels[LABEL_HOST], labels.get(LABEL_PIDNS)) != (socket.gethostname(), _pid_namespace()):
+        return False
+    return _start_time(int(owner)) != labels.get(LABEL_START)
+
+
 def reap_orphans(client: Any) -> int:
     """Remove containers and volumes of ackbound runs whose harness process is gone."""
     removed = 0
     for c in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
-        owner = c.labels.get(LABEL_OWNER, "")
-        if owner.isdigit() and not _pid_alive(int(owner)):
+        if _owner_gone(c.labels):
             with contextlib.suppress(Exception):
                 c.remove(force=True)
                 removed += 1
     for v in client.volumes.list(filters={"label": LABEL_OWNER}):
-        owner = (v.attrs.get("Labels") or {}).get(LABEL_OWNER, "")
-        if owner.isdigit() and not _pid_alive(int(owner)):
+        if _owner_gone(v.attrs.get("Labels") or {}):
             with contextlib.suppress(Exception):
                 v.remove(force=True)
     return removed
@@ -130,7 +177,7 @@ class DockerBackend:
             ) from None
 
     def _labels(self, node: NodeSpec) -> dict[str, str]:
-        return {LABEL_RUN: self.run_id, LABEL_OWNER: str(os.getpid()), "ackbound.node": node.name}
+        return {LABEL_RUN: self.run_id, **owner_labels(), "ackbound.node": node.name}
 
     def _name(self, node: NodeSpec) -> str:
         return f"ackbound-{self.run_id}-{node.name}"
