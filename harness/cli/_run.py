@@ -135,7 +135,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
     """Validate the flags into a RunConfig and load the target (raises AckboundError)."""
     from harness.run import RunConfig, bundled_bugs, faults_for, parse_modes
     from harness.run._runner import check_bug_target, check_topology
-    from harness.targets import load_target
+    from harness.targets import image_problem, load_target
 
     target = load_target(args.target)
     modes: tuple[str, ...] | None = parse_modes(args.mode) if args.mode else None
@@ -161,12 +161,12 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
             f"target {target.name!r} does not support mode(s) {', '.join(unsupported)}; "
             f"use --mode {','.join(target.supported_modes)}"
         )
-    if args.image is not None and (args.backend != "docker" or not args.image.strip()):
+    if args.image is not None and args.backend != "docker":
         raise AckboundError(
             "--image is for --backend docker; add --backend docker, or drop --image"
-            if args.backend != "docker"
-            else "--image is empty; name the image, or drop --image for the target's own"
         )
+    if args.image is not None and (problem := image_problem(args.image)) is not None:
+        raise AckboundError(f"--image {problem}, or drop --image for the target's own")
     if args.backend == "docker" and target.docker is None:
         raise AckboundError(
             f"target {target.name!r} has no [docker] section; use --backend local or add one"

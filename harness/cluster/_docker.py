@@ -37,6 +37,18 @@ LABEL_PIDNS: Final = "ackbound.owner-pidns"
 LABEL_START: Final = "ackbound.owner-start"
 
 
+def _where() -> str:
+    return os.environ.get("DOCKER_HOST", "the default socket (unix:///var/run/docker.sock)")
+
+
+def engine_gone(exc: BaseException) -> ClusterError:
+    """The error for an engine that stopped answering mid-way (a connection error)."""
+    return ClusterError(
+        f"the Docker engine at {_where()} stopped answering ({exc.__class__.__name__}); "
+        "check that dockerd runs, then run again"
+    )
+
+
 def docker_client() -> Any:
     """A Docker SDK client for the engine at ``DOCKER_HOST``; ClusterError if none answers."""
     try:
@@ -45,7 +57,7 @@ def docker_client() -> Any:
         raise ClusterError(
             "the docker backend needs the Docker SDK; pip install 'ackbound[docker]'"
         ) from None
-    where = os.environ.get("DOCKER_HOST", "the default socket (unix:///var/run/docker.sock)")
+    where = _where()
     try:
         client = docker.from_env(timeout=30)
         client.ping()
@@ -133,7 +145,10 @@ class DockerBackend:
         self, image: str, commands: Callable[[NodeSpec], list[str]], data_dir: str, run_id: str
     ) -> None:
         self.client = docker_client()
-        reap_orphans(self.client)
+        try:
+            reap_orphans(self.client)
+        except OSError as exc:  # requests' ConnectionError: the engine went away
+            raise engine_gone(exc) from None
         self.image = image
         self._commands = commands
         self._data_dir = data_dir
@@ -154,6 +169,13 @@ class DockerBackend:
             raise ClusterError(
                 f"docker image {self.image!r} cannot be looked up ({why}); pass a valid "
                 "image name such as ackbound-valkey:local"
+            ) from None
+        except OSError as exc:
+            raise engine_gone(exc) from None
+        except Exception as exc:  # an empty name (NullResource), ...
+            raise ClusterError(
+                f"docker image {self.image!r} cannot be looked up ({exc.__class__.__name__}: "
+                f"{exc}); pass a valid image name such as ackbound-valkey:local"
             ) from None
         if self.image.startswith("ackbound-") and self.image.endswith(":local"):
             from harness.cluster._images import IMAGES
@@ -201,6 +223,8 @@ class DockerBackend:
                 volumes={volume.name: {"bind": self._data_dir, "mode": "rw"}},
                 working_dir=self._data_dir,
             )
+        except OSError as exc:
+            raise engine_gone(exc) from None
         except Exception as exc:
             raise ClusterError(
                 f"node {node.name}: docker could not start a container of {self.image!r} "

@@ -430,11 +430,34 @@ def _start(top: _Table) -> StartSpec:
     )
 
 
+# A docker image reference: [registry[:port]/]name[/name...][:tag][@sha256:digest], the name's
+# components lowercase (docker's own grammar, in short).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+def image_problem(image: str) -> str | None:
+    """What makes ``image`` no docker image reference (None: nothing), e.g. an empty name."""
+    if not image.strip():
+        return "is empty; name an image, e.g. ackbound-valkey:local"
+    if _IMAGE.fullmatch(image) is None:
+        return (
+            f"{image!r} is not a docker image reference ([registry/]name[:tag], the name in "
+            "lowercase); e.g. ackbound-valkey:local or valkey/valkey:9.0"
+        )
+    return None
+
+
 def _docker(top: _Table) -> DockerSpec | None:
     t = top.table("docker", what="a table with image, command and data_dir")
     if t is None:
         return None
     image = t.get("image", str, required=True, what='the default image, e.g. "valkey/valkey:9.0"')
+    if (problem := image_problem(image)) is not None:
+        raise t.error("image", problem)
     command = t.command("command", DOCKER_VARS, required=True, what="the container's command line")
     assert command is not None
     if not any("{port}" in p for p in command):

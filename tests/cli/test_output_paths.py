@@ -125,7 +125,8 @@ def test_a_path_the_system_refuses_is_one_line_naming_it(tmp_path: Path, args: l
     ("args", "expected"),
     [
         (["--image", "foo"], "--image is for --backend docker; add --backend docker, or drop --image"),
-        (["--backend", "docker", "--image", " "], "--image is empty; name the image, or drop --image for the target's own"),
+        (["--backend", "docker", "--image", " "], "--image is empty; name an image, e.g. ackbound-valkey:local, or drop --image for the target's own"),
+        (["--backend", "docker", "--image", "../x"], "--image '../x' is not a docker image reference ([registry/]name[:tag], the name in lowercase); e.g. ackbound-valkey:local or valkey/valkey:9.0, or drop --image for the target's own"),
     ],
 )  # fmt: skip
 def test_an_image_flag_that_cannot_apply_is_refused(

@@ -414,3 +414,26 @@ def test_load_target_takes_a_path_object_and_refuses_what_is_neither_name_nor_pa
     assert load_target(DATA / "mystore.toml").name == "mystore"
     with pytest.raises(TargetError, match=r"^a target is a name or a path; got NoneType None$"):
         load_target(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        ("", "is empty; name an image, e.g. ackbound-valkey:local"),
+        ("../containers", "'../containers' is not a docker image reference"),
+        ("Bad Image", "'Bad Image' is not a docker image reference"),
+    ],
+)
+def test_a_docker_image_that_is_no_reference_is_named_in_the_file(
+    tmp_path: Path, image: str, problem: str
+) -> None:
+    """An empty image crashed the run inside the Docker SDK (a traceback, exit 1)."""
+    path = tmp_path / "t.toml"
+    path.write_text(
+        f'name = "t"\nextends = "bundled"\n[docker]\nimage = "{image}"\n'
+        'command = ["x", "{port}"]\n',
+        "utf-8",
+    )
+    with pytest.raises(TargetError) as exc:
+        load_target_file(path)
+    assert str(exc.value).startswith(f"{path}: key 'docker.image': {problem}")
