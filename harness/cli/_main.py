@@ -14,6 +14,7 @@ import select
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -100,6 +101,14 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("ackbound: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of ackbound's: its traceback, then one line, and no verdict
+        traceback.print_exc()
+        print(
+            f"ackbound: error: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+            "ackbound: please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_COULD_NOT_RUN
     return code
 
 

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                         "sync_replicas",
                         "nodes",
                         "azs",
+                        "image",
                     }
                 },
             )

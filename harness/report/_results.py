@@ -275,6 +275,7 @@ _OPTION_FIELDS = {
     "sync_replicas": _POSITIVE,
     "nodes": _POSITIVE,
     "azs": _POSITIVE,
+    "image": _f(_is_str),
 }
 _STEP_FIELDS = {"rule": _f(_is_str), "args": _f(_is_obj)}
 _RECORD_FIELDS = {

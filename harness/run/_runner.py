@@ -468,6 +468,10 @@ def run_conformance(
         could_not_run = True
         if cluster is None:
             raise  # could not even start: the command reports it in one line (exit 3)
+    except Exception as exc:  # a bug of the harness: recorded, never a "complete" run
+        error = f"the harness failed: {type(exc).__name__}: {exc}"
+        could_not_run = True
+        raise
     finally:
         stack.close()
         if cluster is not None:
@@ -556,6 +560,8 @@ def _replay_options(config: RunConfig, setup: ModeSetup) -> dict[str, Any]:
         opts["nodes"] = config.nodes
     if config.azs is not None:
         opts["azs"] = config.azs
+    if config.image is not None:  # --image: the replay needs the same one
+        opts["image"] = config.image
     return opts
 
 

@@ -39,7 +39,8 @@ def test_a_failure_comes_with_the_settings_its_run_used(run_dir: Path) -> None:
         "nodes": 3,
         "azs": 3,
     }
-    recorded = {"backend": "local", "lag_limit_ms": 2000, "nodes": 5, "azs": 2}
+    recorded = {"backend": "docker", "lag_limit_ms": 2000, "nodes": 5, "azs": 2}
+    recorded["image"] = "ackbound-valkey:local"  # --image: the replay needs the same one
 
     def record(doc: dict[str, Any]) -> None:
         doc["modes"][mode]["failure"]["options"] = recorded
@@ -188,6 +189,18 @@ def test_a_bug_this_version_does_not_have_is_named_before_any_cluster_starts(
         "found it\n"
     )
     assert not (run_dir / "replay").exists()
+
+
+def test_a_docker_run_s_image_is_recorded_for_its_replay() -> None:
+    from harness.run import RunConfig
+    from harness.run._example import ModeSetup
+    from harness.run._runner import _replay_options
+
+    setup = ModeSetup(mode="async", sync_replicas=1, sync_timeout_ms=500, lag_limit_ms=1000,
+                      tolerance_ms=250, recovery_ms=1000)  # fmt: skip
+    config = RunConfig(target="valkey", backend="docker", image="ackbound-valkey:local")
+    assert _replay_options(config, setup)["image"] == "ackbound-valkey:local"
+    assert "image" not in _replay_options(RunConfig(target="valkey"), setup)
 
 
 @pytest.mark.parametrize(

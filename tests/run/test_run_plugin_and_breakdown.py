@@ -140,6 +140,32 @@ def test_every_mode_s_error_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.complete is False
 
 
+def test_a_bug_of_the_harness_is_recorded_and_exits_3_not_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception the harness did not expect: no "complete" results.json, and not the
+    exit code of a violated promise."""
+    import json
+
+    import harness.run._runner as runner
+    from harness.cli import main
+
+    def broken(run: runner.ModeRun, seed: int, database_dir: Path) -> tuple[str, bool]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(runner, "run_mode", broken)
+    run_dir = tmp_path / "run"
+    args = ["run", "--mode", "none", "--budget", "10", "--quiet", "--report-dir", str(run_dir)]
+    assert main(args) == 3
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "ackbound: error: internal error (RuntimeError: a bug); this is a bug in ackbound: "
+        "please report it with the traceback above"
+    )
+    doc = json.loads((run_dir / "results.json").read_text())
+    assert (doc["complete"], doc["exit_code"]) == (False, 3)
+    assert doc["error"] == "the harness failed: RuntimeError: a bug"
+
+
 def test_ctrl_c_while_shrinking_keeps_the_failure_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
