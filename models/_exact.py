@@ -180,6 +180,9 @@ class Bug(StrEnum):
     UNDERREPORT_LAG = "underreport-lag"
     """The reported lag is the age of the newest unacknowledged write (breaks
     LagMetricNotUnderreported)."""
+    REJECT_BY_NEWEST = "reject-by-newest"
+    """async rejects while the age of the newest unacknowledged write exceeds the limit,
+    not the age of the oldest (breaks LossWindowBounded)."""
     APPLY_REJECTED = "apply-rejected"
     """A rejected write is applied anyway (breaks RejectedWritesNotApplied)."""
     SKIP_ENTRY = "skip-entry"
@@ -551,7 +554,8 @@ def _write_decision(s: State) -> tuple[bool, bool, Status]:
             connected = sum(1 for n in _eligible(s) if _connected(s, n))
             reject = connected < p.sync_replicas
         elif p.mode is Mode.ASYNC:
-            reject = lag(s) > p.lag_limit
+            age = _newest_unacked_age(s) if _has(s, Bug.REJECT_BY_NEWEST) else lag(s)
+            reject = age > p.lag_limit
     applied = not reject or _has(s, Bug.APPLY_REJECTED)
     if reject:
         status = Status.FAIL

@@ -63,13 +63,17 @@ Modes == {"none", "sync", "async"}
 (*                          replicas nor for too much lag).                *)
 (*  underreport-lag         the reported lag is the age of the newest     *)
 (*                          unacknowledged write instead of the oldest.    *)
+(*  reject-by-newest        async rejects writes while the age of the      *)
+(*                          newest unacknowledged write exceeds LagLimit,  *)
+(*                          not the age of the oldest (the lag).           *)
 (*  apply-rejected          a write rejected with an error is applied all  *)
 (*                          the same.                                      *)
 (*  skip-entry              replication may send a replica the entry after *)
 (*                          the one it needs, leaving a hole in its log.   *)
 (***************************************************************************)
 BugNames == {"ack-before-replication", "count-same-az", "promote-stale",
-             "never-reject", "underreport-lag", "apply-rejected", "skip-entry"}
+             "never-reject", "underreport-lag", "reject-by-newest",
+             "apply-rejected", "skip-entry"}
 
 ASSUME ZonesPartitionNodes ==
     /\ Zones # {}
@@ -171,7 +175,8 @@ Lag ==
     IF AckedOffset >= Len(log[primary]) THEN 0
     ELSE now - writes[log[primary][AckedOffset + 1]].at
 
-\* What the underreport-lag bug reports: the age of the newest such write.
+\* The age of the newest such write: what the underreport-lag bug reports, and
+\* what the reject-by-newest bug compares with LagLimit.
 NewestUnackedAge ==
     IF AckedOffset >= Len(log[primary]) THEN 0
     ELSE now - writes[log[primary][Len(log[primary])]].at
@@ -220,7 +225,8 @@ ClientWrite ==
                      /\ \/ /\ Mode = "sync"
                            /\ Cardinality({n \in Eligible : Connected(n)}) < SyncReplicas
                         \/ /\ Mode = "async"
-                           /\ Lag > LagLimit
+                           /\ IF Bug("reject-by-newest") THEN NewestUnackedAge > LagLimit
+                                                         ELSE Lag > LagLimit
            apply  == ~reject \/ Bug("apply-rejected")
            status == IF reject THEN "fail"
                      ELSE IF Mode = "sync" /\ ~Bug("ack-before-replication")

@@ -397,6 +397,8 @@ def test_the_module_docstring_tutorial_runs() -> None:
 SYNC = three(Mode.SYNC)
 ASYNC = three(Mode.ASYNC)
 NONE = three(Mode.NONE)
+# Three writes: the newest unacknowledged write must be young while the oldest is not.
+ASYNC_3 = three(Mode.ASYNC, max_writes=3)
 SAME_AZ = Params(
     nodes=(Node(name="n1", az="a"), Node(name="n2", az="a"), Node(name="n3", az="b")),
     primary="n1",
@@ -451,6 +453,20 @@ BUG_SCHEDULES: list[tuple[Bug, Params, str, list[Event]]] = [
             Tick(),
             ClientWrite(),
             ReportLag(),
+            Crash(node="n1"),
+            Failover(node="n2"),
+        ],
+    ),
+    (
+        Bug.REJECT_BY_NEWEST,
+        ASYNC_3,
+        "LossWindowBounded",
+        [
+            ClientWrite(),
+            Tick(),
+            ClientWrite(),
+            Tick(),
+            ClientWrite(),
             Crash(node="n1"),
             Failover(node="n2"),
         ],
@@ -520,7 +536,9 @@ def test_explore_finds_a_shortest_violation_for_each_bug(
 ) -> None:
     from dataclasses import replace
 
-    r = explore(replace(base, bugs=frozenset({bug}), max_writes=2, max_time=2))
+    r = explore(
+        replace(base, bugs=frozenset({bug}), max_writes=max(2, base.max_writes), max_time=2)
+    )
     assert r.violation is not None and r.violation.invariant == invariant
     # Breadth first: no shorter trace exists than the one found, and ours is not shorter.
     assert len(r.violation.trace) - 1 <= len(events)

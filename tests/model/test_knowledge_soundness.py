@@ -373,6 +373,25 @@ def test_teeth_never_reject_is_caught() -> None:
     assert r["properties"]["loss-window-bounded"]["valid"] is False
 
 
+def test_teeth_reject_by_newest_is_caught() -> None:
+    p = _three(Mode.ASYNC, lag_limit=1, bugs=frozenset({Bug.REJECT_BY_NEWEST}))
+    # A write every tick keeps the newest unacknowledged one young: the third is accepted
+    # though the oldest is 2 ticks old.
+    r = _scripted(
+        p,
+        [
+            Cut(src="n1", dst="n2"),
+            Cut(src="n1", dst="n3"),
+            ClientWrite(),
+            Tick(),
+            ClientWrite(),
+            Tick(),
+            ClientWrite(),
+        ],
+    )
+    assert r["properties"]["loss-window-bounded"]["valid"] is False
+
+
 def test_teeth_underreported_lag_is_caught() -> None:
     p = _three(Mode.ASYNC, lag_limit=3, bugs=frozenset({Bug.UNDERREPORT_LAG}))
     r = _scripted(

@@ -80,7 +80,7 @@ def test_an_unexpected_result_exits_1_and_shows_why(tlc: Tlc, tmp_path: Path) ->
     # The unexpected counterexample is printed even without --traces; the expected ones not.
     assert "apply-rejected: counterexample to RejectedWritesNotApplied" in out
     assert "promote-stale: counterexample" not in out
-    assert "2 of 7 configuration(s) did not give their pinned result" in out
+    assert "2 of 8 configuration(s) did not give their pinned result" in out
 
 
 def test_a_spec_tlc_cannot_parse_is_a_mismatch_with_tlcs_message(tlc: Tlc, tmp_path: Path) -> None:
