@@ -158,6 +158,18 @@ class DockerBackend:
         self._ensure_image()
 
     def _ensure_image(self) -> None:
+        from harness.cluster._images import IMAGES, ensure_image
+
+        ours = next((name for name, tag in IMAGES.items() if tag == self.image), None)
+        if ours is not None:
+            # One of the images ackbound builds: (re)build it if it is missing or holds other
+            # files than this ackbound's (an older server, another interpreter), so that a
+            # run never tests a stale copy. A no-op, in about a second, when it is current.
+            try:
+                ensure_image(self.client, ours)
+            except OSError as exc:
+                raise engine_gone(exc) from None
+            return
         errors: Any = importlib.import_module("docker.errors")
         try:
             self.client.images.get(self.image)

@@ -108,3 +108,31 @@ def test_the_bundled_target_runs_on_the_docker_backend(
                 reader.close()
             # n2 came back empty (no persistence) and resynced from the primary
             assert (got[0], got[1]) == ("ok", "v1"), (node, got)
+
+
+def test_a_stale_image_of_ours_is_rebuilt_before_a_cluster_starts(
+    tmp_path: Path, valkey_image: str, docker_client: Any
+) -> None:
+    """An image built from other files (an older ackbound's server, another binary) was run
+    as it was: the run then tested a stale copy."""
+    import io
+    import tarfile
+
+    empty = io.BytesIO()
+    tarfile.open(fileobj=empty, mode="w").close()
+    repository, _, version = valkey_image.rpartition(":")
+    docker_client.api.import_image_from_data(
+        empty.getvalue(), repository=repository, tag=version,
+        changes=[f"LABEL {DIGEST_LABEL}=stale"],
+    )  # fmt: skip
+    assert docker_client.images.get(valkey_image).labels[DIGEST_LABEL] == "stale"
+    target = load_target("valkey")
+    with (
+        HistoryWriter(None, history_header(target, "none")) as history,
+        start_cluster(target, backend="docker", image=valkey_image, mode="none",
+                      run_dir=tmp_path, history=history) as cluster,
+    ):  # fmt: skip
+        assert cluster.primary == "n1"
+    current = ensure_image(docker_client, "valkey")
+    assert not current.built  # the cluster's start rebuilt it
+    assert docker_client.images.get(valkey_image).labels[DIGEST_LABEL] == current.digest
