@@ -65,20 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 mode=mode,
                 bug=target.get("bug"),
                 run_dir=str(run_dir),
-                **{
-                    k: v
-                    for k, v in opts.items()
-                    if k
-                    in {
-                        "backend",
-                        "lag_limit_ms",
-                        "sync_timeout_ms",
-                        "sync_replicas",
-                        "nodes",
-                        "azs",
-                        "image",
-                    }
-                },
+                **opts,  # only replay_program's (load_failures keeps those)
             )
             result = replay_steps(state, f["steps"])
             print(f"replay {i + 1}/{args.times} of {mode} ({len(f['steps'])} steps):")

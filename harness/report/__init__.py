@@ -46,7 +46,13 @@ from harness.report._plot import HistoryView, history_view
 from harness.report._program import py_literal, render_program
 from harness.report._progress import RunProgress
 from harness.report._redact import REDACTED, redact_argv, redact_text
-from harness.report._results import dump_results, load_results, results_json, validate_results
+from harness.report._results import (
+    REPLAY_OPTIONS,
+    dump_results,
+    load_results,
+    results_json,
+    validate_results,
+)
 from harness.report._table import (
     print_check_result,
     print_run_result,
@@ -59,6 +65,7 @@ from harness.report._write import ReportFiles, write_reports
 __all__ = [
     "MODES",
     "REDACTED",
+    "REPLAY_OPTIONS",
     "RESULTS_SCHEMA",
     "ExampleRecord",
     "Failure",

@@ -21,7 +21,7 @@ from harness._errors import AckboundError
 from harness.report._merge import merge_verdicts, verdict_from_counts
 from harness.report._model import MODES, RESULTS_SCHEMA, RunResult
 
-__all__ = ["dump_results", "load_results", "results_json", "validate_results"]
+__all__ = ["REPLAY_OPTIONS", "dump_results", "load_results", "results_json", "validate_results"]
 
 _SCHEMA_RE = re.compile(r"^ackbound-results/(\d+)$")
 
@@ -277,6 +277,8 @@ _OPTION_FIELDS = {
     "azs": _POSITIVE,
     "image": _f(_is_str),
 }
+REPLAY_OPTIONS: frozenset[str] = frozenset(_OPTION_FIELDS)
+"""The keyword arguments of ``replay_program`` a failure's ``options`` may record."""
 _STEP_FIELDS = {"rule": _f(_is_str), "args": _f(_is_obj)}
 _RECORD_FIELDS = {
     "id": _f(_is_str),

@@ -261,9 +261,12 @@ def _options(doc: dict[str, Any], mode: dict[str, Any], failure: dict[str, Any])
     """How the run set up the failing mode's cluster: the failure's own record when it has
     one (results written since it was added), else what the mode's parameters and the
     topology say."""
+    from harness.report import REPLAY_OPTIONS
+
     recorded = failure.get("options")
     if isinstance(recorded, dict) and recorded:
-        return dict(recorded)
+        # Only what replay_program takes: a newer ackbound may record more.
+        return {k: v for k, v in recorded.items() if k in REPLAY_OPTIONS}
     params, topo = mode.get("params") or {}, doc.get("topology") or {}
     opts: dict[str, Any] = {"backend": doc["target"].get("backend", "local")}
     for key in ("lag_limit", "sync_timeout"):
