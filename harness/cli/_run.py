@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -210,19 +209,22 @@ def default_run_dir(config: Any) -> Path:
 def _found_before(run_dir: Path) -> list[str]:
     """One line per mode whose failure the partial reports hold: what was violated, and
     where its program is (what a run interrupted after finding a violation must not hide)."""
-    from harness.report._write import PROGRAM, RESULTS
+    from harness.report._write import PROGRAM
+    from harness.run._replay import load_failures
 
     try:
-        doc = json.loads((run_dir / RESULTS).read_text(encoding="utf-8"))
-        failures = [(mode, m["failure"]) for mode, m in doc["modes"].items() if m.get("failure")]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        failures = load_failures(run_dir)
+    except AckboundError:  # the reports' own line already said where they are
         return []
-    return [
-        f"ackbound: violated before the interruption: {', '.join(f['violated']) or 'an example'} "
-        f"in mode {mode} (example {f['example']}); replay it: {run_dir / PROGRAM} or "
-        f"ackbound replay {run_dir}"
-        for mode, f in failures
-    ]
+    lines = []
+    for mode, info in failures.items():
+        f = info["failure"]
+        what = ", ".join(f["violated"]) or "an example"
+        lines.append(
+            f"ackbound: violated before the interruption: {what} in mode {mode} (example "
+            f"{f['example']}); replay it: {run_dir / PROGRAM} or ackbound replay {run_dir}"
+        )
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
