@@ -70,6 +70,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Backlog", "History", "ReplicaLink", "ReplicaPeer", "new_replid"]
 
+# What replica-skips-writes never drops: the stream's keepalives and transaction brackets,
+# and FLUSHALL, which starts the bug's count over (Server.reset_bug_counters).
+_NEVER_SKIPPED = frozenset({b"PING", b"MULTI", b"EXEC", b"FLUSHALL"})
+
 
 def new_replid() -> str:
     return secrets.token_hex(20)
@@ -200,7 +204,6 @@ class ReplicaLink:
         # Seeded-bug state: entries received but not applied yet, with their end offsets.
         self._held: deque[tuple[list[bytes], bytes, float]] = deque()
         self._held_timer: asyncio.TimerHandle | None = None
-        self._received_writes = 0
         self._in_multi = False
         # Set by stop(). Cancelling the task is not enough on its own: asyncio.wait_for can
         # swallow a cancellation that races with the awaited read completing, and a link
@@ -397,11 +400,9 @@ class ReplicaLink:
             encoded = encode_command(*argv)
             self.read_offset += len(encoded)
             name = argv[0].upper()
-            if name == b"FLUSHALL":  # never skipped; the count starts over (see
-                self._received_writes = 0  # Server.reset_bug_counters)
-            elif srv.bug("replica-skips-writes") and name not in (b"PING", b"MULTI", b"EXEC"):
-                self._received_writes += 1
-                if self._received_writes % 7 == 0:
+            if srv.bug("replica-skips-writes") and name not in _NEVER_SKIPPED:
+                srv.bug_replicated += 1
+                if srv.bug_replicated % 7 == 0:
                     srv.apply_from_primary(argv, encoded, apply=False)
                     continue
             if srv.bug("replica-acks-before-apply"):

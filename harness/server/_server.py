@@ -346,6 +346,7 @@ class Server:
         self.stats_writes = 0
         self._phantom_reads = 0  # phantom-value's count of reads
         self._bug_writes = 0  # forgets-acked-writes' count of writes
+        self.bug_replicated = 0  # replica-skips-writes' count of replicated writes
         self._servers: list[asyncio.AbstractServer] = []
         self._cron: asyncio.Task[None] | None = None
         try:
@@ -380,6 +381,7 @@ class Server:
         before it, as its replay on a new cluster does."""
         self._phantom_reads = 0
         self._bug_writes = 0
+        self.bug_replicated = 0
 
     def maybe_phantom(self, value: bytes) -> bytes:
         """phantom-value: every 5th read of an existing key returns an unwritten value."""
