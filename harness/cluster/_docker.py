@@ -190,8 +190,6 @@ class DockerBackend:
                 f"{exc}); pass a valid image name such as ackbound-valkey:local"
             ) from None
         if self.image.startswith("ackbound-") and self.image.endswith(":local"):
-            from harness.cluster._images import IMAGES
-
             name = self.image.removeprefix("ackbound-").removesuffix(":local")
             fix = (
                 f"run ackbound images build {name}"

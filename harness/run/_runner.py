@@ -22,7 +22,7 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from harness._errors import EXIT_INTERRUPTED, AckboundError
+from harness._errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, AckboundError
 from harness.run._config import MODES_ALL, RunConfig
 from harness.run._example import Example, ExampleRecord, ModeSetup
 from harness.run._interrupt import sigint_to_flag
@@ -201,10 +201,9 @@ def check_bug_target(target: Target, bug: str | None) -> None:
 
 def start_run_cluster(target: Target, config: RunConfig, run_dir: Path, first_mode: str) -> Cluster:
     from harness.cluster import start_cluster
-
-    check_bug_target(target, config.bug)  # also for a replay, whose program may be edited
     from harness.history import Header, HistoryWriter
 
+    check_bug_target(target, config.bug)  # also for a replay, whose program may be edited
     setup = mode_setup(target, first_mode, config)
     boot = HistoryWriter(None, Header())
     return start_cluster(
@@ -499,7 +498,7 @@ def run_conformance(
             exit_code=EXIT_INTERRUPTED if interrupted else None,  # as the command exits
         )
         if could_not_run and result.valid is not False:
-            result.exit_code = 3  # the harness could not drive the cluster: no verdict
+            result.exit_code = EXIT_COULD_NOT_RUN  # the harness could not drive the cluster
         files = write_reports(run_dir, result, json_path=config.json, junit_path=config.junit)
         result_files[:] = [files]
     if interrupted:
