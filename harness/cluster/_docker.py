@@ -190,15 +190,10 @@ class DockerBackend:
                 f"{exc}); pass a valid image name such as ackbound-valkey:local"
             ) from None
         if self.image.startswith("ackbound-") and self.image.endswith(":local"):
-            name = self.image.removeprefix("ackbound-").removesuffix(":local")
-            fix = (
-                f"run ackbound images build {name}"
-                if name in IMAGES
-                else f"ackbound builds only {', '.join(f'ackbound-{n}:local' for n in IMAGES)}"
-            )
+            # Named like ours, but none of ours (those are built above): nothing to pull.
             raise ClusterError(
                 f"docker image {self.image!r} is not present; it is built locally, never "
-                f"pulled: {fix}"
+                f"pulled: ackbound builds only {', '.join(IMAGES.values())}"
             )
         try:
             self.client.images.pull(self.image)
