@@ -11,12 +11,13 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+from _resp_peer import received_commands
 
 from harness.cluster import ClusterError, _cluster, history_header, start_cluster
 from harness.cluster._client import ClientConnectionError, connect
 from harness.cluster._cluster import _free_ports, non_resp_reply
 from harness.history import HistoryWriter
-from harness.resp import error, request_parser, simple
+from harness.resp import error, simple
 from harness.targets import load_target
 
 HTTP_ERROR = b"HTTP/1.0 400 Bad request\r\nContent-Type: text/html\r\n\r\n<html>"
@@ -194,22 +195,13 @@ def refusing(command: bytes, reply: str = "ERR not here") -> AbstractContextMana
     rest."""
 
     def handle(conn: socket.socket, stop: threading.Event) -> None:
-        parser = request_parser()
         with conn:
-            while not stop.is_set():
-                try:
-                    data = conn.recv(4096)
-                except OSError:
-                    return
-                if not data:
-                    return
-                parser.feed(data)
-                while (argv := parser.next_command()) is not None:
-                    name = argv[0].upper()
-                    if name == b"PING":
-                        conn.sendall(simple("PONG"))
-                    else:
-                        conn.sendall(error(reply) if name == command else simple("OK"))
+            for argv in received_commands(conn, stop):
+                name = argv[0].upper()
+                if name == b"PING":
+                    conn.sendall(simple("PONG"))
+                else:
+                    conn.sendall(error(reply) if name == command else simple("OK"))
 
     return listening(handle)
 

@@ -11,8 +11,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from _resp_peer import received_commands
 
-from harness.resp import RequestParser, encode_command
+from harness.resp import encode_command
 
 from .conftest import ServerFactory, poll
 
@@ -43,31 +44,22 @@ class FakePrimary:
                 self._link(n, conn, script)
 
     def _link(self, n: int, conn: socket.socket, script: Script) -> None:
-        parser = RequestParser()
         conn.settimeout(10)
         scripted = False
-        while True:
-            try:
-                data = conn.recv(1 << 16)
-            except OSError:
-                return
-            if not data:
-                return
-            parser.feed(data)
-            while (argv := parser.next_command()) is not None:
-                name = argv[0].upper()
-                if name == b"PING":
-                    conn.sendall(b"+PONG\r\n")
-                elif name == b"REPLCONF" and argv[1].lower() == b"ack":
-                    self.acks[n].append(int(argv[2]))
-                elif name == b"REPLCONF":
-                    conn.sendall(b"+OK\r\n")
-                elif name == b"PSYNC" and not scripted:
-                    scripted = True
-                    self.psyncs.append(argv)
-                    script(conn, argv)
-                    if conn.fileno() < 0:
-                        return
+        for argv in received_commands(conn):
+            name = argv[0].upper()
+            if name == b"PING":
+                conn.sendall(b"+PONG\r\n")
+            elif name == b"REPLCONF" and argv[1].lower() == b"ack":
+                self.acks[n].append(int(argv[2]))
+            elif name == b"REPLCONF":
+                conn.sendall(b"+OK\r\n")
+            elif name == b"PSYNC" and not scripted:
+                scripted = True
+                self.psyncs.append(argv)
+                script(conn, argv)
+                if conn.fileno() < 0:
+                    return
 
     def close(self) -> None:
         self.listener.close()
