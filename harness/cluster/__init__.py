@@ -11,6 +11,7 @@ waits for recovery. See docs/faults.md for what each fault does and records.
 from harness.cluster._backend import (
     Backend,
     ClusterError,
+    ExitExplained,
     Killable,
     NodeSpec,
     Pausable,
@@ -55,6 +56,7 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "ConnectOptions",
+    "ExitExplained",
     "Killable",
     "NodeInfo",
     "NodeSpec",

@@ -18,6 +18,7 @@ from harness._errors import AckboundError
 __all__ = [
     "Backend",
     "ClusterError",
+    "ExitExplained",
     "Killable",
     "NodeSpec",
     "Pausable",
@@ -65,6 +66,14 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Stop and remove every node, whatever its state. Idempotent; never raises."""
+        ...
+
+
+@runtime_checkable
+class ExitExplained(Protocol):
+    def exit_reason(self, node: NodeSpec) -> str:
+        """Why a node that ``running`` says is gone is gone, for an error message: its
+        process's exit status or its container's fate, and the end of its log."""
         ...
 
 

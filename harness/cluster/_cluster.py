@@ -42,7 +42,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from harness.cluster._backend import Backend, ClusterError, Killable, NodeSpec, Pausable, Wipeable
+from harness.cluster._backend import (
+    Backend,
+    ClusterError,
+    ExitExplained,
+    Killable,
+    NodeSpec,
+    Pausable,
+    Wipeable,
+)
 from harness.cluster._client import (
     ClientAuthError,
     ClientConnectionError,
@@ -1101,6 +1109,33 @@ class Cluster:
             self.history.record(process=OBSERVER, type="ok", f="lag", node=name, value=value)
         return value
 
+    def stopped_on_their_own(self) -> list[str]:
+        """The nodes the controller believes up (or paused) whose process or container is
+        gone, though no fault stopped them: the server crashed, or a tool outside ackbound
+        killed or removed it. An example that ran into one proves nothing about durability.
+
+        Each is marked down, so that the next reset starts it again; the result is one line
+        per node saying how it ended and where its log is (not its last lines: a standby
+        process for the node may have written there since).
+        """
+        found: list[str] = []
+        with self._lock:
+            for name, node in self._nodes.items():
+                if node.status == "down" or self.backend.running(node.spec):
+                    continue
+                how = (
+                    self.backend.exit_reason(node.spec)
+                    if isinstance(self.backend, ExitExplained)
+                    else "it is not running"
+                )
+                node.status = "down"
+                self._admins.pop(name, None)
+                found.append(
+                    f"node {name} stopped though no fault stopped it: {how}; see its log "
+                    f"{node.spec.log}"
+                )
+        return found
+
     # ------------------------------------------------------------------ configuration
     def configure(self, mode: str, params: ModeParams | Mapping[str, Any] | None = None) -> None:
         """Switch every running node to ``mode`` with ``params`` (live, through setup commands).
@@ -1129,10 +1164,15 @@ class Cluster:
         Heals every link, resumes and restarts nodes, makes the initial primary the primary
         again with every other node replicating from it, empties the data, and re-applies
         the mode (``mode``/``params`` switch it; ``history`` starts recording into a new
-        writer).
+        writer). A node that stopped on its own since the last look
+        (:meth:`stopped_on_their_own`) is named in a ``ClusterError`` instead; the next reset
+        starts it again.
         """
         with self._lock:
             self._check_open()
+            gone = self.stopped_on_their_own()
+            if gone:  # marked down: the next reset starts them again
+                raise ClusterError("; ".join(gone))
             if history is not None:
                 self.history = history
             if mode is not None or params is not None:

@@ -155,6 +155,7 @@ class DockerBackend:
         self.run_id = run_id
         self._containers: dict[str, Any] = {}
         self._specs: dict[str, NodeSpec] = {}
+        self._gone: dict[str, str] = {}  # node -> name of its container removed behind our back
         self._ensure_image()
 
     def _ensure_image(self) -> None:
@@ -237,16 +238,41 @@ class DockerBackend:
             ) from None
 
     def _reload(self, node: NodeSpec) -> Any | None:
+        """The node's container with its status refreshed; ``None`` when it has none, or
+        when the engine no longer knows it (removed by something other than ackbound: it
+        is forgotten, and the next ``start`` makes a new one on the node's volume)."""
         container = self._containers.get(node.name)
         if container is None:
             return None
-        with contextlib.suppress(Exception):
+        from docker import errors
+
+        try:
             container.reload()
+        except errors.NotFound:
+            self._gone[node.name] = container.name
+            del self._containers[node.name]
+            return None
+        except Exception:  # the engine did not answer this once: keep what we knew
+            pass
         return container
 
     def running(self, node: NodeSpec) -> bool:
         container = self._reload(node)
         return container is not None and container.status in ("running", "paused")
+
+    def exit_reason(self, node: NodeSpec) -> str:
+        container = self._reload(node)
+        if container is None:
+            name = self._gone.get(node.name, self._name(node))
+            return (
+                f"its container {name} is gone: something outside ackbound removed it "
+                "(docker rm, docker container prune); keep other tools off ackbound-* "
+                "containers while a run is on"
+            )
+        if container.status == "exited":
+            code = container.attrs.get("State", {}).get("ExitCode")
+            return f"its container {container.name} exited with code {code}"
+        return f"its container {container.name} is {container.status}"
 
     def log_tail(self, node: NodeSpec, lines: int = 15) -> str:
         container = self._containers.get(node.name)

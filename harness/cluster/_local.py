@@ -200,6 +200,18 @@ class LocalBackend:
         proc = self._procs.get(node.name)
         return None if proc is None else proc.poll()
 
+    def exit_reason(self, node: NodeSpec) -> str:
+        code = self.exit_status(node)
+        if code is None:
+            return "its process is gone"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"its process was killed by {name}"
+        return f"its process exited with code {code}"
+
     def log_tail(self, node: NodeSpec, lines: int = 15) -> str:
         try:
             text = node.log.read_text("utf-8", "replace")

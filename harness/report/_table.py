@@ -177,6 +177,15 @@ def print_run_result(
         con.print("")
         for row in unknown:
             con.print(f"[yellow]? {row.mode} ·[/] {escape(row.explanation)}")
+    for mode in result.modes.values():
+        # Examples the harness could not run to a verdict prove nothing; say why, once.
+        broken = [e for e in mode.example_records if e.error is not None]
+        if broken:
+            first = broken[0]
+            con.print(
+                f"\n[yellow]! {mode.mode} ·[/] {len(broken)} of {mode.examples} example(s) "
+                f"could not be judged; the first, {escape(first.id)}: {escape(first.error or '')}"
+            )
     if files is None and run_dir is not None:
         d = Path(run_dir)
         names = ("report.html", "results.json", "junit.xml", "program.txt", "history.ndjson")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.checker import Params, check
+from harness.cluster._backend import ClusterError
 from harness.history import HistoryWriter
 from harness.run._interrupt import INTERRUPTED, check_interrupted
 
@@ -331,17 +332,32 @@ class Example:
 
     # -- the end ----------------------------------------------------------------------------
     def judge(self) -> dict[str, Any]:
-        """Check the history recorded so far (used after every step for early violations)."""
-        return check(self.writer.history(), checker_params(self.setup))
+        """Check the history recorded so far (used after every step for early violations).
+
+        A violation found while a node had stopped on its own is not the server's to
+        answer for (see :meth:`nodes_intact`): that raises instead."""
+        result = check(self.writer.history(), checker_params(self.setup))
+        if result["valid"] is False:
+            self.nodes_intact()
+        return result
+
+    def nodes_intact(self) -> None:
+        """Raise ``ClusterError`` when a node stopped though no fault stopped it (a crash, or
+        a tool outside ackbound): the example then proves nothing either way."""
+        gone = self.cluster.stopped_on_their_own()
+        if gone:
+            raise ClusterError("; ".join(gone) + "; this example cannot be judged")
 
     def finish(self) -> dict[str, Any]:
         """Heal, wait for writes to resume and for recovery, read everything, judge."""
         self.stop_background()
+        self.nodes_intact()
         healed_ok = True
         try:
             self.cluster.heal()
         except Exception:
             healed_ok = False
+        self.nodes_intact()
         self._probe_writes()
         with contextlib.suppress(Exception):
             self.cluster.wait_recovered()

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from harness._errors import AckboundError
+from harness.cluster._backend import ClusterError
 from harness.run._example import WORKLOADS, Example, ExampleRecord
 from harness.run._interrupt import check_interrupted
 
@@ -179,6 +180,9 @@ def make_machine(run: ModeRun) -> type[RuleBasedStateMachine]:
             work (later steps are skipped) and is raised in teardown."""
             try:
                 result = self.ex.judge()
+            except ClusterError as exc:  # a node stopped on its own: nothing to judge
+                self.ex.broken = str(exc)
+                return
             except Exception as exc:  # a history the checker cannot read: the harness's fault
                 self.ex.broken = f"judge: {type(exc).__name__}: {exc}"
                 return

@@ -139,6 +139,25 @@ def test_docker_cluster_takes_every_fault_and_heals(
         cluster.reset()
         assert time.monotonic() - started < 5
         assert cluster.primary == "n1" and _read(cluster, "n2") == []
+
+        # containers removed or stopped behind ackbound's back are named, not written off
+        # as faults of the server; the next reset starts them again
+        now = {
+            c.labels["ackbound.node"]: c
+            for c in docker_client.containers.list(filters={"label": LABEL_RUN})
+        }
+        now["n2"].remove(force=True)
+        now["n3"].kill()
+        gone = cluster.stopped_on_their_own()
+        assert [line.split(": ", 1)[0] for line in gone] == [
+            "node n2 stopped though no fault stopped it",
+            "node n3 stopped though no fault stopped it",
+        ]
+        assert f"its container {now['n2'].name} is gone: something outside ackbound " in gone[0]
+        assert f"its container {now['n3'].name} exited with code 137" in gone[1]
+        cluster.reset()
+        assert [n.status for n in cluster.nodes] == ["up", "up", "up"]
+        assert _write(cluster, "back") == "ok"
     assert not docker_client.containers.list(all=True, filters={"label": LABEL_RUN})
 
 

@@ -63,6 +63,26 @@ def test_end_of_run_text_exact() -> None:
     ]
 
 
+def test_examples_that_could_not_be_judged_are_counted_and_the_first_named() -> None:
+    result = tiny_run()
+    records = result.modes["sync"].example_records
+    for rec, why in zip(
+        records[:2], ("ClusterError: node n2 stopped", "reset: timeout"), strict=True
+    ):
+        rec.error, rec.valid = why, "unknown"
+    con = _console()
+    print_run_result(result, console=con)
+    lines = _lines(con)
+    at = lines.index(
+        "? sync · writes-resume-after-heal: unknown — no example gave evidence either way"
+    )
+    assert lines[at + 1 : at + 3] == [
+        "",
+        "! sync · 2 of 3 example(s) could not be judged; the first, sync-0: ClusterError: node "
+        "n2 stopped",
+    ]
+
+
 def test_end_of_run_of_a_real_run(run_dir: Path) -> None:
     result, _ = build_run(run_dir)
     (run_dir / "report.html").write_text("x", encoding="utf-8")
