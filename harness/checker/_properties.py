@@ -1038,6 +1038,13 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
 _SHORT = 4096  # writes after a heal looked at directly
 
 
+def _refused(typ: str, comp: int | None) -> bool:
+    """A write answered without an acknowledgement (``fail``, or ``info`` such as a
+    timeout). One still in flight when the history ends was not refused: it may yet be
+    accepted."""
+    return typ != "ok" and comp is not None
+
+
 def _after_heal(a: Analysis, start: int, deadline: int) -> tuple[int, int | None, bool, bool]:
     """For the writes invoked from ``start`` on (invocations in order): how many, the
     first acknowledged of the earliest acknowledgement, whether one invoked after
@@ -1053,7 +1060,7 @@ def _after_heal(a: Analysis, start: int, deadline: int) -> tuple[int, int | None
     if accepted and (earliest := min(accepted)) != _NEVER:
         first_ok = pos + accepted.index(earliest)
     late = max(pos, bisect.bisect_right(inv, deadline))
-    refused_late = any(map(operator.ne, islice(typ, late, None), repeat("ok")))
+    refused_late = any(map(_refused, islice(typ, late, None), islice(comp, late, None)))
     spanned = (
         n_after > 0
         and inv[pos] <= deadline
@@ -1129,7 +1136,7 @@ def _by_invocation(a: Analysis) -> _ByInvocation:
         invs=inv,
         accepted_at=accepted,
         earliest_ok_at=earliest_at,
-        refused_from=_suffix(list(map(operator.ne, typ, repeat("ok"))), operator.or_),
+        refused_from=_suffix(list(map(_refused, typ, comp)), operator.or_),
         last_from=_suffix([c or i for c, i in zip(comp, inv, strict=True)], max),
     )
 

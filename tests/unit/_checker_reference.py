@@ -1265,7 +1265,8 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
             for w in after
             if w.inv > deadline
             and w.type != "ok"
-            and (limit is None or (w.comp is not None and w.comp < limit))
+            and w.comp is not None  # one still in flight at the end was not refused
+            and (limit is None or w.comp < limit)
         ]
         spanned = any(w.inv <= deadline for w in after) and any(
             (w.comp or w.inv) > deadline for w in after
