@@ -590,12 +590,15 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
 
     final_states: dict[str | None, dict[str, Any]] = defaultdict(dict)
     final_starts: dict[str | None, dict[str, int]] = defaultdict(dict)
+    touched = _last_touched(effects)
     # Nodes read alike at the end: where a final value is identical to one already read of
     # its key, keep one object, so that what is worked out for one holds for all at once.
     first_read: dict[str, Any] = {}
     for j in compress(count(), r_final):
         if r_type[j] == "ok":
             node, key, v = r_node[j], r_key[j], r_value[j]
+            if times[r_at[j]] < touched.get(node, _BEFORE_ALL):
+                continue  # an effect on its node ended after it began: not the final state
             seen = first_read.setdefault(key, v)
             if seen is not v and _identical(seen, v):
                 r_value[j] = v = seen
@@ -658,6 +661,22 @@ def _distinct_powers_of_two(ds: list[int]) -> bool:
         and not any(map(operator.and_, ds, map(operator.sub, ds, repeat(1))))
         and len(set(ds)) == len(ds)
     )
+
+
+_BEFORE_ALL = -(2**63)
+
+
+def _last_touched(effects: Sequence[TimedEffect]) -> dict[str | None, int]:
+    """node -> when the last effect naming it ended; ``None`` -> when the last effect of
+    all ended (for reads that name no node). A final read begun before then does not say
+    what the node holds at the end: a promotion, a data loss or a resync may have changed
+    it since."""
+    out: dict[str | None, int] = {}
+    for te in effects:
+        for n in (*_effect_nodes(te.effect), None):
+            if te.end > out.get(n, _BEFORE_ALL):
+                out[n] = te.end
+    return out
 
 
 def _effect_nodes(e: object) -> list[str]:

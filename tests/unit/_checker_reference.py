@@ -334,7 +334,14 @@ def analyse(history: History, params: Params, source: str = "<history>") -> Anal
     final_states: dict[str | None, dict[str, Any]] = defaultdict(dict)
     final_starts: dict[str | None, dict[str, int]] = defaultdict(dict)
     for r in reads:
+        # A final read begun before an effect on its node (any effect, for a read naming no
+        # node) ended does not say what the node holds at the end.
         if r.final and r.type == "ok":
+            if any(
+                r.inv < te.end and (r.node is None or r.node in _effect_nodes(te.effect))
+                for te in effects
+            ):
+                continue
             final_states[r.node][r.key] = r.value
             final_starts[r.node][r.key] = r.inv
     final_primary = knowledge[-1].primary if knowledge else None
