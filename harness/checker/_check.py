@@ -29,7 +29,8 @@ from harness.checker._properties import (
     loss_windows,
 )
 from harness.checker._render import explain
-from harness.history import History, gc_paused
+from harness.history import History, HistoryError, gc_paused
+from models import Mode
 
 __all__ = ["RESULT_SCHEMA", "check", "merge", "stats"]
 
@@ -149,6 +150,14 @@ def check(
     if not isinstance(params, Params):
         raise TypeError(
             f"check() needs Params, not a {type(params).__name__}; e.g. Params(mode=Mode.ASYNC)"
+        )
+    if history.header.topology is None and params.mode is not Mode.NONE and history.ops:
+        # The promises of sync and async name replicas in other AZs: without the cluster's
+        # nodes and AZs every acknowledgement would look unprotected.
+        raise HistoryError(
+            f"{source}: the header has no topology, which mode {params.mode.value} needs to "
+            "know which replicas could acknowledge; add it (docs/history.md; in a .txt "
+            "history: nodes n1@a n2@b n3@c)"
         )
     with gc_paused():
         return _check(history, params, source, {} if timings is None else timings)

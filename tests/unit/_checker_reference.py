@@ -1434,6 +1434,12 @@ def _params_json(p: Params) -> dict[str, Any]:
 
 def check(history: History, params: Params, source: str = "<history>") -> dict[str, Any]:
     """Judge ``history`` under ``params``; returns the result data (see the module doc)."""
+    if history.header.topology is None and params.mode is not Mode.NONE and history.ops:
+        raise HistoryError(
+            f"{source}: the header has no topology, which mode {params.mode.value} needs to "
+            "know which replicas could acknowledge; add it (docs/history.md; in a .txt "
+            "history: nodes n1@a n2@b n3@c)"
+        )
     with gc_paused():
         return _check(history, params, source)
 

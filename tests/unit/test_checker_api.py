@@ -346,3 +346,14 @@ def test_evidence_reads_as_words_with_units_and_without_none() -> None:
     calm = check(parse_text(calm_text), Params(mode=Mode.NONE))
     unfailed = calm["properties"]["no-loss-without-failure"]
     assert unfailed["evidence"]["since_s"] is None and "since" not in unfailed["explanation"]
+
+
+@pytest.mark.parametrize("mode", [Mode.SYNC, Mode.ASYNC])
+def test_a_history_without_topology_is_refused_in_sync_and_async(mode: Mode) -> None:
+    """Without nodes and AZs every acknowledgement would look unprotected (a made-up
+    topology judged a healthy history violated); mode none needs none."""
+    healthy = parse_text(SYNC_LOSS.replace("nodes n1@a n2@b n3@c\n", ""))
+    assert healthy.header.topology is None
+    with pytest.raises(HistoryError, match=r"^h: the header has no topology, which mode "):
+        check(healthy, Params(mode=mode), source="h")
+    assert check(healthy, Params(mode=Mode.NONE))["mode"] == "none"
