@@ -34,13 +34,18 @@ def _read_command(workload: str, key: str) -> tuple[str | int, ...]:
 
 
 def _decode_read(workload: str, reply: Any) -> Any:
-    if workload == "register":
-        return reply
-    if workload == "counter":
+    """The value a read returned; ``TypeError`` for a reply of another type than the command
+    gives (a bulk string or nil for GET, an array of bulk strings for LRANGE and SMEMBERS),
+    which would otherwise be recorded as values nobody wrote."""
+    if workload == "register" or workload == "counter":
+        if reply is not None and type(reply) is not str:
+            raise TypeError(reply)
+        if workload == "register":
+            return reply
         return 0 if reply is None else int(reply)
-    if workload == "list":
-        return list(reply)
-    return sorted(reply)
+    if type(reply) is not list or not all(type(x) is str for x in reply):
+        raise TypeError(reply)
+    return reply if workload == "list" else sorted(reply)
 
 
 def _write_reply_ok(workload: str, reply: Any) -> bool:

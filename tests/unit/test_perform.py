@@ -159,3 +159,25 @@ def test_failed_reads() -> None:
         None,
         "timeout: n1: t",
     )
+
+
+@pytest.mark.parametrize(
+    ("workload", "reply"),
+    [
+        ("list", "abc"),  # a bulk string would read as the list ['a', 'b', 'c']
+        ("set", "abc"),
+        ("list", {"a": "b"}),  # a RESP3 map
+        ("list", ["a", 7]),
+        ("register", 7),
+        ("register", ["a", "b"]),
+        ("counter", True),  # RESP3 #t would read as 1
+        ("counter", 7),
+    ],
+)
+def test_a_read_reply_of_the_wrong_type_is_indeterminate_not_values(
+    workload: str, reply: Any
+) -> None:
+    typ, value, error = perform(VALKEY, "none", K2, Scripted(reply), workload, "read", "k", None)
+    assert (typ, value) == ("info", None)
+    assert error == f"unexpected reply to a {workload} read: {reply!r}"
+
