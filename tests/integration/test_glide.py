@@ -77,6 +77,20 @@ def test_rejected_async_writes_are_passed_through_not_retried(
     json.dumps(probe.to_json())  # reports as data
 
 
+def test_the_probe_counts_stock_valkeys_noreplicas_rejections(tmp_path: Path) -> None:
+    """Stock Valkey rejects with NOREPLICAS (min-replicas-to-write), not CLUSTERDOWN: its
+    rejections are counted too, so hidden retries can be told (they were always 0)."""
+    from _deps import need_valkey
+
+    need_valkey()
+    probe = probe_client(
+        "valkey", run_dir=tmp_path / "probe", lag_limit_ms=1000, rejecting_s=3, restart=False
+    )
+    assert phase(probe, "rejecting")["errors"].get("NOREPLICAS", 0) > 10  # type: ignore[attr-defined]
+    assert probe.server_rejections == probe.client_rejections > 10
+    assert probe.hidden_retries == 0 and probe.notes == []
+
+
 @pytest.mark.slow
 def test_a_glide_driven_async_run_reaches_a_verdict(tmp_path: Path, glide_target: Path) -> None:
     out = subprocess.run(
