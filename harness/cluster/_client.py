@@ -26,9 +26,9 @@ from __future__ import annotations
 import functools
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from harness.targets import Credentials, GlideSpec, TlsSpec
 
@@ -41,6 +41,7 @@ __all__ = [
     "ClientTLSError",
     "ClientTimeout",
     "ConnectOptions",
+    "Pipelining",
     "RespClient",
     "ServerError",
     "client_version",
@@ -140,6 +141,16 @@ class RespClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Pipelining(Protocol):
+    """A client that can send several commands back to back on one connection."""
+
+    def execute_all(self, *commands: Sequence[str | int | bytes]) -> list[Any]:
+        """Each command's reply, in order; a server's error reply as a :class:`ServerError`
+        in its place. Raises :class:`ClientError` if the connection failed on the way."""
+        ...
 
 
 class _ValkeyPyClient:

@@ -33,6 +33,7 @@ import os
 import re
 import select
 import threading
+from collections.abc import Sequence
 from typing import Any, Final
 
 from harness.cluster._client import (
@@ -242,6 +243,52 @@ class GlideRespClient:
             return _decode(client.custom_command(command))
         except Exception as exc:
             raise self._error(exc) from None
+
+    def execute_all(self, *commands: Sequence[str | int | bytes]) -> list[Any]:
+        """Send ``commands`` back to back on one connection (GLIDE's non-atomic batch) and
+        return their replies, a server's error reply as a :class:`ServerError` in its place.
+
+        What ``WAIT`` counts is the replication of the last write *on its connection*;
+        sent as two requests, GLIDE may reconnect in between and send ``WAIT`` on a fresh
+        connection, which has written nothing and so is "acknowledged" at once. A lost
+        connection here fails the whole batch (``ClientError``): the write is indeterminate.
+        """
+        import glide_sync as g
+
+        batch = g.Batch(is_atomic=False)
+        for args in commands:
+            batch.custom_command([a if isinstance(a, bytes) else str(a) for a in args])
+        client = self._ensure()
+        if self._read_only:  # a client made while the node was a replica: writes need another
+            try:
+                client = self._ensure(want_primary=True)
+            except ClientConnectionError as exc:
+                if "No primary node found" in str(exc):
+                    raise ClientRefused(
+                        f"{self._node} is not a primary, and GLIDE's client of a replica "
+                        "(read-only mode) does not send writes"
+                    ) from None
+                raise
+        try:
+            replies = client.exec(batch, raise_on_error=False)
+        except Exception as exc:
+            raise self._error(exc) from None
+        if not isinstance(replies, list) or len(replies) != len(commands):
+            self._drop()
+            raise ClientConnectionError(
+                f"{self._node}: {len(commands)} commands sent in one batch, but GLIDE returned "
+                f"{replies!r}"
+            )
+        out: list[Any] = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                err = self._error(reply)
+                if not isinstance(err, ServerError):
+                    raise err  # not the server's reply: the batch's fate is unknown
+                out.append(err)
+            else:
+                out.append(_decode(reply))
+        return out
 
     def _error(self, exc: Exception) -> ClientError:
         import glide_sync as g

@@ -13,6 +13,7 @@ from harness.cluster._client import (
     ClientError,
     ClientRefused,
     ClientTimeout,
+    Pipelining,
     RespClient,
     ServerError,
 )
@@ -81,8 +82,19 @@ def perform(
     if f != "write":
         raise ValueError(f"unknown op {f!r}; use write or read")
 
+    write = (_WRITES[workload], key, value)
+    waits = target.mode(mode).write == "wait"
+    k, timeout_ms = params.sync_replicas, params.sync_timeout_ms
+    acked: Any = None
     try:
-        reply = client.execute(_WRITES[workload], key, value)
+        if waits and isinstance(client, Pipelining):
+            # WAIT counts the replication of its own connection's last write: a client that
+            # may reconnect between two requests sends both at once, on one connection.
+            reply, acked = client.execute_all(write, ("WAIT", k, timeout_ms))
+            if isinstance(reply, ServerError):
+                raise reply
+        else:
+            reply = client.execute(*write)
     except ServerError as exc:
         return (op_type_for(target.classify_error(str(exc))), value, str(exc))
     except ClientRefused as exc:
@@ -92,14 +104,18 @@ def perform(
     if not _write_reply_ok(workload, reply):
         return ("info", value, f"unexpected reply to {_WRITES[workload]}: {reply!r}")
 
-    if target.mode(mode).write == "wait":
-        k, timeout_ms = params.sync_replicas, params.sync_timeout_ms
+    if waits:
         try:
-            acked = client.execute("WAIT", k, timeout_ms)
+            if acked is None:
+                # One connection, never reconnected behind our back (valkey-py's): a lost
+                # connection fails the WAIT rather than opening a new one.
+                acked = client.execute("WAIT", k, timeout_ms)
+            elif isinstance(acked, ServerError):
+                raise acked
         except ClientError as exc:
             # The write is applied on the primary; whether it reached K replicas is unknown.
             return ("info", value, f"WAIT failed: {_describe(exc)}")
-        if not isinstance(acked, int) or acked < k:
+        if type(acked) is not int or acked < k:
             return (
                 "info",
                 value,

@@ -151,3 +151,92 @@ def test_glide_clients_open_no_connections_from_forked_children() -> None:
     finally:
         server.kill()
         server.wait(10)
+
+
+class _ResettingPrimary:
+    """A RESP peer that passes for a primary, answers SET with +OK and then resets the
+    connection (as a fault proxy does when it drops a link), and answers WAIT with 1."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list[tuple[int, str]] = []  # (connection number, command)
+        self._threads = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        n = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            n += 1
+            self._threads.Thread(target=self._serve, args=(conn, n), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, n: int) -> None:
+        import struct
+
+        from _resp_peer import received_commands
+
+        for argv in received_commands(conn):
+            name = argv[0].upper().decode()
+            self.seen.append((n, name))
+            if name == "SET":
+                conn.sendall(b"+OK\r\n")
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()  # RST: whatever else was sent on it is lost
+                return
+            conn.sendall(self._answer(name, argv))
+
+    @staticmethod
+    def _answer(name: str, argv: list[bytes]) -> bytes:
+        if name == "HELLO":
+            proto = argv[1] if len(argv) > 1 else b"2"
+            head = b"%3\r\n" if proto == b"3" else b"*6\r\n"
+            return (
+                head + b"+server\r\n+valkey\r\n+version\r\n+9.0.0\r\n+proto\r\n:" + proto + b"\r\n"
+            )
+        if name == "INFO":
+            text = b"# Replication\r\nrole:master\r\nconnected_slaves:1\r\n"
+            return b"$%d\r\n%s\r\n" % (len(text), text)
+        if name == "WAIT":
+            return b":1\r\n"
+        if name == "PING":
+            return b"+PONG\r\n"
+        return b"+OK\r\n"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_glide_sync_write_waits_on_its_own_connection() -> None:
+    """WAIT counts the replication of its connection's last write. GLIDE reconnects by
+    itself: had WAIT gone as a second request after the reset, it would have run on a new
+    connection that wrote nothing, answered 1 at once, and the lost write been recorded as
+    acknowledged. Sent with the write, on one connection, it is lost with it: indeterminate."""
+    import dataclasses
+
+    from harness.cluster._perform import perform
+    from harness.targets import ModeParams, load_target
+
+    need_glide()
+    peer = _ResettingPrimary()
+    target = dataclasses.replace(load_target("valkey"), client="glide")
+    client = connect("glide", "n1", "127.0.0.1", peer.port, 2.0)
+    try:
+        assert client.execute("PING") == "PONG"
+        params = ModeParams(sync_replicas=1, sync_timeout_ms=500)
+        typ, _value, error = perform(target, "sync", params, client, "register", "write", "k", "v")
+        time.sleep(0.3)  # any reconnect and WAIT GLIDE would send
+    finally:
+        client.close()
+        peer.close()
+    assert typ == "info", error
+    set_on = {n for n, name in peer.seen if name == "SET"}
+    wait_on = {n for n, name in peer.seen if name == "WAIT"}
+    assert len(set_on) == 1 and wait_on <= set_on, peer.seen

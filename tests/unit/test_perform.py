@@ -181,3 +181,36 @@ def test_a_read_reply_of_the_wrong_type_is_indeterminate_not_values(
     assert (typ, value) == ("info", None)
     assert error == f"unexpected reply to a {workload} read: {reply!r}"
 
+
+class Pipelined(Scripted):
+    """A client that may reconnect between requests, so it sends WAIT with the write."""
+
+    def execute_all(self, *commands: Any) -> list[Any]:
+        self.sent.append(tuple(commands))
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        assert isinstance(reply, list)
+        return reply
+
+
+@pytest.mark.parametrize(
+    ("replies", "outcome"),
+    [
+        ([["OK", 2]], ("ok", "w1", None)),
+        ([["OK", 1]], ("info", "w1", "WAIT: 1 of 2 replica(s) acknowledged within 250 ms")),
+        ([["OK", True]], ("info", "w1", "WAIT: True of 2 replica(s) acknowledged within 250 ms")),
+        ([[ServerError("NOREPLICAS no"), 0]], ("fail", "w1", "NOREPLICAS no")),
+        (
+            [["OK", ServerError("ERR WAIT cannot be used")]],
+            ("info", "w1", "WAIT failed: ERR WAIT cannot be used"),
+        ),
+        ([ClientConnectionError("n1: reset")], ("info", "w1", "connection error: n1: reset")),
+    ],
+)
+def test_a_client_that_reconnects_sends_wait_with_the_write(
+    replies: list[Any], outcome: Any
+) -> None:
+    client = Pipelined(*replies)
+    assert perform(VALKEY, "sync", K2, client, "register", "write", "k", "w1") == outcome
+    assert client.sent == [(("SET", "k", "w1"), ("WAIT", 2, 250))]
