@@ -29,6 +29,6 @@ class AckboundError(Exception):
     exit_code: int = EXIT_COULD_NOT_RUN
 
     def __init__(self, message: str) -> None:
-        if "\n" in message:
-            raise ValueError("AckboundError messages are one line; add detail with add_note()")
-        super().__init__(message)
+        # One line, whatever it quotes: a line break in a user's input (a file name, a
+        # server's reply) is shown escaped. Add detail with add_note(), not line breaks.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))

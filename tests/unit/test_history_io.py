@@ -261,6 +261,15 @@ def test_reader_reports_invalid_json_and_truncation(
     assert error_of(lines) == message
 
 
+def test_a_file_name_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "no\nsuch.ndjson"
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert str(info.value) == (
+        f"{tmp_path}/no\\nsuch.ndjson: no such file; pass the path of a history.ndjson"
+    )
+
+
 def test_truncated_file_on_disk_is_reported_as_truncated(tmp_path: Path) -> None:
     path = tmp_path / "history.ndjson"
     full = line(HEADER) + line(op()) + line(op(index=1, time=5, type="ok", node="n1"))
