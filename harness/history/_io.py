@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import gc
 import json
+import math
 import os
 import re
 import threading
@@ -26,12 +27,42 @@ from typing import IO, Any, cast
 from harness._errors import AckboundError
 from harness.history._op import FORMAT, OP_TYPES, VERSION, WORKLOADS, Header, Op, Process
 
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if x in (math.inf, -math.inf):
+        raise ValueError(f"{text} does not fit a 64-bit float")
+    return x
+
+
+def _strict_loads(raw: bytes | str) -> Any:
+    """The stdlib's JSON, held to what orjson accepts: no NaN or Infinity, no number out of
+    a float's range, no lone surrogate (an escape such as \\ud800 that is no character)."""
+    obj = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    if isinstance(raw, bytes):
+        suspect = b"\\ud" in raw or b"\\uD" in raw
+    else:
+        suspect = "\\ud" in raw or "\\uD" in raw
+    if suspect:
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "a \\ud800-style escape that is no character (a lone surrogate)"
+            ) from None
+    return obj
+
+
 try:  # orjson parses ndjson about three times faster; the stdlib path always works.
     import orjson as _orjson
 
     _loads: Any = _orjson.loads
 except ImportError:  # pragma: no cover - exercised when orjson is absent
-    _loads = json.loads
+    _loads = _strict_loads
 
 __all__ = [
     "Columns",
@@ -290,7 +321,7 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
         return History.from_columns(header, tuple([] for _ in Op._fields))  # type: ignore[arg-type]
     try:
         obj = _loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if type(obj) is dict and "format" in obj:
         if obj["format"] != FORMAT:
@@ -323,7 +354,7 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
     type_of = _TYPE_OF.__getitem__  # KeyError: not an op type
     workload_of = _WORKLOAD_OF.__getitem__  # KeyError: not a workload
     last_index = -1
-    last_time = -(1 << 62)
+    last_time = 0  # times are nanoseconds of a monotonic clock: never negative
     try:
         for line in lines:
             o = loads(line)
@@ -350,7 +381,7 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
             node.append(once(n, n))
             final.append(get("final", False))
             layout(tuple(o))
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
         return None
     if not known.issuperset(chain.from_iterable(layouts)):
         return None  # an unknown field (or a second header)
@@ -395,20 +426,29 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
     ops: list[Op] = []
     append = ops.append
     last_index = -1
-    last_time = -(1 << 62)
+    last_time = 0
     lineno = 0
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
             obj = _loads(raw)
-            if _loads is not json.loads and type(obj) is dict and _holds_float(list(obj.values())):
-                obj = json.loads(raw)  # orjson reads an int beyond 64 bits as a float
+            if (
+                _loads is not _strict_loads
+                and type(obj) is dict
+                and _holds_float(list(obj.values()))
+            ):
+                obj = _strict_loads(raw)  # orjson reads an int beyond 64 bits as a float
         except ValueError as exc:
             where = f"{source}:{lineno}"
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             hint = "the file is truncated" if not text.endswith("\n") else "fix or remove the line"
             raise _bad(where, f"not valid JSON ({_json_problem(exc)}); {hint}") from None
+        except RecursionError:
+            raise _bad(
+                f"{source}:{lineno}",
+                "JSON nested too deeply to read; a history's values are flat lists at most",
+            ) from None
         if type(obj) is not dict:
             raise _bad(f"{source}:{lineno}", "each line must be a JSON object")
         if "format" in obj:
@@ -441,6 +481,12 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
             raise _bad(f"{source}:{lineno}", problem)
         if type(t) is not int:
             raise _bad(f"{source}:{lineno}", f"'time' must be integer nanoseconds; got {t!r}")
+        if t < 0:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"'time' must be ≥ 0 (nanoseconds of a monotonic clock); got {t}; shift every "
+                "op's time by the same amount",
+            )
         if t < last_time:
             raise _bad(
                 f"{source}:{lineno}",
@@ -527,7 +573,7 @@ def _is_results_json(p: Path) -> bool:
     """Whether ``p`` holds a run's results.json (a history's reader fails on its first line)."""
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and str(doc.get("schema", "")).startswith("ackbound-results/")
 

@@ -212,7 +212,7 @@ def _orjson_loads(text: Any) -> Any:
 
 
 JSON_PARSERS: list[tuple[str, Callable[[Any], Any]]] = [
-    ("json", json.loads),
+    ("json", _io._strict_loads),  # the reader's parser without orjson
     ("orjson", _orjson_loads),
 ]
 
@@ -259,6 +259,49 @@ def test_reader_reports_invalid_json_and_truncation(
 ) -> None:
     monkeypatch.setattr(_io, "_loads", parser)
     assert error_of(lines) == message
+
+
+HOSTILE_VALUES = {
+    "NaN": '{"index":1,"time":5,"process":0,"type":"ok","f":"read","workload":"counter","key":"c","value":NaN}',
+    "Infinity": '{"index":1,"time":5,"process":0,"type":"ok","f":"read","workload":"counter","key":"c","value":-Infinity}',
+    "a number beyond a float": '{"index":1,"time":5,"process":0,"type":"ok","f":"read","workload":"counter","key":"c","value":1e400}',
+    "a lone surrogate": '{"index":1,"time":5,"process":0,"type":"ok","f":"read","workload":"register","key":"\\ud800","value":null}',
+    "arrays nested 5000 deep": '{"index":1,"time":5,"process":0,"type":"ok","f":"read","workload":"list","key":"l","value":'
+    + "[" * 5000
+    + "]" * 5000
+    + "}",
+}
+
+
+@pytest.mark.parametrize("what", sorted(HOSTILE_VALUES))
+@pytest.mark.parametrize(("name", "parser"), JSON_PARSERS, ids=[n for n, _ in JSON_PARSERS])
+def test_values_json_does_not_allow_are_refused_by_either_parser(
+    monkeypatch: pytest.MonkeyPatch, name: str, parser: Callable[[Any], Any], what: str
+) -> None:
+    """With orjson or without it, the same lines are refused, in one line naming the line
+    (the stdlib's parser alone takes NaN, Infinity and lone surrogates; deep nesting used to
+    escape as a RecursionError)."""
+    monkeypatch.setattr(_io, "_loads", parser)
+    start = line(op(f="read", workload="list", key="l", value=None))
+    message = error_of([start, HOSTILE_VALUES[what] + "\n"])
+    assert message.startswith("h.ndjson:2: "), message
+    assert "JSON" in message, message
+
+
+def test_a_results_file_too_deep_to_read_is_still_a_bad_history(tmp_path: Path) -> None:
+    path = tmp_path / "deep.ndjson"
+    path.write_text("[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(HistoryError, match=r"deep\.ndjson:1: "):
+        load_history(path)
+
+
+def test_negative_times_are_refused() -> None:
+    """Times are nanoseconds of a monotonic clock; a negative one used to shift what the
+    checker takes for 'since the start', turning a violation into unknown."""
+    assert error_of([line(op(time=-5))]) == (
+        "h.ndjson:1: 'time' must be ≥ 0 (nanoseconds of a monotonic clock); got -5; shift "
+        "every op's time by the same amount"
+    )
 
 
 def test_a_file_name_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
