@@ -5,7 +5,7 @@ One operation per line; ``#`` starts a comment. Directives first::
     mode sync                      # none | sync | async
     params K=1 L=1000 timeout=500 tolerance=100 recovery=2000   # times in ms
     nodes n1@az1 n2@az2 n3@az3     # name@az; the first is the primary unless `primary` says
-    primary n1
+    primary n1                     # (after `nodes`: it names one of them)
     durable-restart no             # does a restart keep every write? (default no)
 
 Then operations, ``TIME PROCESS ACTION ARGS... [-> OUTCOME] [@NODE] [final]``, in order of
@@ -17,8 +17,10 @@ invocation time (directives may not follow the first operation):
 - Client writes: ``set KEY V`` (register), ``append KEY V`` (list), ``add KEY V`` (set),
   ``incr KEY D`` (counter). Reads: ``get KEY``, ``lrange KEY``, ``smembers KEY``,
   ``count KEY``; a read's value follows ``ok``: ``-> ok [w1 w2]``, ``-> ok {w1 w2}``,
-  ``-> ok w3``, ``-> ok nil``, ``-> ok 12``. A written value is one word as reads show
-  it: no spaces, brackets or quotes, and a register's not ``nil`` or ``null``.
+  ``-> ok w3``, ``-> ok nil``, ``-> ok 12`` (a list or set: words within one pair of
+  brackets). A written value is one word as reads show it: no spaces, brackets or quotes,
+  and a register's not ``nil`` or ``null``. Nothing follows ``-> ok`` on a write, nor
+  ``-> pending``.
 - ``OUTCOME``: ``ok`` (the default), ``fail [ERROR TEXT]``, ``info [ERROR TEXT]`` or
   ``pending`` (never completed); quote error text that holds an apostrophe
   (``-> fail "READONLY You can't write against a read only replica."``). A client process
@@ -29,7 +31,8 @@ invocation time (directives may not follow the first operation):
   ``slow-link A B``, ``failover N`` (promote N, the most up-to-date replica),
   ``failover-to N`` (promote N by name), ``az-outage AZ``, ``rejoin N``, ``synced N``, ``heal``.
 - Observations: ``observer lag N MS`` (node N reported a lag of MS milliseconds).
-  Fault and observer lines always succeed: they take no ``-> OUTCOME`` and no ``@NODE``.
+  Fault and observer lines always succeed: they take no ``-> OUTCOME`` and no ``@NODE``;
+  like a client, the nemesis (and the observer) does one thing at a time.
 
 Example — a sync write acknowledged, then a failover to a replica that lacks it::
 
@@ -93,9 +96,13 @@ def _read_value(tokens: list[str], workload: str, where: str) -> Any:
         if " " in text:
             raise HistoryError(f"{where}: a register read's value is one word or nil")
         return text
-    if len(text) < 2 or text[0] not in "[{" or text[-1] not in "]}":
-        raise HistoryError(f"{where}: a {workload} read's value is written [a b] or {{a b}}")
-    return text[1:-1].split()
+    items = text[1:-1].split()
+    if text[:1] + text[-1:] not in ("[]", "{}") or not all(map(_WORD.fullmatch, items)):
+        raise HistoryError(
+            f"{where}: a {workload} read's value is written [a b] or {{a b}}: words "
+            "within one pair of brackets"
+        )
+    return items
 
 
 class _Parser:
@@ -116,6 +123,7 @@ class _Parser:
         self.slow: set[tuple[str, str]] = set()
         # Client process -> (completion time of its last op, None if pending; its line).
         self.busy: dict[int, tuple[int | None, str]] = {}
+        self.busy_named: dict[str, tuple[int, str]] = {}  # the same, of nemesis and observer
         self.seen_op = False
 
     # -- helpers -------------------------------------------------------------------------
@@ -177,6 +185,11 @@ class _Parser:
         elif head == "primary":
             if len(words) != 2:
                 raise HistoryError(f"{where}: write 'primary NODE', e.g. 'primary n1'")
+            if not self.nodes:
+                raise HistoryError(
+                    f"{where}: 'primary' names one of the nodes; declare them above it "
+                    "('nodes n1@a n2@b')"
+                )
             self.primary = self.check_node(words[1], where)
         elif head == "durable-restart":
             if words[1:] not in (["yes"], ["no"]):
@@ -308,7 +321,8 @@ class _Parser:
             else:
                 node = self.check_node(tail[1:], where)
         outcome: list[str] = []
-        if "->" in rest:
+        arrow = "->" in rest
+        if arrow:
             i = rest.index("->")
             rest, outcome = rest[:i], rest[i + 1 :]
         misplaced = [w for w in rest if w == "final" or w.startswith("@")]
@@ -322,6 +336,15 @@ class _Parser:
                 f"{where}: {proc_word} lines take no '-> OUTCOME', '@NODE' or 'final'; "
                 "write only the action and its arguments"
             )
+        if proc_word in ("nemesis", "observer"):
+            named = self.busy_named.get(proc_word)
+            if named is not None and t0 < named[0]:
+                raise HistoryError(
+                    f"{where}: the {proc_word} is still busy: its line {named[1]} runs until "
+                    f"{named[0] / 1e6:g} ms; it does one thing at a time, so start this at or "
+                    "after that"
+                )
+            self.busy_named[proc_word] = (t1, where)
         if proc_word == "nemesis":
             eff = self.fault_effects(action, rest, where)
             value: dict[str, Any] = {}
@@ -343,9 +366,16 @@ class _Parser:
         if pm is None:
             raise HistoryError(f"{where}: process is p0, p1, …, nemesis or observer")
         proc = int(pm.group(1))
+        if arrow and not outcome:
+            raise HistoryError(f"{where}: '->' needs an outcome: ok, fail, info or pending")
         typ = outcome[0] if outcome else "ok"
         if typ not in ("ok", "fail", "info", "pending"):
             raise HistoryError(f"{where}: outcome is ok, fail, info or pending; got {typ!r}")
+        if (typ == "pending" or (typ == "ok" and action in _WRITES)) and outcome[1:]:
+            raise HistoryError(
+                f"{where}: nothing follows '-> {typ}' here (only a read's value follows ok, "
+                f"and an error follows fail or info); got {' '.join(outcome[1:])!r}"
+            )
         if action not in _WRITES and action not in _READS:
             raise HistoryError(
                 f"{where}: unknown action {action!r}; clients write with set, append, add, incr "

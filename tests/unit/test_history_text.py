@@ -297,7 +297,38 @@ ERRORS = [
     ("5 p0 incr c x", "t.txt:1: 'incr KEY D' takes an integer D"),
     ("5 p0 lrange -> ok []", "t.txt:1: write 'lrange KEY -> ok VALUE'"),
     ("5 p0 count c -> ok x", "t.txt:1: a counter read's value is an integer, e.g. '-> ok 12'"),
-    ("5 p0 lrange l -> ok w1", "t.txt:1: a list read's value is written [a b] or {a b}"),
+    (
+        "5 p0 lrange l -> ok w1",
+        "t.txt:1: a list read's value is written [a b] or {a b}: words within one pair of brackets",
+    ),
+    (
+        "5 p0 lrange l -> ok [w1}",
+        "t.txt:1: a list read's value is written [a b] or {a b}: words within one pair of brackets",
+    ),
+    (
+        "5 p0 smembers s -> ok [w1 [w2]]",
+        "t.txt:1: a set read's value is written [a b] or {a b}: words within one pair of brackets",
+    ),
+    ("5 p0 append l w1 ->", "t.txt:1: '->' needs an outcome: ok, fail, info or pending"),
+    (
+        "5 p0 append l w1 -> ok -> fail",
+        "t.txt:1: nothing follows '-> ok' here (only a read's value follows ok, and an error "
+        "follows fail or info); got '-> fail'",
+    ),
+    (
+        "5 p0 lrange l -> pending [w1]",
+        "t.txt:1: nothing follows '-> pending' here (only a read's value follows ok, and an "
+        "error follows fail or info); got '[w1]'",
+    ),
+    (
+        "primary n1\nnodes n1@a",
+        "t.txt:1: 'primary' names one of the nodes; declare them above it ('nodes n1@a n2@b')",
+    ),
+    (
+        "nodes n1@a n2@b\n0..100 nemesis kill n1\n50 nemesis pause n2",
+        "t.txt:3: the nemesis is still busy: its line t.txt:2 runs until 100 ms; it does one "
+        "thing at a time, so start this at or after that",
+    ),
     ("5 p0 get r -> ok a b", "t.txt:1: a register read's value is one word or nil"),
     (
         NODES + "5 p0 append l w1 @n1 -> fail ERR x",
