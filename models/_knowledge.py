@@ -15,7 +15,9 @@ Reachability.
     until the moment the fault that restores it began (a node down, or either direction of
     its link to the primary cut). Outside those windows it is *possibly reachable*. A
     replica that was surely unreachable for the whole of a write's life cannot have
-    received it, so cannot have acknowledged it.
+    received it, so cannot have acknowledged it. Nor can a replica that no longer
+    replicates from the node that applied it: one promoted, or re-pointed at another node,
+    from the end of that effect (until it is pointed back).
 
 Durability lag lower bounds.
     When every eligible replica (one in an AZ other than the primary's) of the primary has
@@ -256,6 +258,9 @@ class Knowledge:
     cuts: frozenset[tuple[str, str]] = frozenset()
     slow: frozenset[tuple[str, str]] = frozenset()
     blocked: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # (p, r) -> since when replica r surely does not replicate from p: r was promoted, or
+    # re-pointed at another node (absent: r may replicate from p, as far as we know).
+    unfollowed: Mapping[tuple[str, str], int] = field(default_factory=dict)
     # The primary lost its data and has not been replaced or come back yet.
     primary_data_lost: bool = False
     # When the primary changed or lost its data: (time, epoch) pairs, oldest first.
@@ -278,16 +283,21 @@ class Knowledge:
 
         Either direction suffices: a write applied after the inbound direction closed never
         reaches the node; one applied after the outbound direction closed is never
-        acknowledged. ``None``: the node may acknowledge new writes now.
+        acknowledged. So does the node's no longer replicating from ``primary`` (it was
+        promoted, or re-pointed at another node). ``None``: the node may acknowledge new
+        writes now.
         """
         p = self.primary if primary is None else primary
-        a = self.blocked.get((p, node))
-        b = self.blocked.get((node, p))
-        if a is None:
-            return b
-        if b is None:
-            return a
-        return min(a, b)
+        times = [
+            t
+            for t in (
+                self.blocked.get((p, node)),
+                self.blocked.get((node, p)),
+                self.unfollowed.get((p, node)),
+            )
+            if t is not None
+        ]
+        return min(times) if times else None
 
     def may_have_acked(self, node: str, start: int, primary: str | None = None) -> bool:
         """Whether ``node`` may have acknowledged, by now, a write ``primary`` applied at
@@ -378,9 +388,28 @@ class Knowledge:
                 return replace(self, primary_data_lost=True)
             return self._new_epoch(te.end)
         if isinstance(e, Promote):
-            return self._new_epoch(te.end, primary=e.node, primary_data_lost=False)
-        # Replicate and Synced change what is held, not what is reachable.
+            # A primary replicates from nobody: from its promotion on it acknowledges no
+            # other node's writes (a deposed primary's, say).
+            k = self._unfollow(e.node, keep=None, at=te.end)
+            return k._new_epoch(te.end, primary=e.node, primary_data_lost=False)
+        if isinstance(e, Replicate):
+            # Pointed at its source, the node may acknowledge the source's writes at once
+            # (even ones applied before, once it syncs); from the end of the re-pointing
+            # on, no other node's.
+            k = self._unfollow(e.node, keep=e.source, at=te.end)
+            unfollowed = dict(k.unfollowed)
+            unfollowed.pop((e.source, e.node), None)
+            return replace(k, unfollowed=unfollowed)
+        # Synced changes what is held, not what is reachable.
         return self
+
+    def _unfollow(self, node: str, keep: str | None, at: int) -> Knowledge:
+        """``node`` surely replicates from no node but ``keep`` from ``at`` on."""
+        unfollowed = dict(self.unfollowed)
+        for p in self.azs:
+            if p != node and p != keep and (p, node) not in unfollowed:
+                unfollowed[(p, node)] = at
+        return replace(self, unfollowed=unfollowed)
 
 
 def initial_knowledge(azs: Mapping[str, str], primary: str) -> Knowledge:

@@ -1,0 +1,28 @@
+"""Who can acknowledge whose writes, once promotions and re-pointings are recorded."""
+
+from __future__ import annotations
+
+from models import Knowledge, Promote, Replicate, TimedEffect, initial_knowledge
+
+
+def _after(k: Knowledge, start: int, end: int, effect: object) -> Knowledge:
+    return k.observe(TimedEffect(start=start, end=end, effect=effect))  # type: ignore[arg-type]
+
+
+def test_a_promoted_or_re_pointed_replica_acks_no_other_nodes_writes() -> None:
+    k = initial_knowledge({"n1": "a", "n2": "b", "n3": "c"}, "n1")
+    assert k.possible_ackers("n1", 0) == {"n2", "n3"}
+    k = _after(k, 20, 22, Promote(node="n2", by_offset=True))
+    k = _after(k, 30, 31, Replicate(node="n3", source="n2"))
+    # n1's writes applied before those effects ended may have been acknowledged...
+    assert k.possible_ackers("n1", 21) == {"n2", "n3"}
+    assert k.possible_ackers("n1", 25) == {"n3"}
+    # ...later ones by nobody: n2 is a primary, n3 follows n2
+    assert k.possible_ackers("n1", 50) == frozenset()
+    assert k.isolation_start("n1") == 31
+    # n1 was never seen re-pointed: as far as anyone knows it may follow n2 already
+    assert k.possible_ackers("n2", 50) == {"n1", "n3"}
+    # pointed back at n1 (from the start of that effect), n3 may ack n1's writes again
+    k = _after(k, 60, 61, Replicate(node="n3", source="n1"))
+    assert k.possible_ackers("n1", 50) == {"n3"}
+    assert k.blocked_since("n3", "n2") == 61
