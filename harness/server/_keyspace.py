@@ -49,14 +49,21 @@ def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
     ``[z-a]`` is ``[a-z]`` (bytes compared signed, as C's ``char``), ``[]`` matches nothing and ``[^]`` any one byte, a ``]`` right
     after ``[`` or ``[^`` closes the class, and a class left open runs to the pattern's end;
     the empty string matches the empty pattern only (KEYS ``*`` lists every key without it).
+
+    In linear time, as Valkey's matcher runs: each run of literals between two stars is an
+    atomic group that takes its earliest match and is never tried again (the earliest is
+    always as good as any later one), so ``*a*a*a*a*a*a b`` against a long key of ``a``s
+    does not backtrack through every way of placing its ``a``s.
     """
+    parts: list[bytes] = []  # the pattern between its stars, each translated
     out = bytearray()
     i = 0
     n = len(pattern)
     while i < n:
         c = pattern[i]
         if c == 0x2A:  # *
-            out += b".*"
+            parts.append(bytes(out))
+            out = bytearray()
         elif c == 0x3F:  # ?
             out += b"."
         elif c == 0x5C and i + 1 < n:  # backslash: the next byte literally
@@ -85,9 +92,13 @@ def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
         else:
             out += re.escape(pattern[i : i + 1])
         i += 1
+    parts.append(bytes(out))
+    body = parts[0]
+    if len(parts) > 1:
+        body += b"".join(b"(?>.*?" + part + b")" for part in parts[1:-1]) + b".*" + parts[-1]
     if n:  # Valkey matches an empty string only against the empty pattern
-        out[:0] = b"(?=.)"
-    return re.compile(bytes(out) + rb"\Z", re.DOTALL)
+        body = b"(?=.)" + body
+    return re.compile(body + rb"\Z", re.DOTALL)
 
 
 class Keyspace:
