@@ -180,6 +180,8 @@ class RequestParser:
                 end = start + size
                 if end + 2 > n:
                     return None
+                if buf[end : end + 2] != b"\r\n":
+                    raise ProtocolError("Protocol error: invalid CRLF in request")
                 args.append(bytes(buf[start:end]))
                 pos = end + 2
                 remaining -= 1
@@ -443,7 +445,7 @@ class HiredisRequestParser:
                 return True
             if type(command) is not list or not command:
                 raise _Unsure
-            payload = len(b"".join(command))  # TypeError unless every argument is bytes
+            joined = b"\0".join(command)  # TypeError unless every argument is bytes
         except Exception:
             self._reader = self._reader_type()
             return False
@@ -454,7 +456,11 @@ class HiredisRequestParser:
             digits = sum(map(_DIGITS.__getitem__, map(len, command)))
         except IndexError:
             digits = sum(len(str(len(arg))) for arg in command)
+        payload = len(joined) - len(command) + 1
         consumed = nl + 2 + payload + 5 * len(command) + digits
+        if not _crlf_where_due(chunk, 0, consumed, [command], joined):
+            self._reader = self._reader_type()
+            return False
         if consumed != n:  # something after the command (an inline command, a partial one)
             self._reader = self._reader_type()
             pure.feed(chunk[consumed:])
@@ -492,11 +498,14 @@ class HiredisRequestParser:
                 if set(map(type, commands)) - _LIST or not all(commands):
                     raise _Unsure
                 args = list(chain.from_iterable(commands))
-            payload = len(b"".join(args))  # TypeError unless every argument is bytes
+            joined = b"\0".join(args)  # TypeError unless every argument is bytes
         except Exception:
             self._reader = self._reader_type()
             return False
-        consumed = _total_size(commands, args, payload)
+        consumed = _total_size(commands, args, len(joined) - len(args) + 1)
+        if not _crlf_where_due(chunk, 0, consumed, commands, joined):
+            self._reader = self._reader_type()
+            return False
         if consumed != n:
             # An incomplete last command (or a top-level ``#f``, which reads as hiredis's
             # "nothing yet"): the pure parser takes the rest from where it starts. hiredis
@@ -566,7 +575,11 @@ class HiredisRequestParser:
         except IndexError:
             digits = sum([len(str(size)) for size in lens])
         end = nl + 2 + sum(lens) + 5 * len(lens) + digits
-        if end > n or (self._chunk_typed and _NOT_CANONICAL.search(chunk, start, end)):
+        if (
+            end > n
+            or (self._chunk_typed and _NOT_CANONICAL.search(chunk, start, end))
+            or not _crlf_where_due(chunk, start, end, [command], b"\0".join(command))
+        ):
             self._to_pure()
             return self._pure.next_command()
         if end - start > self._pure.max_bulk_len and max(lens, default=0) > self._pure.max_bulk_len:
@@ -590,6 +603,18 @@ class HiredisRequestParser:
                 if pure.authenticated:
                     raise ProtocolError("Protocol error: invalid bulk length")
                 raise ProtocolError("Protocol error: unauthenticated bulk length")
+
+
+def _crlf_where_due(
+    chunk: bytes, start: int, end: int, commands: list[list[bytes]], joined: bytes
+) -> bool:
+    """Whether ``chunk[start:end]``, parsed by hiredis as ``commands`` (their arguments
+    ``joined`` by NUL), has a CRLF wherever the protocol wants one: after each header and
+    each argument. hiredis skips two bytes after an argument without looking at them, so a
+    wrong length reads as a shorter argument; the CRLFs then do not add up (those inside
+    arguments counted apart), and the pure parser says where."""
+    due = len(commands) + 2 * sum(map(len, commands)) + joined.count(b"\r\n")
+    return chunk.count(b"\r\n", start, end) == due
 
 
 class _Unsure(Exception):

@@ -76,6 +76,19 @@ def test_commands_split_anywhere(cls: type) -> None:
         (b"*1\r\n+OK\r\n", {}, "Protocol error: expected '$', got '+'"),
         (b"x" * 65537, {}, "Protocol error: too big inline request"),
         (b"'a\r\n", {}, "Protocol error: unbalanced quotes in request"),
+        # a length that counts characters, not bytes: Valkey checks the CRLF after the bulk
+        (
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n\xc3\xa9\r\n",
+            {},
+            "Protocol error: invalid CRLF in request",
+        ),
+        (b"*1\r\n$4\r\nPINGxx", {}, "Protocol error: invalid CRLF in request"),
+        (b"PING\r\n*1\r\n$4\r\nPING\rx", {}, "Protocol error: invalid CRLF in request"),
+        (
+            encode_command("PING") + b"*2\r\n$4\r\nECHO\r\n$2\r\nab\n\r",
+            {},
+            "Protocol error: invalid CRLF in request",
+        ),
     ],
 )
 def test_limits_and_wording(cls: type, data: bytes, kw: dict[str, object], message: str) -> None:
