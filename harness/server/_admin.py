@@ -39,17 +39,19 @@ E_WRONGPASS = error("WRONGPASS invalid username-password pair or user is disable
 
 
 def _check_password(srv: Server, user: bytes | None, password: bytes) -> bool:
-    expected = srv.config.requirepass
+    """Whether ``user`` (``None``: the default user) may log in with ``password``. The
+    default user is the only one; with no password set it takes any (Valkey's nopass)."""
     if user is not None and user != b"default":
         return False
-    return bool(expected) and password == expected.encode()
+    expected = srv.config.requirepass
+    return not expected or password == expected.encode()
 
 
 @command("AUTH", -2, noauth=True)
 def cmd_auth(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
         return E_SYNTAX
-    if not srv.config.requirepass:
+    if not srv.config.requirepass and len(argv) == 2:
         return error(
             "ERR AUTH <password> called without any password configured for the default "
             "user. Are you sure your configuration is correct?"
@@ -119,12 +121,16 @@ def cmd_quit(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     return OK
 
 
-@command("RESET", 1, no_multi=True)
+@command("RESET", 1, noauth=True, no_multi=True)
 def cmd_reset(srv: Server, c: Client, argv: list[bytes]) -> bytes:
+    """As in Valkey: the connection as new, logged in as the default user only if that
+    user needs no password."""
     c.multi = None
     c.multi_error = False
     c.protocol = 2
     c.name = b""
+    c.authenticated = not srv.config.requirepass
+    c.parser.authenticated = c.authenticated
     return b"+RESET\r\n"
 
 

@@ -92,6 +92,32 @@ def test_authentication(start_server: ServerFactory) -> None:
     assert c4("GET", "k") == b"v"
 
 
+def test_reset_logs_out_and_runs_before_auth(start_server: ServerFactory) -> None:
+    """As in Valkey: RESET makes the connection new, so with a password it must log in
+    again; and like AUTH it may be sent before logging in."""
+    node = start_server("--requirepass", "s3cret")
+    c = node.conn()
+    assert c("RESET") == SimpleString(b"RESET")
+    assert c("AUTH", "s3cret") == b"OK"
+    assert c("RESET") == SimpleString(b"RESET")
+    assert c("GET", "k") == ErrorReply("NOAUTH Authentication required.")
+
+
+def test_with_no_password_the_default_user_logs_in_with_any(start_server: ServerFactory) -> None:
+    """Valkey's default user is nopass when no password is set: clients configured with
+    username default and some password connect; AUTH with a password alone is refused."""
+    node = start_server()
+    c = node.conn()
+    assert c("AUTH", "default", "anything") == b"OK"
+    assert c("AUTH", "someone", "anything") == ErrorReply(
+        "WRONGPASS invalid username-password pair or user is disabled."
+    )
+    hello = c("HELLO", "3", "AUTH", "default", "x")
+    assert isinstance(hello, dict) and hello[b"proto"] == 3
+    assert c("RESET") == SimpleString(b"RESET")
+    assert c("GET", "k") is None
+
+
 @pytest.mark.parametrize("source", ["env", "file"])
 def test_password_from_env_or_file(
     start_server: ServerFactory, tmp_path: Path, source: str
