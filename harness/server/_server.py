@@ -424,6 +424,8 @@ class Server:
                 self.on_replica_ack(c.peer, argv[2])
             return None
         cmd = COMMANDS.get(name)
+        if not c.authenticated and (cmd is None or not cmd.noauth):
+            return E_NOAUTH  # before anything else, as Valkey: names and arities stay hidden
         if cmd is None:
             if c.multi is not None:
                 c.multi_error = True
@@ -436,8 +438,6 @@ class Server:
             if c.multi is not None:
                 c.multi_error = True
             return wrong_arity(cmd.name)
-        if not c.authenticated and not cmd.noauth:
-            return E_NOAUTH
         c.last_command = cmd.name
         if c.multi is not None and cmd.deny_multi:
             c.multi_error = True

@@ -92,6 +92,19 @@ def test_authentication(start_server: ServerFactory) -> None:
     assert c4("GET", "k") == b"v"
 
 
+def test_before_auth_unknown_commands_and_wrong_arities_are_noauth(
+    start_server: ServerFactory,
+) -> None:
+    """As Valkey: nothing about the command set shows before logging in."""
+    node = start_server("--requirepass", "s3cret")
+    c = node.conn()
+    noauth = ErrorReply("NOAUTH Authentication required.")
+    assert c("FOO") == noauth
+    assert c("GET") == noauth
+    assert c("ECHO", *["a"] * 8) == noauth
+    assert c("AUTH") == ErrorReply("ERR wrong number of arguments for 'auth' command")
+
+
 def test_reset_logs_out_and_runs_before_auth(start_server: ServerFactory) -> None:
     """As in Valkey: RESET makes the connection new, so with a password it must log in
     again; and like AUTH it may be sent before logging in."""
