@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 __all__ = ["info_text"]
 
 E_WRONGPASS = error("WRONGPASS invalid username-password pair or user is disabled.")
+E_CLIENT_NAME = error("ERR Client names cannot contain spaces, newlines or special characters.")
+
+
+def _valid_client_name(name: bytes) -> bool:
+    return not any(ch <= 32 or ch > 126 for ch in name)
 
 
 def _check_password(srv: Server, user: bytes | None, password: bytes) -> bool:
@@ -87,6 +92,8 @@ def cmd_hello(srv: Server, c: Client, argv: list[bytes]) -> bytes:
             i += 3
         elif opt == b"SETNAME" and i + 1 < len(argv):
             name = argv[i + 1]
+            if not _valid_client_name(name):
+                return E_CLIENT_NAME
             i += 2
         else:
             return error(f"ERR Syntax error in HELLO option '{opt.decode(errors='replace')}'")
@@ -142,8 +149,8 @@ def cmd_client(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     if sub == b"GETNAME" and len(argv) == 2:
         return bulk(c.name) if c.name else null(c.protocol)
     if sub == b"SETNAME" and len(argv) == 3:
-        if any(ch <= 32 or ch > 126 for ch in argv[2]):
-            return error("ERR Client names cannot contain spaces, newlines or special characters.")
+        if not _valid_client_name(argv[2]):
+            return E_CLIENT_NAME
         c.name = argv[2]
         return OK
     if sub == b"SETINFO" and len(argv) == 4:

@@ -196,6 +196,10 @@ def test_connection_commands(node: Node) -> None:
     assert c("CLIENT", "SETNAME", "me") == b"OK"
     assert c("CLIENT", "GETNAME") == b"me"
     assert c("CLIENT", "SETINFO", "LIB-NAME", "x") == b"OK"
+    bad_name = err("ERR Client names cannot contain spaces, newlines or special characters.")
+    assert c("CLIENT", "SETNAME", "a b") == bad_name
+    assert c("HELLO", "2", "SETNAME", "a b") == bad_name  # as CLIENT SETNAME; nothing changed
+    assert c("CLIENT", "GETNAME") == b"me"
     hello = c("HELLO", "3")
     assert isinstance(hello, dict)
     assert hello[b"proto"] == 3 and hello[b"id"] == cid and hello[b"role"] == b"master"
