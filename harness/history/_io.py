@@ -14,18 +14,19 @@ import functools
 import gc
 import json
 import math
+import operator
 import os
 import re
 import threading
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import IO, Any, cast
 
 from harness._errors import AckboundError
-from harness.history._op import FORMAT, OP_TYPES, VERSION, WORKLOADS, Header, Op, Process
+from harness.history._op import FORMAT, OBSERVER, OP_TYPES, VERSION, WORKLOADS, Header, Op, Process
 
 
 def _not_json(name: str) -> Any:
@@ -405,6 +406,9 @@ def _parse_bulk(raw: list[bytes | str], source: str) -> History | None:
         ]
     ):
         return None
+    lags = compress(zip(types, process, value, strict=True), map(operator.eq, fs, repeat("lag")))
+    if not all([type(v) is int for t, p, v in lags if t == "ok" and p == OBSERVER]):
+        return None
     columns: Columns = (index, times, process, types, fs, workload, key, value, error, node, final)
     return History.from_columns(header, columns)
 
@@ -428,6 +432,7 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
     last_index = -1
     last_time = 0
     lineno = 0
+    header_line = 0
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -457,7 +462,13 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
                     f"{source}:{lineno}",
                     f'a header line must come first and have "format": "{FORMAT}"',
                 )
+            if header_line:
+                raise _bad(
+                    f"{source}:{lineno}",
+                    f"a second header line (the first is line {header_line}); keep one",
+                )
             header = _header_from(obj, f"{source}:{lineno}")
+            header_line = lineno
             continue
         try:
             index = obj["index"]
@@ -473,6 +484,8 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
         if type(index) is not int or index <= last_index:
             if type(index) is not int:
                 problem = f"'index' must be an integer; got {index!r}"
+            elif index < 0:
+                problem = f"'index' must be ≥ 0; got {index}"
             else:
                 problem = (
                     f"'index' {index} does not follow the previous op's {last_index}; "
@@ -540,6 +553,11 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
             )
         last_index = index
         last_time = t
+        if f == "lag" and typ == "ok" and process == OBSERVER and type(value) is not int:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"a lag observation's value is whole milliseconds (an integer); got {value!r}",
+            )
         append(Op(index, t, process, typ, f, workload, key, value, error, node, final))
     return History(header=header, ops=tuple(ops))
 

@@ -72,7 +72,7 @@ _PARAM_KEYS = {
 }
 
 
-_MAX_NS = 1 << 62  # the ndjson reader's bound too
+_MAX_NS = 1 << 62  # later times are written as this (the ndjson reader takes any int)
 
 
 def _ns(ms: str) -> int:

@@ -1569,8 +1569,9 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
     ops: list[Op] = []
     append = ops.append
     last_index = -1
-    last_time = -(1 << 62)
+    last_time = 0
     lineno = 0
+    header_line = 0
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -1589,7 +1590,13 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
                     f"{source}:{lineno}",
                     f'a header line must come first and have "format": "{FORMAT}"',
                 )
+            if header_line:
+                raise _bad(
+                    f"{source}:{lineno}",
+                    f"a second header line (the first is line {header_line}); keep one",
+                )
             header = _header_from(obj, f"{source}:{lineno}")
+            header_line = lineno
             continue
         try:
             index = obj["index"]
@@ -1605,6 +1612,8 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
         if type(index) is not int or index <= last_index:
             if type(index) is not int:
                 problem = f"'index' must be an integer; got {index!r}"
+            elif index < 0:
+                problem = f"'index' must be ≥ 0; got {index}"
             else:
                 problem = (
                     f"'index' {index} does not follow the previous op's {last_index}; "
@@ -1613,6 +1622,12 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
             raise _bad(f"{source}:{lineno}", problem)
         if type(t) is not int:
             raise _bad(f"{source}:{lineno}", f"'time' must be integer nanoseconds; got {t!r}")
+        if t < 0:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"'time' must be ≥ 0 (nanoseconds of a monotonic clock); got {t}; shift every "
+                "op's time by the same amount",
+            )
         if t < last_time:
             raise _bad(
                 f"{source}:{lineno}",
@@ -1663,6 +1678,11 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
             want = "an integer delta" if workload == "counter" else 'a string such as "w17"'
             raise _bad(
                 f"{source}:{lineno}", f"a {workload} write's value must be {want}; got {value!r}"
+            )
+        if f == "lag" and typ == "ok" and process == "observer" and type(value) is not int:
+            raise _bad(
+                f"{source}:{lineno}",
+                f"a lag observation's value is whole milliseconds (an integer); got {value!r}",
             )
         last_index = index
         last_time = t

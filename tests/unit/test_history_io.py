@@ -295,6 +295,23 @@ def test_a_results_file_too_deep_to_read_is_still_a_bad_history(tmp_path: Path) 
         load_history(path)
 
 
+def test_a_second_header_and_a_negative_first_index_are_named() -> None:
+    assert error_of([line(HEADER), line(HEADER), line(op())]) == (
+        "h.ndjson:2: a second header line (the first is line 1); keep one"
+    )
+    assert error_of([line(op(index=-5))]) == "h.ndjson:1: 'index' must be ≥ 0; got -5"
+
+
+def test_a_lag_observation_that_is_not_whole_ms_is_named() -> None:
+    """It used to be dropped without a word, leaving the lag property without evidence."""
+    observe = op(process="observer", f="lag", node="n1")
+    del observe["workload"], observe["key"], observe["value"]
+    lines = [line(observe), line({**observe, "index": 1, "time": 5, "type": "ok", "value": "500"})]
+    assert error_of(lines) == (
+        "h.ndjson:2: a lag observation's value is whole milliseconds (an integer); got '500'"
+    )
+
+
 def test_negative_times_are_refused() -> None:
     """Times are nanoseconds of a monotonic clock; a negative one used to shift what the
     checker takes for 'since the start', turning a violation into unknown."""
