@@ -252,6 +252,12 @@ class _ValkeyPyClient:
         except v.exceptions.InvalidResponse as exc:  # bytes that are not RESP: drop them
             self._conn.disconnect()
             raise ClientConnectionError(f"{self._node}: the reply is not RESP ({exc})") from None
+        except UnicodeDecodeError as exc:  # text replies are decoded; these bytes are not text
+            self._conn.disconnect()
+            raise ClientConnectionError(
+                f"{self._node}: the reply is not RESP text a client can decode (not UTF-8: "
+                f"{exc.reason})"
+            ) from None
         except RecursionError:  # arrays within arrays, deeper than the parser can follow
             self._conn.disconnect()
             raise ClientConnectionError(

@@ -103,6 +103,8 @@ def test_non_resp_reply_is_none_when_nothing_listens_or_nothing_comes() -> None:
         b"+OK\r\n\x00\xff junk\r\n",
         b"*2\r\n?\r\n",
         b"*1\r\n" * 100_000 + b":1\r\n",  # deeper than any parser follows
+        b"+OK\xff\r\n",  # not UTF-8: escaped the client as UnicodeDecodeError
+        b"$1\r\n\xff\r\n",
     ],
 )
 def test_a_reply_that_is_not_resp_is_a_broken_connection_not_a_crash(reply: bytes) -> None:
