@@ -341,8 +341,10 @@ def cmd_role(srv: Server, c: Client, argv: list[bytes]) -> bytes:
 @command("WAIT", 3)
 def cmd_wait(srv: Server, c: Client, argv: list[bytes]) -> bytes | None:
     needed, timeout = _int(argv[1]), _int(argv[2])
-    if needed is None or timeout is None:
+    if needed is None:
         return E_NOT_INTEGER
+    if timeout is None:
+        return error("ERR timeout is not an integer or out of range")
     if timeout < 0:
         return error("ERR timeout is negative")
     if timeout > INT64_MAX - _now_ms():  # Valkey's bound on the deadline

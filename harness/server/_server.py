@@ -429,11 +429,7 @@ class Server:
         if cmd is None:
             if c.multi is not None:
                 c.multi_error = True
-            shown = " ".join(f"'{a[:128].decode(errors='replace')}'" for a in argv[1:4])
-            return error(
-                f"ERR unknown command '{argv[0][:128].decode(errors='replace')}', "
-                f"with args beginning with: {shown}"
-            )
+            return _unknown_command(argv)
         if not cmd.takes(len(argv)):
             if c.multi is not None:
                 c.multi_error = True
@@ -928,3 +924,20 @@ class _ReplicationClient:
 
 
 _REPLICATION_CLIENT: Final = cast("Client", _ReplicationClient())
+
+
+def _unknown_command(argv: list[bytes]) -> bytes:
+    """Valkey's reply, byte for byte: the name and the first arguments as C strings (up to
+    a NUL byte), each argument quoted and followed by a space while fewer than 128 bytes are
+    shown, the bytes echoed as sent and line breaks turned to spaces."""
+
+    def c_string(b: bytes, most: int) -> bytes:
+        return b.split(b"\0", 1)[0][:most]
+
+    shown = b""
+    for arg in argv[1:]:
+        if len(shown) >= 128:
+            break
+        shown += b"'" + c_string(arg, 128 - len(shown)) + b"' "
+    text = b"ERR unknown command '" + c_string(argv[0], 128) + b"', with args beginning with: "
+    return b"-" + (text + shown).replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"

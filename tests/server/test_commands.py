@@ -121,8 +121,15 @@ def test_keyspace_commands(node: Node) -> None:
 def test_unknown_and_arity(node: Node) -> None:
     c = node.conn()
     assert c("NOPE", "a", "b") == err(
-        "ERR unknown command 'NOPE', with args beginning with: 'a' 'b'"
+        "ERR unknown command 'NOPE', with args beginning with: 'a' 'b' "
     )
+    # as Valkey, byte for byte: C strings (up to a NUL), echoed as sent, 128 bytes at most
+    c.send_raw(encode_command(b"NO\xffPE", b"\xfe\x00zz", b"a\r\nb"))
+    assert c.sock.recv(1 << 16) == (
+        b"-ERR unknown command 'NO\xffPE', with args beginning with: '\xfe' 'a  b' \r\n"
+    )
+    shown = c("NOPE", *["q"] * 60)
+    assert isinstance(shown, ErrorReply) and str(shown).count("'q' ") == 32  # 128 bytes
     assert c("GET") == err("ERR wrong number of arguments for 'get' command")
     assert c("GET", "a", "b") == err("ERR wrong number of arguments for 'get' command")
 
@@ -185,6 +192,8 @@ def test_wait_timeout_past_int64_ms_is_out_of_range(node: Node) -> None:
     assert c("WAIT", "1", "9223372036854775807") == err("ERR timeout is out of range")
     assert c("WAIT", "0", "9223372036854775807") == err("ERR timeout is out of range")
     assert c("WAIT", "1", "-1") == err("ERR timeout is negative")
+    assert c("WAIT", "0", "x") == err("ERR timeout is not an integer or out of range")
+    assert c("WAIT", "x", "0") == err("ERR value is not an integer or out of range")
     assert c("PING") == SimpleString(b"PONG")
 
 
