@@ -431,6 +431,13 @@ class Server:
                 c.multi_error = True
             return _unknown_command(argv)
         if not cmd.takes(len(argv)):
+            if cmd.name == b"exec":  # as Valkey: the transaction is dropped, named EXECABORT
+                c.multi = None
+                c.multi_error = False
+                return error(
+                    "EXECABORT Transaction discarded because of: wrong number of arguments for "
+                    "'exec' command"
+                )
             if c.multi is not None:
                 c.multi_error = True
             return wrong_arity(cmd.name)

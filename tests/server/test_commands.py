@@ -136,6 +136,15 @@ def test_unknown_and_arity(node: Node) -> None:
 
 def test_transactions(node: Node) -> None:
     c = node.conn()
+    exec_args = err(
+        "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+    )
+    assert c("MULTI") == b"OK"
+    assert c("SET", "t", "0") == SimpleString(b"QUEUED")
+    assert c("EXEC", "x") == exec_args  # as Valkey: dropped at once
+    assert c("EXEC") == err("ERR EXEC without MULTI")
+    assert c("GET", "t") is None
+    assert c("EXEC", "x") == exec_args
     assert c("EXEC") == err("ERR EXEC without MULTI")
     assert c("DISCARD") == err("ERR DISCARD without MULTI")
     assert c("MULTI") == b"OK"
