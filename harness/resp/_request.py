@@ -220,16 +220,18 @@ _ESCAPES: Final = {
     ord("b"): b"\b",
     ord("a"): b"\a",
 }
-_SPACE: Final = frozenset(b" \t\r\n\v\f")
+_SPACE: Final = frozenset(b" \t\r\n")  # Valkey 9 splits on these; \v and \f are argument bytes
 _HEX: Final = frozenset(b"0123456789abcdefABCDEF")
 
 
 def split_inline(line: bytes) -> list[bytes] | None:
     """Split an inline command line into arguments, or return ``None`` on unbalanced quotes.
 
-    Arguments are separated by whitespace. ``"..."`` quotes allow the escapes ``\\n \\r \\t
-    \\b \\a \\\\ \\"`` and ``\\xHH``; ``'...'`` quotes allow only ``\\'``. A closing quote must be
-    followed by whitespace or the end of the line.
+    As Valkey 9 splits them: arguments are separated by spaces, tabs, CRs and LFs.
+    ``"..."`` quotes allow the escapes ``\\n \\r \\t \\b \\a \\\\ \\"`` and ``\\xHH``;
+    ``'...'`` quotes allow only ``\\'``; an escape needs a byte after it on the line (so a
+    line ending ``"a\\"`` holds ``a\\``). A quoted part and what follows it without a space
+    make one argument (``"a"b`` is ``ab``).
     """
     args: list[bytes] = []
     i = 0
@@ -255,30 +257,22 @@ def split_inline(line: bytes) -> list[bytes] | None:
                 ):
                     current.append(int(line[i + 2 : i + 4], 16))
                     i += 3
-                elif c == 92 and i + 1 < n:
+                elif c == 92 and i + 2 < n:
                     i += 1
                     current += _ESCAPES.get(line[i], bytes([line[i]]))
                 elif c == 34:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
-                        return None
                     in_double = False
-                    i += 1
-                    break
                 else:
                     current.append(c)
             elif in_single:
                 if i >= n:
                     return None
                 c = line[i]
-                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                if c == 92 and i + 2 < n and line[i + 1] == 39:
                     i += 1
                     current.append(39)
                 elif c == 39:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
-                        return None
                     in_single = False
-                    i += 1
-                    break
                 else:
                     current.append(c)
             else:

@@ -97,8 +97,29 @@ def test_limits_and_wording(cls: type, data: bytes, kw: dict[str, object], messa
 
 def test_inline_quoting() -> None:
     assert split_inline(b"set \"a\\x41\\n\" 'b\\'c'  d") == [b"set", b"aA\n", b"b'c", b"d"]
-    assert split_inline(b'"a"b') is None
     assert split_inline(b"   ") == []
+
+
+@pytest.mark.parametrize(
+    ("line", "args"),
+    [  # each as valkey-server 9.1 splits it
+        (b'ECHO "a"b', [b"ECHO", b"ab"]),
+        (b"ECHO 'a'b", [b"ECHO", b"ab"]),
+        (b"ECHO \"a\"'b'", [b"ECHO", b"ab"]),
+        (b'ECHO a"b"', [b"ECHO", b"ab"]),
+        (b'ECHO "a\\"', [b"ECHO", b"a\\"]),  # an escape needs a byte after it
+        (b"ECHO 'a\\'", [b"ECHO", b"a\\"]),
+        (b'ECHO "a\\"\\"', [b"ECHO", b'a"\\']),
+        (b'ECHO "a\\"b"', [b"ECHO", b'a"b']),
+        (b'ECHO "a\\x4"', [b"ECHO", b"ax4"]),
+        (b"ECHO a\x0bb a\x0cb", [b"ECHO", b"a\x0bb", b"a\x0cb"]),  # not separators
+        (b"ECHO a\tb", [b"ECHO", b"a", b"b"]),
+        (b'ECHO "a\\" ', None),  # unbalanced
+        (b'ECHO "a', None),
+    ],
+)
+def test_inline_splitting_is_valkeys(line: bytes, args: list[bytes] | None) -> None:
+    assert split_inline(line) == args
 
 
 @pytest.mark.skipif(not HAVE_HIREDIS, reason="the hiredis parser needs hiredis")
