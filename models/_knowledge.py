@@ -17,7 +17,7 @@ Reachability.
     replica that was surely unreachable for the whole of a write's life cannot have
     received it, so cannot have acknowledged it. Nor can a replica that no longer
     replicates from the node that applied it: one promoted, or re-pointed at another node,
-    from the end of that effect (until it is pointed back).
+    from the end of that effect (until it is pointed back, or that node is promoted).
 
 Durability lag lower bounds.
     When every eligible replica (one in an AZ other than the primary's) of the primary has
@@ -389,8 +389,12 @@ class Knowledge:
             return self._new_epoch(te.end)
         if isinstance(e, Promote):
             # A primary replicates from nobody: from its promotion on it acknowledges no
-            # other node's writes (a deposed primary's, say).
+            # other node's writes (a deposed primary's, say). Every other node may follow it
+            # from the start of the promotion (a failover re-points the replicas, whether or
+            # not a `replicate` effect says so).
             k = self._unfollow(e.node, keep=None, at=te.end)
+            unfollowed = {pr: t for pr, t in k.unfollowed.items() if pr[0] != e.node}
+            k = replace(k, unfollowed=unfollowed)
             return k._new_epoch(te.end, primary=e.node, primary_data_lost=False)
         if isinstance(e, Replicate):
             # Pointed at its source, the node may acknowledge the source's writes at once

@@ -26,3 +26,15 @@ def test_a_promoted_or_re_pointed_replica_acks_no_other_nodes_writes() -> None:
     k = _after(k, 60, 61, Replicate(node="n3", source="n1"))
     assert k.possible_ackers("n1", 50) == {"n3"}
     assert k.blocked_since("n3", "n2") == 61
+
+
+def test_a_promotion_lets_every_other_node_follow_the_new_primary() -> None:
+    """A failover re-points the replicas whether or not the history records it: a replica
+    that stopped following n1 may follow it again once n1 is promoted (the exact model's
+    trace Crash n1, Failover n2, RestartWiped n1, Failover n1 has n2 ack n1's next write)."""
+    k = initial_knowledge({"n1": "a", "n2": "b", "n3": "c"}, "n1")
+    k = _after(k, 20, 22, Promote(node="n2", by_offset=True))
+    assert k.possible_ackers("n1", 30) == {"n3"}
+    k = _after(k, 40, 42, Promote(node="n1", by_offset=False))
+    assert k.possible_ackers("n1", 50) == {"n2", "n3"}
+    assert k.possible_ackers("n2", 50) == {"n3"}  # n1 is a primary now
