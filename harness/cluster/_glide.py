@@ -230,8 +230,16 @@ class GlideRespClient:
             if not (self._read_only and "read-only mode" in str(exc)):
                 raise self._error(exc) from None
         # Refused by a client made while the node was a replica: it may be the primary now.
+        client = self._primary_client()
         try:
-            client = self._ensure(want_primary=True)
+            return _decode(client.custom_command(command))
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    def _primary_client(self) -> Any:
+        """A client that sends writes: ``ClientRefused`` if the node is still a replica."""
+        try:
+            return self._ensure(want_primary=True)
         except ClientConnectionError as exc:
             if "No primary node found" in str(exc):
                 raise ClientRefused(
@@ -239,10 +247,6 @@ class GlideRespClient:
                     "(read-only mode) does not send writes"
                 ) from None
             raise
-        try:
-            return _decode(client.custom_command(command))
-        except Exception as exc:
-            raise self._error(exc) from None
 
     def execute_all(self, *commands: Sequence[str | int | bytes]) -> list[Any]:
         """Send ``commands`` back to back on one connection (GLIDE's non-atomic batch) and
@@ -260,15 +264,7 @@ class GlideRespClient:
             batch.custom_command([a if isinstance(a, bytes) else str(a) for a in args])
         client = self._ensure()
         if self._read_only:  # a client made while the node was a replica: writes need another
-            try:
-                client = self._ensure(want_primary=True)
-            except ClientConnectionError as exc:
-                if "No primary node found" in str(exc):
-                    raise ClientRefused(
-                        f"{self._node} is not a primary, and GLIDE's client of a replica "
-                        "(read-only mode) does not send writes"
-                    ) from None
-                raise
+            client = self._primary_client()
         try:
             replies = client.exec(batch, raise_on_error=False)
         except Exception as exc:
