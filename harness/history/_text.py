@@ -1,6 +1,8 @@
 r"""A tiny text language for writing histories by hand (in tests and bug reports).
 
-One operation per line; ``#`` starts a comment. Directives first::
+One operation per line; ``#`` starts a comment (outside quotes, after a space: a ``#``
+inside an unquoted word, or a backslash outside quotes, is refused rather than read as
+the shell would read it). Directives first::
 
     mode sync                      # none | sync | async
     params K=1 L=1000 timeout=500 tolerance=100 recovery=2000   # times in ms
@@ -54,6 +56,38 @@ from harness.history._io import History, HistoryError
 from harness.history._op import Header, Op
 
 __all__ = ["parse_text"]
+
+
+def _altered_unquoted(line: str) -> str | None:
+    """What shell-style splitting would silently change in ``line`` outside quotes: a ``#``
+    inside a word starts a comment there (``w#1`` would read as ``w``), and a backslash
+    escapes the next character (``a\\b`` would read as ``ab``). ``None``: nothing."""
+    quote = ""
+    prev = " "
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"':
+                prev = ch
+                continue
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            if not prev.isspace():
+                return (
+                    f"a '#' inside a word (column {i + 1}) would start a comment there and cut "
+                    "the word; quote the word, or put a space before the comment"
+                )
+            return None  # the rest is a comment
+        elif ch == "\\":
+            return (
+                f"a backslash outside quotes (column {i + 1}) would escape the next character; "
+                "quote the word"
+            )
+        prev = ch
+    return None
+
 
 _WRITES = {"set": "register", "append": "list", "add": "set", "incr": "counter"}
 _READS = {"get": "register", "lrange": "list", "smembers": "set", "count": "counter"}
@@ -460,6 +494,9 @@ def parse_text(text: str, source: str = "<text>") -> History:
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors write first
     for lineno, line in enumerate(text.splitlines(), start=1):
         where = f"{source}:{lineno}"
+        problem = _altered_unquoted(line)
+        if problem is not None:
+            raise HistoryError(f"{where}: {problem}")
         try:  # (a # outside quotes starts a comment; inside them it is text)
             words = shlex.split(line, comments=True)
         except ValueError as exc:

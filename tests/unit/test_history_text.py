@@ -311,6 +311,16 @@ ERRORS = [
     ),
     ("5 p0 append l w1 ->", "t.txt:1: '->' needs an outcome: ok, fail, info or pending"),
     (
+        "5 p0 set r w#1",
+        "t.txt:1: a '#' inside a word (column 13) would start a comment there and cut the "
+        "word; quote the word, or put a space before the comment",
+    ),
+    (
+        "5 p0 append l a\\b",
+        "t.txt:1: a backslash outside quotes (column 16) would escape the next character; "
+        "quote the word",
+    ),
+    (
         "5 p0 append l w1 -> ok -> fail",
         "t.txt:1: nothing follows '-> ok' here (only a read's value follows ok, and an error "
         "follows fail or info); got '-> fail'",
