@@ -297,6 +297,12 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<history>") -> Hist
     line (:func:`_parse_line_by_line`), which names the first problem exactly.
     """
     raw = lines if isinstance(lines, list) else list(lines)
+    if raw:  # a byte-order mark some editors write: read the same with or without orjson
+        first = raw[0]
+        if isinstance(first, bytes) and first.startswith(b"\xef\xbb\xbf"):
+            raw = [first[3:], *raw[1:]]
+        elif isinstance(first, str) and first.startswith("\ufeff"):
+            raw = [first[1:], *raw[1:]]
     history = _parse_bulk(raw, source)
     if history is None:
         history = _parse_line_by_line(raw, source)

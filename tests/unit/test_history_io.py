@@ -312,6 +312,18 @@ def test_a_lag_observation_that_is_not_whole_ms_is_named() -> None:
     )
 
 
+@pytest.mark.parametrize(("name", "parser"), JSON_PARSERS, ids=[n for n, _ in JSON_PARSERS])
+def test_a_byte_order_mark_is_read_past_by_either_parser(
+    monkeypatch: pytest.MonkeyPatch, name: str, parser: Callable[[Any], Any]
+) -> None:
+    """orjson refused a file an editor had saved with a BOM, the stdlib's parser took it."""
+    monkeypatch.setattr(_io, "_loads", parser)
+    text = [line(HEADER), line(op())]
+    plain = parse_lines(text)
+    assert parse_lines(["\ufeff" + text[0], text[1]]) == plain
+    assert parse_lines([b"\xef\xbb\xbf" + text[0].encode(), text[1].encode()]) == plain
+
+
 def test_negative_times_are_refused() -> None:
     """Times are nanoseconds of a monotonic clock; a negative one used to shift what the
     checker takes for 'since the start', turning a violation into unknown."""
