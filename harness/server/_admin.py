@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from harness.resp import (
     OK,
@@ -154,6 +154,14 @@ def cmd_client(srv: Server, c: Client, argv: list[bytes]) -> bytes:
         c.name = argv[2]
         return OK
     if sub == b"SETINFO" and len(argv) == 4:
+        option = argv[2].lower()
+        if option not in (b"lib-name", b"lib-ver"):
+            return error(f"ERR Unrecognized option '{argv[2].decode(errors='replace')}'")
+        if not _valid_client_name(argv[3]):
+            return error(
+                f"ERR {argv[2].decode(errors='replace')} cannot contain spaces, newlines or "
+                "special characters."
+            )
         return OK
     if sub == b"LIST":
         now = time.monotonic()
@@ -169,10 +177,7 @@ def cmd_client(srv: Server, c: Client, argv: list[bytes]) -> bytes:
             f"id={c.id} addr={c.addr[0]}:{c.addr[1]} name={c.name.decode(errors='replace')}\n".encode(),
             c.protocol,
         )
-    return error(
-        f"ERR unknown subcommand or wrong number of arguments for 'CLIENT|"
-        f"{argv[1].decode(errors='replace')}' command"
-    )
+    return _subcommand_error(b"CLIENT", argv[1], _CLIENT_SUBCOMMANDS)
 
 
 @command("COMMAND", -1)
@@ -369,6 +374,12 @@ def cmd_config(srv: Server, c: Client, argv: list[bytes]) -> bytes:
         everything = {name: s.show(getattr(srv.config, s.attr)) for name, s in SETTINGS.items()}
         everything.update({k: v for k, v in _STATIC_CONFIG.items() if k != "appendfsync-default"})
         for pattern in argv[2:]:
+            if not _GLOB_CHARS.intersection(pattern):
+                # A name, not a pattern: Valkey answers with the name as it was asked for.
+                exact = pattern.decode(errors="replace")
+                if exact.lower() in everything:
+                    values[exact] = everything[exact.lower()]
+                continue
             regex = glob_to_regex(pattern.lower())
             for name, value in everything.items():
                 if regex.match(name.encode()):
@@ -380,6 +391,11 @@ def cmd_config(srv: Server, c: Client, argv: list[bytes]) -> bytes:
         changes: dict[str, object] = {}
         for i in range(2, len(argv), 2):
             name = argv[i].decode(errors="replace").lower()
+            if any(argv[j].lower() == argv[i].lower() for j in range(2, i, 2)):
+                return error(
+                    f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                    "duplicate parameter"
+                )
             setting = SETTINGS.get(name)
             if setting is None or setting.parse is None:
                 return error(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
@@ -398,10 +414,29 @@ def cmd_config(srv: Server, c: Client, argv: list[bytes]) -> bytes:
         return OK
     if sub == b"REWRITE":
         return error("ERR The server is running without a config file")
+    return _subcommand_error(b"CONFIG", argv[1], _CONFIG_SUBCOMMANDS)
+
+
+_CLIENT_SUBCOMMANDS: Final = frozenset(
+    [b"ID", b"GETNAME", b"SETNAME", b"SETINFO", b"LIST", b"INFO"]
+)
+_CONFIG_SUBCOMMANDS: Final = frozenset([b"GET", b"SET", b"RESETSTAT", b"REWRITE"])
+
+
+def _subcommand_error(command: bytes, sub: bytes, known: frozenset[bytes]) -> bytes:
+    """Valkey's words for a subcommand given the wrong number of arguments, or unknown."""
+    if sub.upper() in known:
+        return error(
+            f"ERR wrong number of arguments for '{command.decode().lower()}|"
+            f"{sub.decode().lower()}' command"
+        )
     return error(
-        f"ERR unknown subcommand or wrong number of arguments for 'CONFIG|"
-        f"{argv[1].decode(errors='replace')}' command"
+        f"ERR unknown subcommand '{sub[:128].decode(errors='replace')}'. Try "
+        f"{command.decode()} HELP."
     )
+
+
+_GLOB_CHARS: Final = frozenset(b"*?[\\")
 
 
 def apply_config(srv: Server, changes: dict[str, object]) -> bytes | None:

@@ -12,8 +12,8 @@ from harness.server._commands import INT64_MAX
 __all__ = ["DURABILITY_MODES", "SETTINGS", "ServerConfig", "Setting", "parse_memory"]
 
 DURABILITY_MODES: Final = ("none", "sync", "async")
-FSYNC_POLICIES: Final = ("always", "everysec", "no")
-LOG_LEVELS: Final = ("debug", "verbose", "notice", "warning")
+FSYNC_POLICIES: Final = ("everysec", "always", "no")  # Valkey's order, as its errors list them
+LOG_LEVELS: Final = ("debug", "verbose", "notice", "warning", "nothing")
 
 
 @dataclass(kw_only=True)
@@ -125,7 +125,10 @@ def _memory_in(low: int) -> Callable[[str], object]:
     high = INT64_MAX
 
     def parse(text: str) -> object:
-        value = parse_memory(text)
+        try:
+            value = parse_memory(text)
+        except ValueError:
+            raise ValueError("argument must be a memory value") from None
         if not low <= value <= high:
             raise ValueError(f"argument must be between {low} and {high} inclusive")
         return value

@@ -63,7 +63,7 @@ E_DENIED: Final = error(
     "comes from a non-loopback address. Set a password (--requirepass or "
     "ACKBOUND_SERVER_PASSWORD), connect from 127.0.0.1, or start with --protected-mode no."
 )
-_LEVELS: Final = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
+_LEVELS: Final = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
 _MARKS: Final = {"debug": ".", "verbose": "-", "notice": "*", "warning": "#"}
 
 

@@ -272,6 +272,30 @@ def test_info_and_config(node: Node) -> None:
         "ERR Unknown option or number of arguments for CONFIG SET - 'port'"
     )
     assert c("CONFIG", "GET", "save") == [b"save", b""]
+    # each as valkey-server 9.1 words it
+    assert c("CONFIG", "GET", "LogLevel") == [b"LogLevel", b"notice"]  # a name, echoed
+    assert c("CONFIG", "SET", "loglevel", "warning", "LOGLEVEL", "notice") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'loglevel') - duplicate parameter"
+    )
+    assert c("CONFIG", "SET", "appendfsync", "x") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) "
+        "must be one of the following: everysec, always, no"
+    )
+    assert c("CONFIG", "SET", "repl-backlog-size", "abc") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'repl-backlog-size') - argument "
+        "must be a memory value"
+    )
+    assert c("CONFIG", "SET", "loglevel", "nothing") == b"OK"
+    assert c("CONFIG", "SET", "loglevel", "notice") == b"OK"
+    assert c("CONFIG", "BOGUS") == err("ERR unknown subcommand 'BOGUS'. Try CONFIG HELP.")
+    assert c("CONFIG", "GET") == err("ERR wrong number of arguments for 'config|get' command")
+    assert c("CLIENT", "SETNAME") == err(
+        "ERR wrong number of arguments for 'client|setname' command"
+    )
+    assert c("CLIENT", "SETINFO", "bogus", "1") == err("ERR Unrecognized option 'bogus'")
+    assert c("CLIENT", "SETINFO", "LIB-VER", "1 2") == err(
+        "ERR LIB-VER cannot contain spaces, newlines or special characters."
+    )
     for name in (
         "sync-replicas",
         "sync-timeout-ms",
