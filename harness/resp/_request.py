@@ -129,7 +129,7 @@ class RequestParser:
             if pos >= len(buf):
                 return None
             if buf[pos] == _STAR:
-                nl = buf.find(b"\r\n", pos)
+                nl = _header_end(buf, pos)
                 if nl < 0:
                     if len(buf) - pos > INLINE_MAX_SIZE:
                         raise ProtocolError("Protocol error: too big mbulk count string")
@@ -163,7 +163,7 @@ class RequestParser:
             while remaining:
                 if pos >= n:
                     return None
-                nl = buf.find(b"\r\n", pos)
+                nl = _header_end(buf, pos)
                 if nl < 0:
                     if n - pos > INLINE_MAX_SIZE:
                         raise ProtocolError("Protocol error: too big bulk count string")
@@ -222,6 +222,17 @@ _ESCAPES: Final = {
 }
 _SPACE: Final = frozenset(b" \t\r\n")  # Valkey 9 splits on these; \v and \f are argument bytes
 _HEX: Final = frozenset(b"0123456789abcdefABCDEF")
+
+
+def _header_end(buf: bytearray, pos: int) -> int:
+    """Where the ``*N`` or ``$N`` header at ``pos`` ends: its CR, which must be followed by
+    LF (else ``invalid CRLF in request``, as Valkey says); -1 while it has not all arrived."""
+    cr = buf.find(b"\r", pos)
+    if cr < 0 or cr + 1 >= len(buf):
+        return -1
+    if buf[cr + 1] != 0x0A:
+        raise ProtocolError("Protocol error: invalid CRLF in request")
+    return cr
 
 
 def split_inline(line: bytes) -> list[bytes] | None:

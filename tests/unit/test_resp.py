@@ -83,6 +83,8 @@ def test_commands_split_anywhere(cls: type) -> None:
             "Protocol error: invalid CRLF in request",
         ),
         (b"*1\r\n$4\r\nPINGxx", {}, "Protocol error: invalid CRLF in request"),
+        (b"*1\rX$4\r\nPING\r\n", {}, "Protocol error: invalid CRLF in request"),
+        (b"*1\r\n$4\rX\r\nPING\r\n", {}, "Protocol error: invalid CRLF in request"),
         (b"PING\r\n*1\r\n$4\r\nPING\rx", {}, "Protocol error: invalid CRLF in request"),
         (
             encode_command("PING") + b"*2\r\n$4\r\nECHO\r\n$2\r\nab\n\r",
