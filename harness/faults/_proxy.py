@@ -120,6 +120,24 @@ class _Pump:
         self.queued = 0
         self.item_ready = asyncio.Event()
         self.drained = asyncio.Event()
+        # The pump the other way: told when this one's destination is gone (see write_loop).
+        self.back: _Pump | None = None
+        self.finished = False  # the end of the stream (FIN or reset) went through
+        self.tasks: list[asyncio.Task[None]] = []  # the connection's, which a reset cancels
+
+    def push_reset(self) -> None:
+        """The far end of this pump's source is gone: a reset goes this way, behind the
+        bytes queued before it and through this direction's policy, as one read would (after
+        a FIN that already went, on its own, once the direction passes)."""
+        if self.finished:
+            self.tasks.append(asyncio.ensure_future(self._reset_when_due()))
+            return
+        self.queue.append((time.monotonic(), _RESET))
+        self.item_ready.set()
+
+    async def _reset_when_due(self) -> None:
+        await self._until_due(time.monotonic())
+        self.reset()
 
     async def read_loop(self) -> None:
         while True:
@@ -155,6 +173,18 @@ class _Pump:
                 await asyncio.wait_for(changed.wait(), wait)
 
     async def write_loop(self) -> None:
+        """Deliver the queue. If the destination is gone (the write fails), what is left of
+        this direction is lost with it, and its sender learns of it only as a reset sent
+        the other way, through that direction's policy: a partition holds it like any byte
+        (resetting both ends at once would carry news of a node's death across a cut)."""
+        try:
+            await self._deliver()
+        except (ConnectionError, OSError):
+            if self.back is None:
+                raise
+            self.back.push_reset()
+
+    async def _deliver(self) -> None:
         state = self.state
         while True:
             while not self.queue:
@@ -164,7 +194,9 @@ class _Pump:
             if not data:
                 await self._until_due(arrival)
                 self.queue.popleft()
-                if data is _RESET:
+                self.finished = True
+                # (a reset pushed behind a FIN follows it at once)
+                if data is _RESET or any(d is _RESET for _a, d in self.queue):
                     self.reset()
                 elif self.dst.can_write_eof():
                     self.dst.write_eof()
@@ -203,6 +235,9 @@ class _Conn:
         self.client = down_writer
         self.server: asyncio.StreamWriter | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        # The task that accepted the connection: while it still waits at a partition or
+        # connects upstream, a reset must stop it there (nothing may reach the server).
+        self.handler = asyncio.current_task()
 
     def abort(self) -> None:
         for w in (self.client, self.server):
@@ -215,6 +250,8 @@ class _Conn:
             w.transport.abort()
         for t in self.tasks:
             t.cancel()
+        if self.handler is not None and self.handler is not asyncio.current_task():
+            self.handler.cancel()
 
 
 class Link:
@@ -314,14 +351,19 @@ class Link:
             except (OSError, TimeoutError):
                 conn.abort()  # upstream down: the client sees its connection reset
                 return
+            except asyncio.CancelledError:  # reset or shutdown while connecting
+                conn.abort()
+                return
             conn.server = s_writer
             _nodelay(s_writer)
             up = _Pump(c_reader, s_writer, self._up, conn.abort)
             down = _Pump(s_reader, c_writer, self._down, conn.abort)
+            up.back, down.back = down, up
             conn.tasks = [
                 asyncio.ensure_future(coro)
                 for coro in (up.read_loop(), up.write_loop(), down.read_loop(), down.write_loop())
             ]
+            up.tasks = down.tasks = conn.tasks
             try:
                 await asyncio.gather(*conn.tasks)
             except Exception:
@@ -331,6 +373,8 @@ class Link:
                 # cancelled handler task as an error).
                 conn.abort()
             else:
+                for t in conn.tasks:  # a reset still waiting to go after a FIN
+                    t.cancel()
                 for w in (c_writer, s_writer):
                     w.close()
         finally:

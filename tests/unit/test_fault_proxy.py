@@ -348,3 +348,102 @@ def test_closing_the_proxy_frees_its_ports(echo: tuple[str, int]) -> None:
         s.bind(("127.0.0.1", port))
     with pytest.raises(RuntimeError, match="the fault proxy is closed"):
         proxy.add_link("again", echo)
+
+
+class _Holding:
+    """A server that accepts connections and keeps their sockets (a test closes them, as
+    a node that dies would), counting the bytes each one received."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.addr: tuple[str, int] = self.sock.getsockname()[:2]
+        self.conns: list[socket.socket] = []
+        self.received: list[bytes] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            self.received.append(b"")
+            threading.Thread(
+                target=self._read, args=(conn, len(self.conns) - 1), daemon=True
+            ).start()
+
+    def _read(self, conn: socket.socket, i: int) -> None:
+        while True:
+            try:
+                data = conn.recv(1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            self.received[i] += data
+
+
+def _wait_for(check: object, what: str) -> None:
+    deadline = time.monotonic() + 5
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def test_a_dead_server_is_not_reported_through_a_cut_direction(proxy: FaultProxy) -> None:
+    """With the link's way back cut, the client must learn nothing of the server's end (it
+    used to get a reset at once when its next write failed); after the heal it does."""
+    server = _Holding()
+    link = proxy.add_link("dies", server.addr)
+    client = _connect(link)
+    client.sendall(b"PING\r\n")
+    _wait_for(lambda: server.received and server.received[0], "the first bytes")
+    link.set("down", Policy(blocked=True))
+    server.conns[0].close()  # the node dies
+    client.settimeout(0.5)
+    for _ in range(3):
+        client.sendall(b"SET k v\r\n")  # the proxy's write to the dead server fails
+        time.sleep(0.1)
+    with pytest.raises(TimeoutError):
+        client.recv(10)
+    link.set("down", PASS)
+    client.settimeout(5)
+    with pytest.raises(ConnectionResetError):
+        client.recv(10)
+
+
+def test_a_closed_client_is_not_reported_through_a_cut_direction(proxy: FaultProxy) -> None:
+    server = _Holding()
+    link = proxy.add_link("gone", server.addr)
+    client = _connect(link)
+    client.sendall(b"hello")
+    _wait_for(lambda: server.received and server.received[0], "the first bytes")
+    link.set("up", Policy(blocked=True))
+    client.close()
+    far = server.conns[0]
+    far.settimeout(0.3)
+    for _ in range(20):  # the proxy's writes to the closed client fail
+        far.sendall(b"x" * 1000)
+        time.sleep(0.01)
+    with pytest.raises(TimeoutError):
+        far.recv(10)  # no FIN, no reset: the way up is cut
+
+
+def test_a_reset_stops_a_connection_waiting_at_a_partition(proxy: FaultProxy) -> None:
+    """It used to go on waiting, then connect upstream and deliver what the client had
+    sent, though the client had been told its connection was reset."""
+    server = _Holding()
+    link = proxy.add_link("waiting", server.addr)
+    link.set("up", Policy(blocked=True))
+    client = _connect(link)
+    client.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
+    _wait_for(lambda: link.stats().connections == 1, "the connection at the proxy")
+    assert link.reset() == 1
+    with pytest.raises(ConnectionResetError):
+        client.settimeout(5)
+        client.recv(10)
+    link.set("up", PASS)
+    time.sleep(0.3)
+    assert server.conns == [] and link.stats().bytes_up == 0
