@@ -178,6 +178,10 @@ class _Table:
                 f"must be a list of commands, each a list of strings ({what}); "
                 f'e.g. [["CONFIG", "SET", "appendonly", "no"]]; got {_show(value)}',
             )
+        if required and not value:
+            # A required step that does nothing would pass for done (an empty flush leaves
+            # the last example's data to be read back as phantoms).
+            raise self.error(name, f"is empty; give at least one command ({what})")
         return tuple(self._command(name, c, allowed, what) for c in value)
 
     def _command(self, name: str, value: list[Any], allowed: Iterable[str], what: str) -> Command:

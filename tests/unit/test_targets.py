@@ -437,3 +437,25 @@ def test_a_docker_image_that_is_no_reference_is_named_in_the_file(
     with pytest.raises(TargetError) as exc:
         load_target_file(path)
     assert str(exc.value).startswith(f"{path}: key 'docker.image': {problem}")
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "example"),
+    [
+        ("reset", "flush", '[["FLUSHALL"]]'),
+        ("replication", "replicaof", '[["REPLICAOF", "{primary_host}", "{primary_port}"]]'),
+        ("replication", "promote", '[["REPLICAOF", "NO", "ONE"]]'),
+    ],
+)
+def test_a_required_command_list_may_not_be_empty(
+    tmp_path: Path, table: str, key: str, example: str
+) -> None:
+    """An empty flush passed for a reset: the last example's data was read back as
+    phantoms, and a correct server was reported violating no-phantom-writes."""
+    path = tmp_path / "x.toml"
+    path.write_text(f'extends = "bundled"\nname = "x"\n[{table}]\n{key} = []\n', encoding="utf-8")
+    with pytest.raises(TargetError) as exc:
+        load_target(str(path))
+    assert str(exc.value) == (
+        f"{path}: key '{table}.{key}': is empty; give at least one command (e.g. {example})"
+    )
