@@ -433,8 +433,13 @@ def _build_images(cells: Sequence[Cell], log: Any) -> None:
 
 
 def _parse_rows(text: str | None) -> list[tuple[str, str]]:
-    if not text:
+    if text is None:
         return list(ROWS)
+    if not text.strip(", "):
+        raise AckboundError(
+            "--targets is empty; name rows (bundled, valkey, redis, or target/backend), or "
+            "drop it for every row"
+        )
     rows: list[tuple[str, str]] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:
@@ -467,17 +472,17 @@ def plan(args: argparse.Namespace) -> list[Cell]:
 
     if args.short:
         cells = list(SHORT_CELLS)
-        if args.targets:
+        if args.targets is not None:
             rows = _parse_rows(args.targets)
             cells = [c for c in cells if (c.target, c.backend) in rows]
-        if args.modes:
+        if args.modes is not None:
             modes = parse_modes(args.modes, "--modes")
             cells = [c for c in cells if c.mode in modes]
         return cells
     rows = _parse_rows(args.targets)
-    modes = parse_modes(args.modes or "all", "--modes")
-    faults = parse_faults(args.faults) if args.faults else STANDARD_FAULTS
-    seeds = _parse_seeds(args.seeds) if args.seeds else DEFAULT_SEEDS
+    modes = parse_modes("all" if args.modes is None else args.modes, "--modes")
+    faults = parse_faults(args.faults) if args.faults is not None else STANDARD_FAULTS
+    seeds = _parse_seeds(args.seeds) if args.seeds is not None else DEFAULT_SEEDS
     return [
         Cell(
             target=t,

@@ -50,8 +50,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mode",
         default=None,
-        help="none, sync, async, all or a comma-separated list (default all; with --bug, "
-        "the mode where the bug shows)",
+        help="none, sync, async, all or a comma-separated list (default: every mode the "
+        "target supports; with --bug, the mode where the bug shows)",
     )
     p.add_argument(
         "--faults",
@@ -137,7 +137,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
     from harness.targets import image_problem, load_target
 
     target = load_target(args.target)
-    modes: tuple[str, ...] | None = parse_modes(args.mode) if args.mode else None
+    modes: tuple[str, ...] | None = parse_modes(args.mode) if args.mode is not None else None
     nodes, azs = args.nodes, args.azs
     if args.bug is not None:
         check_bug_target(target, args.bug)
@@ -152,8 +152,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str]) -> tuple[Any, An
         topo = hint.get("topology") or {}
         if nodes is None and azs is None and topo:
             nodes, azs = topo.get("nodes"), topo.get("azs")
-    if modes is None:
-        modes = parse_modes("all")
+    if modes is None:  # every mode the target supports
+        modes = tuple(m for m in parse_modes("all") if m in target.supported_modes)
     unsupported = [m for m in modes if m not in target.supported_modes]
     if unsupported:
         raise AckboundError(

@@ -199,3 +199,18 @@ def test_a_fault_list_that_says_nothing_clear_is_refused(text: str, expected: st
         parse_faults(text)
     assert str(err.value) == expected
     assert parse_faults("none") == () and parse_faults(" kill , pause ") == ("kill", "pause")
+
+
+def test_an_empty_mode_is_refused_not_taken_for_all(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--mode", "", "--budget", "5", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 3
+    assert done.stderr.strip() == (
+        "ackbound: error: --mode '': use none, sync, async, all, or a comma-separated list of them"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -110,3 +110,45 @@ def test_bundled_bugs_are_passed_to_every_node(tmp_path: Path) -> None:
     for node in ("n1", "n2", "n3"):
         log = (tmp_path / "nodes" / node / "log").read_text()
         assert "--bug sync-ack-before-replication" in log.splitlines()[0]
+
+
+def test_without_mode_a_run_takes_every_mode_the_target_has(tmp_path: Path) -> None:
+    """The default is the target's own modes: a target of mode none only used to be refused
+    ('does not support mode(s) sync, async') though no mode was asked for."""
+    import json
+    import re
+
+    need_bundled()
+    text = MYSTORE.read_text(encoding="utf-8")
+    text = re.sub(r"\[modes\.(sync|async)\]\n(?:(?!\n\[).)*", "", text, flags=re.DOTALL)
+    assert "[modes.none]" in text and "[modes.sync]" not in text and "[modes.async]" not in text
+    target = tmp_path / "noneonly.toml"
+    target.write_text(text, encoding="utf-8")
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--target",
+            str(target),
+            "--budget",
+            "3",
+            "--examples",
+            "1",
+            "--no-canon",
+            "--faults",
+            "none",
+            "--quiet",
+            "--report-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode in (0, 2), done.stdout + done.stderr
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert list(results["modes"]) == ["none"]

@@ -271,6 +271,12 @@ def test_render_only_writes_the_page_from_the_json(tmp_path: Path) -> None:
         (["--seeds", "x"], "--seeds 'x': give a comma-separated list of whole numbers"),
         (["--short", "--check", "nope.json"], "--check nope.json: no such file"),
         (["--modes", "fast"], "--modes 'fast': use none, sync, async, all"),
+        # empty values used to mean "every row" / "every mode"
+        (["--targets", ""], "--targets is empty; name rows (bundled, valkey, redis, or"),
+        (["--short", "--targets", ","], "--targets is empty; name rows"),
+        (["--modes", ""], "--modes '': use none, sync, async, all"),
+        (["--short", "--modes", ""], "--modes '': use none, sync, async, all"),
+        (["--seeds", ""], "--seeds '': give a comma-separated list of whole numbers"),
         (["--out", "m.json"], "--out m.json is the page (Markdown), and its data goes beside it"),
         (["--render", "m.md", "--out", "m.md"], "--out m.md is the matrix.json --render reads"),
     ],
