@@ -473,12 +473,21 @@ def _docker(top: _Table) -> DockerSpec | None:
     return DockerSpec(image=image, command=command, data_dir=data_dir)
 
 
+def _same_host(host: str) -> str:
+    """One spelling per host for the two-names-one-server check: localhost, 127.0.0.1 and
+    ::1 (each a name of the usual loopback address) are one host."""
+    h = host.lower().strip("[]")
+    return "loopback" if h in ("localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1") else h
+
+
 def _node_address(n: _Table) -> tuple[str, int, bool | None]:
     """host and port, from ``host``/``port`` or a ``url`` (``rediss://host:port``); and
     whether the url asks for TLS (None: no url)."""
     url = n.get("url", str, None, what='the node\'s address as a URL, e.g. "rediss://host:6380"')
     if url is None:
         host = n.get("host", str, required=True, what="the node's address (or give url)")
+        if not host.strip() or host != host.strip():
+            raise n.error("host", f"{host!r} is no address; give a host name or IP, e.g. 127.0.0.1")
         port = n.get("port", int, required=True, what="the node's port")
         if not 0 < port < 65536:
             raise n.error("port", f"{port} is not a TCP port; use 1..65535")
@@ -537,7 +546,7 @@ def _external(top: _Table) -> tuple[ExternalSpec, bool | None]:
         raise t.error("nodes", f"node names must be unique; got {names}")
     where: dict[tuple[str, int], str] = {}
     for node in nodes:  # two names for one server: a replica of itself, and faults that miss
-        other = where.setdefault((node.host.lower(), node.port), node.name)
+        other = where.setdefault((_same_host(node.host), node.port), node.name)
         if other != node.name:
             raise t.error(
                 "nodes",

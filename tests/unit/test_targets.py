@@ -368,6 +368,20 @@ write = "wait"
         "managed.toml: key 'external.nodes': 'a' and 'b' are both 127.0.0.1:7001; give each "
         "node its own address"
     )
+    # the same server under two spellings of loopback
+    bad = text.replace(
+        '{name = "b", host = "127.0.0.1", port = 7002',
+        '{name = "b", host = "localhost", port = 7001',
+    )
+    with pytest.raises(TargetError, match=r"'a' and 'b' are both localhost:7001"):
+        parse_target(tomllib.loads(bad), "managed.toml")
+    bad = text.replace('{name = "b", host = "127.0.0.1"', '{name = "b", host = ""')
+    with pytest.raises(TargetError) as exc:
+        parse_target(tomllib.loads(bad), "managed.toml")
+    assert str(exc.value) == (
+        "managed.toml: key 'external.nodes[1].host': '' is no address; give a host name or "
+        "IP, e.g. 127.0.0.1"
+    )
 
 
 def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
