@@ -453,7 +453,12 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
         except ValueError as exc:
             where = f"{source}:{lineno}"
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            hint = "the file is truncated" if not text.endswith("\n") else "fix or remove the line"
+            if "\ufffd" in text or "\x00" in text:  # not UTF-8 text at all
+                hint = "the line is not text; is this a history file?"
+            elif not text.endswith("\n"):
+                hint = "the file is truncated"
+            else:
+                hint = "fix or remove the line"
             raise _bad(where, f"not valid JSON ({_json_problem(exc)}); {hint}") from None
         except RecursionError:
             raise _bad(

@@ -324,6 +324,12 @@ def test_a_byte_order_mark_is_read_past_by_either_parser(
     assert parse_lines([b"\xef\xbb\xbf" + text[0].encode(), text[1].encode()]) == plain
 
 
+def test_binary_bytes_are_not_called_a_truncated_file() -> None:
+    message = error_of([b"\x00\x01\xff\xfe"])  # type: ignore[list-item]
+    assert message.startswith("h.ndjson:1: not valid JSON (")
+    assert message.endswith("); the line is not text; is this a history file?")
+
+
 def test_negative_times_are_refused() -> None:
     """Times are nanoseconds of a monotonic clock; a negative one used to shift what the
     checker takes for 'since the start', turning a violation into unknown."""
