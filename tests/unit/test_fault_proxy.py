@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from _resp_peer import received_chunks
 
 from harness.faults import PASS, FaultProxy, Link, Policy
 
@@ -374,13 +375,7 @@ class _Holding:
             ).start()
 
     def _read(self, conn: socket.socket, i: int) -> None:
-        while True:
-            try:
-                data = conn.recv(1 << 16)
-            except OSError:
-                return
-            if not data:
-                return
+        for data in received_chunks(conn):
             self.received[i] += data
 
 
@@ -392,14 +387,20 @@ def _wait_for(check: object, what: str) -> None:
         time.sleep(0.01)
 
 
-def test_a_dead_server_is_not_reported_through_a_cut_direction(proxy: FaultProxy) -> None:
-    """With the link's way back cut, the client must learn nothing of the server's end (it
-    used to get a reset at once when its next write failed); after the heal it does."""
+def _talking(proxy: FaultProxy, name: str) -> tuple[_Holding, Link, socket.socket]:
+    """A server, a link to it and a client whose first bytes have reached the server."""
     server = _Holding()
-    link = proxy.add_link("dies", server.addr)
+    link = proxy.add_link(name, server.addr)
     client = _connect(link)
     client.sendall(b"PING\r\n")
     _wait_for(lambda: server.received and server.received[0], "the first bytes")
+    return server, link, client
+
+
+def test_a_dead_server_is_not_reported_through_a_cut_direction(proxy: FaultProxy) -> None:
+    """With the link's way back cut, the client must learn nothing of the server's end (it
+    used to get a reset at once when its next write failed); after the heal it does."""
+    server, link, client = _talking(proxy, "dies")
     link.set("down", Policy(blocked=True))
     server.conns[0].close()  # the node dies
     client.settimeout(0.5)
@@ -415,11 +416,7 @@ def test_a_dead_server_is_not_reported_through_a_cut_direction(proxy: FaultProxy
 
 
 def test_a_closed_client_is_not_reported_through_a_cut_direction(proxy: FaultProxy) -> None:
-    server = _Holding()
-    link = proxy.add_link("gone", server.addr)
-    client = _connect(link)
-    client.sendall(b"hello")
-    _wait_for(lambda: server.received and server.received[0], "the first bytes")
+    server, link, client = _talking(proxy, "gone")
     link.set("up", Policy(blocked=True))
     client.close()
     far = server.conns[0]
