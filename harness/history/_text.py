@@ -156,8 +156,8 @@ class _Parser:
         self.cuts: set[tuple[str, str]] = set()
         self.slow: set[tuple[str, str]] = set()
         # Client process -> (completion time of its last op, None if pending; its line).
-        self.busy: dict[int, tuple[int | None, str]] = {}
-        self.busy_named: dict[str, tuple[int, str]] = {}  # the same, of nemesis and observer
+        # (nemesis and observer too: each does one thing at a time, like a client.)
+        self.busy: dict[int | str, tuple[int | None, str]] = {}
         self.seen_op = False
 
     # -- helpers -------------------------------------------------------------------------
@@ -174,6 +174,20 @@ class _Parser:
 
     def node_names(self) -> list[str]:
         return [n["name"] for n in self.nodes]
+
+    def claim(
+        self, proc: int | str, t0: int, t1: int | None, where: str, who: str, fix: str
+    ) -> None:
+        """``proc`` runs one thing at a time: busy from ``t0`` until ``t1`` (``None``: for
+        good), unless its last line still runs then."""
+        busy = self.busy.get(proc)
+        if busy is not None and (busy[0] is None or t0 < busy[0]):
+            until = "never completes" if busy[0] is None else f"runs until {busy[0] / 1e6:g} ms"
+            raise HistoryError(
+                f"{where}: {who} is still busy: its line {busy[1]} {until}; it does one thing "
+                f"at a time, so {fix}"
+            )
+        self.busy[proc] = (t1, where)
 
     def check_node(self, name: str, where: str) -> str:
         if self.nodes and name not in self.node_names():
@@ -371,14 +385,7 @@ class _Parser:
                 "write only the action and its arguments"
             )
         if proc_word in ("nemesis", "observer"):
-            named = self.busy_named.get(proc_word)
-            if named is not None and t0 < named[0]:
-                raise HistoryError(
-                    f"{where}: the {proc_word} is still busy: its line {named[1]} runs until "
-                    f"{named[0] / 1e6:g} ms; it does one thing at a time, so start this at or "
-                    "after that"
-                )
-            self.busy_named[proc_word] = (t1, where)
+            self.claim(proc_word, t0, t1, where, f"the {proc_word}", "start this at or after that")
         if proc_word == "nemesis":
             eff = self.fault_effects(action, rest, where)
             value: dict[str, Any] = {}
@@ -415,14 +422,9 @@ class _Parser:
                 f"{where}: unknown action {action!r}; clients write with set, append, add, incr "
                 "and read with get, lrange, smembers, count"
             )
-        busy = self.busy.get(proc)
-        if busy is not None and (busy[0] is None or t0 < busy[0]):
-            until = "never completes" if busy[0] is None else f"runs until {busy[0] / 1e6:g} ms"
-            raise HistoryError(
-                f"{where}: {proc_word} is still busy: its operation at {busy[1]} {until}; "
-                "a process runs one operation at a time, so use another process"
-            )
-        self.busy[proc] = (None if typ == "pending" else t1, where)
+        self.claim(
+            proc, t0, None if typ == "pending" else t1, where, proc_word, "use another process"
+        )
         err = " ".join(outcome[1:]) or None if typ in ("fail", "info") else None
         if action in _WRITES:
             workload = _WRITES[action]

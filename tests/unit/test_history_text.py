@@ -350,13 +350,13 @@ ERRORS = [
     ),
     (
         "1 p0 append l w1 -> pending\n2 p0 append l w2",
-        "t.txt:2: p0 is still busy: its operation at t.txt:1 never completes; a process runs "
-        "one operation at a time, so use another process",
+        "t.txt:2: p0 is still busy: its line t.txt:1 never completes; it does one thing at a "
+        "time, so use another process",
     ),
     (
         "0..10 p0 append l w1\n5 p0 append l w2",
-        "t.txt:2: p0 is still busy: its operation at t.txt:1 runs until 10 ms; a process runs "
-        "one operation at a time, so use another process",
+        "t.txt:2: p0 is still busy: its line t.txt:1 runs until 10 ms; it does one thing at a "
+        "time, so use another process",
     ),
     (
         "5 nemesis explode n1",
