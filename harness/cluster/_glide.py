@@ -86,6 +86,11 @@ def server_error_text(message: str) -> str | None:
     return code if detail == _NO_DETAIL else f"{code} {detail}"
 
 
+def _command(args: Sequence[str | int | bytes]) -> list[Any]:
+    """A command's arguments as GLIDE takes them: bytes as they are, the rest as text."""
+    return [a if isinstance(a, bytes) else str(a) for a in args]
+
+
 def _decode(value: Any) -> Any:
     """GLIDE's reply as valkey-py gives it: text as str, sets as lists."""
     if isinstance(value, bytes):
@@ -222,7 +227,7 @@ class GlideRespClient:
 
     # -- using -------------------------------------------------------------------------------
     def execute(self, *args: str | int | bytes) -> Any:
-        command = [a if isinstance(a, bytes) else str(a) for a in args]
+        command = _command(args)
         client = self._ensure()
         try:
             return _decode(client.custom_command(command))
@@ -261,7 +266,7 @@ class GlideRespClient:
 
         batch = g.Batch(is_atomic=False)
         for args in commands:
-            batch.custom_command([a if isinstance(a, bytes) else str(a) for a in args])
+            batch.custom_command(_command(args))
         client = self._ensure()
         if self._read_only:  # a client made while the node was a replica: writes need another
             client = self._primary_client()
