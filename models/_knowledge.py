@@ -392,27 +392,28 @@ class Knowledge:
             # other node's writes (a deposed primary's, say). Every other node may follow it
             # from the start of the promotion (a failover re-points the replicas, whether or
             # not a `replicate` effect says so).
-            k = self._unfollow(e.node, keep=None, at=te.end)
-            unfollowed = {pr: t for pr, t in k.unfollowed.items() if pr[0] != e.node}
-            k = replace(k, unfollowed=unfollowed)
+            k = self._repoint(e.node, None, te.end, followed=e.node)
             return k._new_epoch(te.end, primary=e.node, primary_data_lost=False)
         if isinstance(e, Replicate):
             # Pointed at its source, the node may acknowledge the source's writes at once
             # (even ones applied before, once it syncs); from the end of the re-pointing
             # on, no other node's.
-            k = self._unfollow(e.node, keep=e.source, at=te.end)
-            unfollowed = dict(k.unfollowed)
-            unfollowed.pop((e.source, e.node), None)
-            return replace(k, unfollowed=unfollowed)
+            return self._repoint(e.node, e.source, te.end)
         # Synced changes what is held, not what is reachable.
         return self
 
-    def _unfollow(self, node: str, keep: str | None, at: int) -> Knowledge:
-        """``node`` surely replicates from no node but ``keep`` from ``at`` on."""
-        unfollowed = dict(self.unfollowed)
+    def _repoint(
+        self, node: str, source: str | None, at: int, *, followed: str | None = None
+    ) -> Knowledge:
+        """``node`` surely replicates from no node but ``source`` (``None``: from none) from
+        ``at`` on, and may replicate from ``source`` at once; every node may now replicate
+        from ``followed``."""
+        unfollowed = {
+            pr: t for pr, t in self.unfollowed.items() if pr != (source, node) and pr[0] != followed
+        }
         for p in self.azs:
-            if p != node and p != keep and (p, node) not in unfollowed:
-                unfollowed[(p, node)] = at
+            if p != node and p != source:
+                unfollowed.setdefault((p, node), at)
         return replace(self, unfollowed=unfollowed)
 
 
