@@ -52,10 +52,12 @@ def simple(text: str | bytes) -> bytes:
     return b"+" + text + b"\r\n"
 
 
-def error(text: str) -> bytes:
+def error(text: str | bytes) -> bytes:
     """``-text``: an error reply; ``text`` starts with its prefix (``ERR ...``). Line breaks in
-    it become spaces, as Valkey does."""
-    return b"-" + text.replace("\r", " ").replace("\n", " ").encode() + b"\r\n"
+    it become spaces, as Valkey does. Bytes are sent as they are (a client's, echoed)."""
+    if isinstance(text, str):
+        text = text.encode()
+    return b"-" + text.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
 
 
 _SMALL_INTEGERS: Final = [b":%d\r\n" % value for value in range(1024)]

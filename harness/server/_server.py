@@ -936,7 +936,7 @@ _REPLICATION_CLIENT: Final = cast("Client", _ReplicationClient())
 def _unknown_command(argv: list[bytes]) -> bytes:
     """Valkey's reply, byte for byte: the name and the first arguments as C strings (up to
     a NUL byte), each argument quoted and followed by a space while fewer than 128 bytes are
-    shown, the bytes echoed as sent and line breaks turned to spaces."""
+    shown, the bytes echoed as sent."""
 
     def c_string(b: bytes, most: int) -> bytes:
         return b.split(b"\0", 1)[0][:most]
@@ -946,5 +946,6 @@ def _unknown_command(argv: list[bytes]) -> bytes:
         if len(shown) >= 128:
             break
         shown += b"'" + c_string(arg, 128 - len(shown)) + b"' "
-    text = b"ERR unknown command '" + c_string(argv[0], 128) + b"', with args beginning with: "
-    return b"-" + (text + shown).replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+    return error(
+        b"ERR unknown command '" + c_string(argv[0], 128) + b"', with args beginning with: " + shown
+    )
