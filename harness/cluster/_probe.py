@@ -113,12 +113,16 @@ def _figures(phase: str, seconds: float, writes: list[_Write]) -> PhaseFigures:
     )
 
 
+# The errors an async primary rejects with: the bundled server's CLUSTERDOWN, or stock
+# Valkey's and Redis's NOREPLICAS (min-replicas-to-write); both are counted.
+_REJECTIONS: Final = ("CLUSTERDOWN", "NOREPLICAS")
+
+
 class _Writer:
     """One application thread writing through the client as fast as a small pause allows."""
 
-    def __init__(self, cluster: Cluster, rejection: tuple[str, ...]) -> None:
+    def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.rejection = rejection
         self.phase = "healthy"
         self.writes: list[_Write] = []
         self._stop = threading.Event()
@@ -213,9 +217,6 @@ def probe_client(
     root.mkdir(parents=True, exist_ok=True)
     params = {"lag_limit_ms": lag_limit_ms}
     header = history_header(tgt, "async", params)
-    # The error an async primary rejects with: the bundled server's CLUSTERDOWN, or stock
-    # Valkey's and Redis's NOREPLICAS (min-replicas-to-write); both are counted.
-    rejection = ("CLUSTERDOWN", "NOREPLICAS")
     spans: dict[str, float] = {}
     notes: list[str] = []
     with (
@@ -224,9 +225,9 @@ def probe_client(
     ):
         primary = cluster.primary
         effective_ms = cluster.params.lag_limit_ms
-        before = _rejections(cluster, primary, rejection)
+        before = _rejections(cluster, primary, _REJECTIONS)
         heal_at = restart_at = 0.0
-        with _Writer(cluster, rejection) as writer:
+        with _Writer(cluster) as writer:
             with _phase(writer, "healthy", healthy_s, spans):
                 pass
             with _phase(writer, "rejecting", rejecting_s, spans):
@@ -236,7 +237,7 @@ def probe_client(
             with _phase(writer, "draining", draining_s, spans):
                 cluster.apply("heal")
                 heal_at = time.monotonic()
-            after = _rejections(cluster, primary, rejection)
+            after = _rejections(cluster, primary, _REJECTIONS)
             if restart:
                 with _phase(writer, "down", down_s, spans):
                     cluster.apply("kill", node=primary)
@@ -248,7 +249,8 @@ def probe_client(
     client_rejections = sum(
         1
         for w in writes
-        if w.phase in ("healthy", "rejecting", "draining") and (w.error or "").startswith(rejection)
+        if w.phase in ("healthy", "rejecting", "draining")
+        and (w.error or "").startswith(_REJECTIONS)
     )
     hidden = None
     server = None
@@ -257,7 +259,7 @@ def probe_client(
         hidden = server - client_rejections
     else:
         notes.append(
-            f"the server does not count {' or '.join(rejection)} rejections; hidden retries unknown"
+            f"the server does not count {' or '.join(_REJECTIONS)} rejections; hidden retries unknown"
         )
     return ClientProbe(
         target=tgt.name,
