@@ -230,9 +230,12 @@ def _found_before(run_dir: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from harness.report import RunProgress, print_run_result
     from harness.run import check_new_run_dir, claim_run_dir, run_conformance
+    from harness.run._runner import lag_limit_note
 
     config, target = config_from_args(args, sys.argv[1:])
     if (note := config.dropped_faults_note(target.name)) is not None:
+        print(note, file=sys.stderr)
+    if (note := lag_limit_note(target, config)) is not None:
         print(note, file=sys.stderr)
     from harness.report._write import HTML, JUNIT, PROGRAM, RESULTS
 

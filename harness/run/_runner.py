@@ -39,6 +39,7 @@ __all__ = [
     "check_new_run_dir",
     "claim_run_dir",
     "earlier_run",
+    "lag_limit_note",
     "mode_setup",
     "run_conformance",
     "start_run_cluster",
@@ -84,6 +85,24 @@ def mode_setup(target: Target, mode: str, config: RunConfig) -> ModeSetup:
         lag_limit_ms=lag_ms,
         tolerance_ms=round(target.tolerance_s * 1000),
         recovery_ms=round(target.recovery_s * 1000),
+    )
+
+
+def lag_limit_note(target: Target, config: RunConfig) -> str | None:
+    """What a run says, once, when the target cannot enforce the ``--lag-limit`` asked
+    (it takes lag limits in steps, or has a least one): the run, and its verdicts, use
+    the limit the server enforces, and a user who asked for another must be told so."""
+    if config.lag_limit_s is None or "async" not in config.modes:
+        return None
+    used_ms = mode_setup(target, "async", config).lag_limit_ms
+    if used_ms == config.lag_limit_s * 1000:
+        return None
+    g, least = target.lag_limit_granularity_ms, target.lag_limit_min_ms
+    why = f"in steps of {g / 1000:g} s" if g > 1 else "to the millisecond"
+    return (
+        f"ackbound: target {target.name!r} sets lag limits {why}, at least "
+        f"{least / 1000:g} s, so async mode runs, and is judged, with a lag limit of "
+        f"{used_ms / 1000:g} s, not the {config.lag_limit_s:g} s of --lag-limit"
     )
 
 

@@ -214,3 +214,65 @@ def test_an_empty_mode_is_refused_not_taken_for_all(tmp_path: Path) -> None:
         "ackbound: error: --mode '': use none, sync, async, all, or a comma-separated list of them"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "asked", "said"),
+    [
+        ("valkey", 0.2, "ackbound: target 'valkey' sets lag limits in steps of 1 s, at least 1 s, "
+         "so async mode runs, and is judged, with a lag limit of 1 s, not the 0.2 s of "
+         "--lag-limit"),
+        ("redis", 2.5, "ackbound: target 'redis' sets lag limits in steps of 1 s, at least 1 s, "
+         "so async mode runs, and is judged, with a lag limit of 3 s, not the 2.5 s of "
+         "--lag-limit"),
+        ("bundled", 0, "ackbound: target 'bundled' sets lag limits to the millisecond, at least "
+         "0.001 s, so async mode runs, and is judged, with a lag limit of 0.001 s, not the 0 s "
+         "of --lag-limit"),
+        ("bundled", 0.0004, "ackbound: target 'bundled' sets lag limits to the millisecond, at "
+         "least 0.001 s, so async mode runs, and is judged, with a lag limit of 0.001 s, not "
+         "the 0.0004 s of --lag-limit"),
+    ],
+)  # fmt: skip
+def test_a_lag_limit_the_target_cannot_enforce_is_named_with_the_one_used(
+    target: str, asked: float, said: str
+) -> None:
+    """--lag-limit 0 (or 0.2 s on stock Valkey) ran with another limit without a word."""
+    from harness.run._runner import lag_limit_note, mode_setup
+
+    t = load_target(target)
+    config = _config(("none", "async"), lag_limit_s=asked)
+    assert lag_limit_note(t, config) == said
+    used = mode_setup(t, "async", config).lag_limit_ms
+    assert f"of {used / 1000:g} s" in said
+
+
+@pytest.mark.parametrize(
+    ("target", "modes", "asked"),
+    [("valkey", ("async",), 2.0), ("bundled", ("async",), 0.25), ("valkey", ("sync",), 0.2),
+     ("bundled", ("async",), None)],
+)  # fmt: skip
+def test_a_lag_limit_the_target_enforces_as_asked_says_nothing(
+    target: str, modes: tuple[str, ...], asked: float | None
+) -> None:
+    from harness.run._runner import lag_limit_note
+
+    assert lag_limit_note(load_target(target), _config(modes, lag_limit_s=asked)) is None
+
+
+def test_the_cli_names_a_lag_limit_it_cannot_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import harness.run
+    from harness.cli import main
+
+    def interrupted(config: RunConfig, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness.run, "run_conformance", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--quiet", "--mode", "async", "--lag-limit", "0"]) == 130
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "ackbound: target 'bundled' sets lag limits to the millisecond, at least 0.001 s, so "
+        "async mode runs, and is judged, with a lag limit of 0.001 s, not the 0 s of "
+        "--lag-limit"
+    )
