@@ -222,6 +222,9 @@ def _builtin_text(name: str) -> str:
     return files("harness.targets").joinpath("builtin", f"{name}.toml").read_text("utf-8")
 
 
+_STARTED_ONLY: Final = ("binary", "start", "docker")  # the tables only a process target has
+
+
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -250,6 +253,11 @@ def parse_target(data: Mapping[str, Any], source: str, base_dir: Path | None = N
                 f"{extends!r} is not a built-in target; use one of {', '.join(BUILTIN_TARGETS)}",
             )
         base = tomllib.loads(_builtin_text(extends))
+        if data.get("kind") == "external":
+            # How the harness starts the built-in's nodes is no part of a cluster it does not
+            # start; left in, it would be refused under a name the user never wrote.
+            for key in _STARTED_ONLY:
+                base.pop(key, None)
         merged = _merge(base, {k: v for k, v in data.items() if k != "extends"})
         return parse_target(merged, source, base_dir)
 
@@ -310,7 +318,7 @@ def parse_target(data: Mapping[str, Any], source: str, base_dir: Path | None = N
             )
         docker = _docker(top)
     else:
-        for forbidden in ("binary", "start", "docker"):
+        for forbidden in _STARTED_ONLY:
             if top.has(forbidden):
                 raise top.error(
                     forbidden,

@@ -102,6 +102,32 @@ def test_extends_starts_from_a_builtin() -> None:
     assert target.mode("sync").write == "wait"
 
 
+@pytest.mark.parametrize("builtin", BUILTIN_TARGETS)
+def test_an_external_target_may_extend_a_builtin_the_harness_starts(builtin: str) -> None:
+    """It was refused for the built-in's [binary], a key the user never wrote."""
+    external = {
+        "primary": "a",
+        "nodes": [
+            {"name": "a", "host": "127.0.0.1", "port": 7001, "az": "z1"},
+            {"name": "b", "host": "127.0.0.1", "port": 7002, "az": "z2"},
+        ],
+    }
+    data = {"extends": builtin, "name": "mine", "kind": "external", "external": external}
+    target = parse_target(data, "f.toml")
+    base = load_target(builtin)
+    assert target.kind == "external"
+    assert (target.binary, target.start, target.docker) == (None, None, None)
+    assert [n.name for n in target.external.nodes] == ["a", "b"]  # type: ignore[union-attr]
+    assert target.supported_modes == base.supported_modes
+    assert target.mode("sync") == base.mode("sync")
+    assert target.lag_limit_ms(1) == base.lag_limit_ms(1)
+    # What the user writes is still theirs to answer for.
+    for key, value in (("binary", {"find": ["x"]}), ("start", {"command": ["x"]})):
+        with pytest.raises(TargetError) as exc:
+            parse_target({**data, key: value}, "f.toml")
+        assert str(exc.value).startswith(f"f.toml: key '{key}': is for targets the harness starts")
+
+
 def test_external_needs_a_file_and_unknown_names_say_what_exists() -> None:
     with pytest.raises(TargetError) as exc:
         load_target("external")
