@@ -298,6 +298,16 @@ def cmd_incrby(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     return _incr(srv, c, argv[1], by)
 
 
+@command("DECRBY", 3, write=True, keys=(1, 1, 1))
+def cmd_decrby(srv: Server, c: Client, argv: list[bytes]) -> bytes:
+    by = _int(argv[2])
+    if by is None:
+        return E_NOT_INTEGER
+    if by == INT64_MIN:  # its negation does not fit; Valkey says so before reading the key
+        return error("ERR decrement would overflow")
+    return _incr(srv, c, argv[1], -by)
+
+
 @command("APPEND", 3, write=True, keys=(1, 1, 1))
 def cmd_append(srv: Server, c: Client, argv: list[bytes]) -> bytes:
     ks = srv.keyspace

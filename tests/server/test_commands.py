@@ -55,6 +55,13 @@ def test_strings(node: Node) -> None:
     assert c("INCRBY", "a", "1.5") == err("ERR value is not an integer or out of range")
     assert c("SET", "big", str(2**63 - 1)) == b"OK"
     assert c("INCR", "big") == err("ERR increment or decrement would overflow")
+    assert c("DECRBY", "a", "-7") == 3
+    assert c("DECRBY", "a", "5") == -2
+    assert c("DECRBY", "a", "x") == err("ERR value is not an integer or out of range")
+    assert c("DECRBY", "a", str(-(2**63))) == err("ERR decrement would overflow")
+    assert c("SET", "small", str(-(2**63) + 1)) == b"OK"
+    assert c("DECRBY", "small", "2") == err("ERR increment or decrement would overflow")
+    assert c("DECRBY", "a") == err("ERR wrong number of arguments for 'decrby' command")
     assert c("APPEND", "k", "xyz") == 4
     assert c("GET", "k") == b"wxyz"
     assert c("EXISTS", "k", "a", "zz") == 2
