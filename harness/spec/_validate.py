@@ -201,6 +201,15 @@ class _Builder:
                 'AZs: add "topology": {"nodes": [{"name": "n1", "az": "az1"}, ...]}'
             )
         self.nodes: tuple[str, ...] = tuple(n["name"] for n in topo["nodes"])
+        for name in self.nodes:
+            # The spec names nodes by strings, the primary's in TLC's configuration too,
+            # whose strings take no escapes.
+            if not all(" " <= ch <= "~" and ch not in '"\\' for ch in name):
+                raise UnsupportedHistory(
+                    f"{source}: node {name!r} holds a character the spec's node names cannot "
+                    "(only printable ASCII, without quotes or backslashes); rename it in the "
+                    "header's topology and in every op that names it"
+                )
         azs: dict[str, list[str]] = {}
         for n in topo["nodes"]:
             azs.setdefault(n["az"], []).append(n["name"])

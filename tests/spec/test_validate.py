@@ -197,6 +197,24 @@ def test_what_the_generated_module_cannot_hold_is_named_not_left_to_tlc(
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["n\u0153ud1", 'n"1', "n\\1", "n\t1"])
+def test_a_node_name_the_spec_cannot_hold_is_named_not_left_to_tlc(name: str) -> None:
+    """TLC answered 'threw an unexpected exception' or 'Assumption ... is false'."""
+    import json
+
+    from harness.history import parse_lines
+
+    header = _HEADER.replace('"n1"', json.dumps(name))
+    lines = [line.replace('"n1"', json.dumps(name)) for line in _write(0, '"l"', '"w1"')]
+    with pytest.raises(UnsupportedHistory) as info:
+        build_trace(parse_lines([header, *lines]), source="<test>")
+    assert str(info.value) == (
+        f"<test>: node {name!r} holds a character the spec's node names cannot (only "
+        "printable ASCII, without quotes or backslashes); rename it in the header's topology "
+        "and in every op that names it"
+    )
+
+
 def test_a_counter_beyond_tlc_integers_is_named() -> None:
     text = "mode none\n" + NODES + "0..1 p0 incr c 1 @n1\n2..3 p0 incr c 2147483648 @n1\n"
     with pytest.raises(UnsupportedHistory) as info:
