@@ -48,6 +48,7 @@ __all__ = [
     "TlaSyntaxError",
     "Tlc",
     "TlcNotFound",
+    "TlcOutputUnreadable",
     "TlcResult",
     "TraceState",
     "UnsupportedHistory",

@@ -37,6 +37,7 @@ from harness.spec._values import TlaSyntaxError, parse_value
 __all__ = [
     "Tlc",
     "TlcNotFound",
+    "TlcOutputUnreadable",
     "TlcResult",
     "TraceState",
     "find_tlc",
@@ -56,6 +57,10 @@ GET_JAVA = (
 
 class TlcNotFound(AckboundError):
     """Java or tla2tools.jar is missing; the message says how to get it."""
+
+
+class TlcOutputUnreadable(AckboundError):
+    """TLC ran, but its output is not what the TLC this reader knows (2.15) prints."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +173,8 @@ _ERROR_CLASS = 1
 
 def _parse_state(body: str) -> TraceState:
     lines = body.strip("\n").splitlines()
+    if not lines:
+        raise ValueError("a TLC trace state is empty, not 'N: <Action ...>' and its variables")
     m = _ACTION.match(lines[0])
     if m is None:
         raise ValueError(f"a TLC trace state starts with {lines[0]!r}, not 'N: <Action ...>'")
@@ -230,6 +237,25 @@ def _sany_where(output: str) -> str | None:
     )
 
 
+# SANY's lines around a problem that do not say what it is.
+_SANY_CHATTER = re.compile(
+    r"^(Parsing file |Semantic processing of module |Semantic errors:|Fatal errors while "
+    r"parsing|\*\*\*|tla2sany\.|Unknown location$|File does not exist: |Residual stack trace|"
+    r"Starting SANY|SANY finished)"
+)
+
+
+def _sany_problem(output: str) -> str | None:
+    """What SANY found wrong ("Cannot find source file for module MC.", "Unknown operator:
+    `Foo'."), printed, like where, outside TLC's message markers."""
+    outside = _MSG.sub("", output)
+    for line in outside.splitlines():
+        line = line.strip()
+        if line and not _SANY_CHATTER.match(line) and not _WHERE.fullmatch(line):
+            return line[:300]
+    return None
+
+
 def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
     """Read the output of ``tlc2.TLC -tool``: the verdict, counts and any trace."""
     outcome = "pass"
@@ -247,7 +273,13 @@ def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
         elif code == _DEADLOCK:
             outcome = "deadlock"
         elif code == _STATE:
-            trace.append(_parse_state(body))
+            try:
+                trace.append(_parse_state(body))
+            except ValueError as exc:
+                raise TlcOutputUnreadable(
+                    f"TLC's output could not be read ({exc}); ackbound reads the output of "
+                    f"TLC 2.15: {GET_TLC}"
+                ) from None
         elif code in _STATS:
             s = re.search(r"([\d,]+) states generated.*?([\d,]+) distinct states found", body)
             if s:
@@ -263,9 +295,9 @@ def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
             error_lines.append(body)
     if error_lines and outcome == "pass":
         outcome = "error"
-        where = _sany_where(output)
-        if where is not None:
-            error_lines.append(where)
+        for line in (_sany_problem(output), _sany_where(output)):
+            if line is not None:
+                error_lines.append(line)
     if not finished and outcome == "pass":
         outcome = "error"
         tail = [ln for ln in output.strip().splitlines() if "@!@!@" not in ln][-5:]
@@ -336,8 +368,7 @@ def run_tlc(
                 error=f"TLC did not finish within {timeout:g} s",
             )
         seconds = time.monotonic() - start
-    result = parse_tlc_output(proc.stdout + proc.stderr, seconds)
-    if proc.returncode != 0 and "TLC2 Version" not in proc.stdout + proc.stderr:
+    if "TLC2 Version" not in proc.stdout + proc.stderr:
         # Not TLC failing on the spec: TLC never started (a java that is not one, a jar
         # without TLC in it).
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -345,6 +376,7 @@ def run_tlc(
             f"TLC did not start ({tlc.java} exited with {proc.returncode}: {tail[0][:200]}); "
             f"check JAVA_HOME and TLA2TOOLS_JAR ({GET_TLC})"
         )
+    result = parse_tlc_output(proc.stdout + proc.stderr, seconds)
     if proc.returncode != 0 and result.outcome == "pass":
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return TlcResult(

