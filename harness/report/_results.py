@@ -276,6 +276,7 @@ _OPTION_FIELDS = {
     "nodes": _POSITIVE,
     "azs": _POSITIVE,
     "image": _f(_is_str),
+    "faults": _f(_list_of(_is_str), "a list of fault names"),
 }
 REPLAY_OPTIONS: frozenset[str] = frozenset(_OPTION_FIELDS)
 """The keyword arguments of ``replay_program`` a failure's ``options`` may record."""

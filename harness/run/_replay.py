@@ -28,7 +28,13 @@ from typing import Any
 from harness._errors import AckboundError
 from harness.run._config import RunConfig
 from harness.run._example import KEYS_PER_WORKLOAD, WORKLOADS
-from harness.run._runner import ModeRun, mode_setup, start_run_cluster
+from harness.run._runner import (
+    ModeRun,
+    check_topology,
+    claim_run_dir,
+    mode_setup,
+    start_run_cluster,
+)
 
 __all__ = ["load_failures", "replay_program", "replay_steps", "results_file"]
 
@@ -50,17 +56,25 @@ def replay_program(
     faults: tuple[str, ...] | None = None,
 ) -> Any:
     """A live state machine for replaying steps by hand (see the module docstring)."""
+    from harness.faults import FAULT_NAMES
     from harness.run._config import DEFAULT_FAULTS
     from harness.run._machine import make_machine
     from harness.targets import load_target
 
     del seed  # the steps are given; nothing is drawn
+    if faults is not None:
+        if isinstance(faults, str) or any(f not in FAULT_NAMES for f in faults):
+            raise AckboundError(
+                f"replay option faults={faults!r}: give a list of fault names, each one of "
+                f"{', '.join(FAULT_NAMES)}"
+            )
+        faults = tuple(faults)
     tgt = load_target(target)
     config = RunConfig(
         target=target,
         backend=backend,
         modes=(mode,),
-        faults=faults or DEFAULT_FAULTS,
+        faults=DEFAULT_FAULTS if faults is None else faults,
         lag_limit_s=None if lag_limit_ms is None else lag_limit_ms / 1000,
         sync_timeout_ms=sync_timeout_ms,
         sync_replicas=sync_replicas,
@@ -69,8 +83,10 @@ def replay_program(
         bug=bug,
         image=image,
     )
+    check_topology(tgt, config)  # as a run does: a cluster its mode cannot work on is refused
     root = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="ackbound-replay-"))
-    directory = root / "replay" / time.strftime("%Y%m%d-%H%M%S")
+    # Named by the second, and claimed: replays in the same second each get their own.
+    directory = claim_run_dir(root / "replay" / time.strftime("%Y%m%d-%H%M%S"))
     cluster = start_run_cluster(tgt, config, directory, mode)
     run = ModeRun(
         config=config,

@@ -573,6 +573,9 @@ def _replay_options(config: RunConfig, setup: ModeSetup) -> dict[str, Any]:
         "lag_limit_ms": setup.lag_limit_ms,
         "sync_timeout_ms": setup.sync_timeout_ms,
         "sync_replicas": setup.sync_replicas,
+        # What a step does depends on the faults enabled (an isolation ends in a failover
+        # only when kill is one): a replay with others runs another program.
+        "faults": list(config.faults),
     }
     if config.nodes is not None:
         opts["nodes"] = config.nodes
