@@ -257,6 +257,7 @@ class _Builder:
         # A paused primary is up in the spec: it keeps its clients' connections, and answers
         # them when it resumes (a crash would end its pending writes).
         self.paused: set[str] = set()
+        self.client_cuts: set[tuple[str, str]] = set()  # cut links to or from the clients
         self.wiped: set[str] = set()  # down, and their data is gone
         self.cut: set[tuple[str, str]] = set()
 
@@ -614,6 +615,13 @@ class _Builder:
                 raise self.unsupported(op, f"effect {key!r} takes a pair of node names")
             if "client" in pair:
                 self.note("cuts of the client pseudo-node have no spec counterpart (ignored)")
+                # Yet the controller sits on the clients' side: it promotes no node cut off
+                # from it, which the spec's Failover cannot express (see "promote").
+                link = (str(pair[0]), str(pair[1]))
+                if key == "cut":
+                    self.client_cuts.add(link)
+                else:
+                    self.client_cuts.discard(link)
                 return
             a, b = self.node(pair[0], op), self.node(pair[1], op)
             if a == b:
@@ -639,6 +647,20 @@ class _Builder:
             if n == self.primary:
                 raise self.unsupported(op, f"promotes {n}, which is already the primary")
             old = self.primary
+            unreached = {m for link in self.client_cuts for m in link if m in self.nodes}
+            recorded = e.get("candidates")
+            if isinstance(recorded, Mapping):  # a run records whom it could reach
+                unreached |= set(self.nodes) - set(recorded)
+            unreached -= {n, old} | self.down | self.demoted
+            if unreached:
+                names = ", ".join(sorted(unreached))
+                raise self.unsupported(
+                    op,
+                    f"the failover to {n} chose among the nodes the controller could reach, "
+                    f"and {names} {'was' if len(unreached) == 1 else 'were'} cut off from it; "
+                    "the spec's Failover chooses among every replica that is up (what the "
+                    "controller can reach is not modelled)",
+                )
             self.paused.discard(old)  # a failover away from a paused primary deposes it
             if old not in self.down and old not in self.demoted:
                 # A switchover: the spec fails over only from a primary that is down, so the

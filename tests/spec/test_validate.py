@@ -215,6 +215,55 @@ def test_a_node_name_the_spec_cannot_hold_is_named_not_left_to_tlc(name: str) ->
     )
 
 
+_UNREACHED = """mode none
+nodes n1@a n2@b n3@c
+0..1   p0 append l w1
+2..3   p0 lrange l -> ok [w1] @n2
+4      nemesis cut n1 n2
+5..6   p0 append l w2
+7..8   p0 lrange l -> ok [w1 w2] @n3
+9      nemesis partition n3
+{heal}10     nemesis kill n1
+11     nemesis failover n2
+20..21 p0 lrange l -> ok [w1] @n2 final
+"""
+
+
+def test_a_failover_past_a_node_the_controller_could_not_reach_is_outside_the_spec() -> None:
+    """The controller promotes no node cut off from the clients' side; the spec's Failover
+    knows nothing of the clients, so such a run "left the spec" (exit 1, a bug) instead of
+    being named as beyond it."""
+    with pytest.raises(UnsupportedHistory) as info:
+        build_trace(history(_UNREACHED.format(heal="")), source="<test>")
+    assert str(info.value) == (
+        "<test>: op 15: the failover to n2 chose among the nodes the controller could reach, "
+        "and n3 was cut off from it; the spec's Failover chooses among every replica that is "
+        "up (what the controller can reach is not modelled); the spec cannot judge this run "
+        "(--max-events 7 validates the 7 events before it)"
+    )
+    # Healed before the failover, n3 is a candidate again: the trace is the spec's to judge.
+    healed = build_trace(history(_UNREACHED.format(heal="9.5    nemesis heal\n")))
+    assert "Failover(n2)" in [str(s) for s in healed.steps]
+
+
+def test_a_failover_that_recorded_fewer_candidates_than_nodes_up_is_outside_the_spec() -> None:
+    from harness.history import parse_lines
+
+    lines = [
+        _HEADER.replace('"n2", "az": "b"}]', '"n2", "az": "b"}, {"name": "n3", "az": "c"}]'),
+        *_write(0, '"l"', '"w1"'),
+        '{"index": 2, "time": 2, "process": "nemesis", "type": "invoke", "f": "failover"}',
+        '{"index": 3, "time": 3, "process": "nemesis", "type": "ok", "f": "failover", '
+        '"value": {"effects": [{"down": "n1"}, {"promote": "n2", "candidates": {"n2": 5}, '
+        '"by": "offset"}]}}',
+    ]
+    with pytest.raises(UnsupportedHistory) as info:
+        build_trace(parse_lines(lines), source="<test>")
+    assert "op 3: the failover to n2 chose among the nodes the controller could reach, and n3 " in (
+        str(info.value)
+    )
+
+
 def test_a_counter_beyond_tlc_integers_is_named() -> None:
     text = "mode none\n" + NODES + "0..1 p0 incr c 1 @n1\n2..3 p0 incr c 2147483648 @n1\n"
     with pytest.raises(UnsupportedHistory) as info:
