@@ -34,8 +34,8 @@ def describe_witness(w: dict[str, Any]) -> str:
     if kind == "acked-write-lost":
         wr = w["write"]
         return (
-            f"{_w(wr)} was acknowledged at {_t(wr['completed_s'])} and held by nodes that "
-            "survived every failure, yet it is missing from the final reads"
+            f"{_w(wr)} was acknowledged at {_t(wr['completed_s'])}, which in sync mode puts it "
+            "on nodes that survived every failure, yet it is missing from the final reads"
         )
     if kind == "replicated-write-lost":
         wr = w["write"]

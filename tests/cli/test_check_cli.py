@@ -102,8 +102,8 @@ def test_the_table_names_every_property_and_the_witnesses(tmp_path: Path) -> Non
     ):
         assert name in out
     assert (
-        "  - write 'w2' to 'l' (ops 2→3) was acknowledged at 0.005 s and held by nodes that "
-        "survived every failure, yet it is missing from the final reads\n"
+        "  - write 'w2' to 'l' (ops 2→3) was acknowledged at 0.005 s, which in sync mode puts "
+        "it on nodes that survived every failure, yet it is missing from the final reads\n"
     ) in out
     assert "writes: 2 attempted, 2 acknowledged, 0 rejected, 0 indeterminate, 1 lost" in out
     assert out.endswith("verdict: violated\n")

@@ -169,8 +169,8 @@ def test_witnesses_render_as_sentences() -> None:
     aws = result["properties"]["acked-writes-survive"]
     (w,) = aws["witnesses"]
     assert describe_witness(w) == (
-        "write 'w2' to 'l' (ops 2→3) was acknowledged at 0.005 s and held by nodes that "
-        "survived every failure, yet it is missing from the final reads"
+        "write 'w2' to 'l' (ops 2→3) was acknowledged at 0.005 s, which in sync mode puts it "
+        "on nodes that survived every failure, yet it is missing from the final reads"
     )
     assert aws["explanation"].splitlines() == [
         "acked-writes-survive: VIOLATED — 1 witness(es) (acknowledged judged 2, unprotected "
