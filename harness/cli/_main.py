@@ -101,6 +101,12 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("ackbound: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as exc:
+        # rich's own answer to a reader gone: stdout pointed at /dev/null, then exit 1 —
+        # which a caller would read as "violated".
+        if exc.code == 1 and _stdout_is_devnull():
+            return EXIT_BROKEN_PIPE
+        raise
     except Exception as exc:  # a bug of ackbound's: its traceback, then one line, and no verdict
         traceback.print_exc()
         print(
@@ -132,6 +138,14 @@ def _stdout_closed() -> bool:
         return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poll.poll(0))
     except (OSError, ValueError, AttributeError):  # no real stdout, or no poll (Windows)
         return False
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (out.st_dev, out.st_ino, out.st_rdev) == (null.st_dev, null.st_ino, null.st_rdev)
 
 
 # What a command killed by SIGPIPE exits with, as the shell reports it (128 + 13).

@@ -447,6 +447,8 @@ def test_an_empty_history_path_is_named() -> None:
     "args",
     [
         ["check", str(VALID), "--json", "-"],
+        ["check", str(VALID)],  # the verdict table, printed by rich (exit 1, "violated")
+        ["targets", "list"],
         ["targets", "show", "bundled", "--json"],
         ["faults", "list", "--json"],
     ],
