@@ -23,7 +23,7 @@
 #   ACKBOUND_FAULTS      default, none or a comma-separated list of faults (default: default)
 #   ACKBOUND_BACKEND     local or docker (default: local)
 #   ACKBOUND_REPORT_DIR  the run directory; must not hold a run yet (default: ackbound-runs/run)
-#                        The Hypothesis example database is kept in its parent directory
+#                        Past failures (the failure store) are kept in its parent directory
 #                        (ackbound-runs/.ackbound-db): cache that to retry past failures first.
 #   ACKBOUND_JUNIT       where to write JUnit XML (default: ackbound-runs/junit.xml)
 #   ACKBOUND_EXTRA_ARGS  more `ackbound run` arguments, split on spaces (never secrets: targets
@@ -116,7 +116,7 @@ local | docker) ;;
 esac
 
 # The run directory must be new: a report from an earlier run left in it would be uploaded
-# as this run's. (The Hypothesis database lives next to it, in its parent, and is reused.)
+# as this run's. (The failure store lives next to it, in its parent, and is reused.)
 if [ -e "$REPORT_DIR/results.json" ] || [ -e "$REPORT_DIR/conformance.log" ]; then
     reason="ACKBOUND_REPORT_DIR='$REPORT_DIR' already holds a run; fix: remove it, or set ACKBOUND_REPORT_DIR to a new directory"
     printf '%s: error: %s\n' "$ME" "$reason" >&2

@@ -125,7 +125,7 @@ def replay_steps(state: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """Run ``steps`` on a replay ``state`` and return the example's checker result."""
     from harness.run._machine import DurabilityViolation
 
-    problem = _step_problem(state, steps)
+    problem = step_problem(type(state), steps)
     if problem is not None:
         state.close()
         raise AckboundError(problem)
@@ -146,19 +146,20 @@ def replay_steps(state: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _step_problem(state: Any, steps: list[dict[str, Any]]) -> str | None:
-    """Why ``steps`` cannot be run on ``state`` (a rule it does not have, arguments its rule
-    does not take), before any is: a results.json edited by hand, or from another version."""
+def step_problem(machine: type[Any], steps: list[dict[str, Any]]) -> str | None:
+    """Why ``steps`` cannot be run on the state machine class ``machine`` (a rule it does
+    not have, arguments its rule does not take), before any is: a results.json edited by
+    hand, or from another version."""
     for i, step in enumerate(steps):
         name = step.get("rule")
-        method = getattr(type(state), name, None) if isinstance(name, str) else None
-        if not isinstance(name, str) or not hasattr(method, "hypothesis_stateful_rule"):
+        method = getattr(machine, name, None) if isinstance(name, str) else None
+        if method is None or not hasattr(method, "hypothesis_stateful_rule"):
             return (
                 f"step {i + 1}: {name!r} is not a rule of the run's state machine; the "
                 "results.json was edited or written by another version of ackbound"
             )
         try:
-            inspect.signature(getattr(state, name)).bind(**step.get("args", {}))
+            inspect.signature(method).bind(None, **step.get("args", {}))  # None: self
         except TypeError as exc:
             return (
                 f"step {i + 1} ({name}): {exc}; the results.json was edited or written by "

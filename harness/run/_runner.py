@@ -10,6 +10,7 @@ passed. Reports are written at the end, and on Ctrl-C with what was gathered so 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -240,19 +241,21 @@ def start_run_cluster(target: Target, config: RunConfig, run_dir: Path, first_mo
     )
 
 
-def _hypothesis_settings(config: RunConfig, database_dir: Path, *, max_examples: int) -> Any:
+def _hypothesis_settings(config: RunConfig, *, max_examples: int) -> Any:
     from hypothesis import HealthCheck, Phase, Verbosity, settings
-    from hypothesis.database import DirectoryBasedExampleDatabase
 
     return settings(
         max_examples=max_examples,
         stateful_step_count=config.steps,
         deadline=None,
-        database=DirectoryBasedExampleDatabase(str(database_dir)),
+        # A run's examples follow from its seed alone; the failures of earlier runs are
+        # tried first from the run's own store (saved_failures), not Hypothesis's database,
+        # which a seed turns off.
+        database=None,
         suppress_health_check=list(HealthCheck),
         # No Phase.shrink: against real servers every attempt is a whole example, so the
         # run shrinks failures itself by deleting steps (harness.run._shrink).
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target),
+        phases=(Phase.explicit, Phase.generate, Phase.target),
         report_multiple_bugs=False,
         verbosity=Verbosity.quiet,
         print_blob=False,
@@ -262,9 +265,10 @@ def _hypothesis_settings(config: RunConfig, database_dir: Path, *, max_examples:
 def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, bool]:
     """Explore one mode with Hypothesis; returns (the error Hypothesis ended with, flaky).
 
-    Hypothesis first replays the failures saved in the database (regression use), then
-    generates examples until the budget is spent, shrinking the first failure it finds
-    within the shrink budget (see :meth:`ModeRun.before_example`).
+    The mode's textbook scenarios come first, then the failures earlier runs saved in
+    ``database_dir`` (regression use, :func:`saved_failures`), then Hypothesis generates
+    examples until the budget is spent (see :meth:`ModeRun.before_example`). A failure
+    among the first two ends the search there: the run shrinks and reports it.
     """
     import hypothesis
     from hypothesis.errors import Flaky
@@ -273,10 +277,10 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
     from harness.run._machine import DurabilityViolation, make_machine
 
     machine = make_machine(run)
-    if _run_canon(run, machine):
+    if _run_canon(run, machine) or _run_saved(run, machine, database_dir):
         return None, False
     size = run.config.examples if run.config.examples is not None else 1_000_000
-    settings = _hypothesis_settings(run.config, database_dir, max_examples=size)
+    settings = _hypothesis_settings(run.config, max_examples=size)
     test = hypothesis.seed(seed)(get_state_machine_test(machine, settings=settings))
     try:
         test()
@@ -318,6 +322,88 @@ def _run_canon(run: ModeRun, machine: type[Any]) -> bool:
             run.canon_examples += len(run.examples) - before
         if failed:
             return True
+    return False
+
+
+_SAVED_MAX = 20  # failures kept per target, mode and bug (the oldest go first)
+
+
+def _saved_key(run: ModeRun) -> dict[str, Any]:
+    """What a saved failure's steps mean depends on: the cluster and the faults enabled."""
+    return _replay_options(run.config, run.setup)
+
+
+def saved_failures(database_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The failures earlier runs saved in ``database_dir``, newest first (a file that cannot
+    be read is left out; :func:`_run_saved` removes it)."""
+    out = []
+    try:
+        files = sorted(database_dir.glob("failure-*.json"), key=lambda p: -p.stat().st_mtime)
+    except OSError:
+        return []
+    for path in files:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = None
+        out.append((path, doc if isinstance(doc, dict) else {}))
+    return out
+
+
+def save_failure(database_dir: Path, run: ModeRun, steps: list[dict[str, Any]]) -> None:
+    """Keep a failure's steps for later runs against the same target, mode and bug (see
+    docs/ci.md, "Regression use"). A store that cannot be written is left alone: it never
+    costs the run its reports."""
+    doc = {"key": _saved_key(run), "steps": steps}
+    text = json.dumps(doc, sort_keys=True)
+    name = f"failure-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    with contextlib.suppress(OSError):
+        database_dir.mkdir(parents=True, exist_ok=True)
+        tmp = database_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, database_dir / name)
+        for old, _doc in saved_failures(database_dir)[_SAVED_MAX:]:
+            old.unlink(missing_ok=True)
+
+
+def _run_saved(run: ModeRun, machine: type[Any], database_dir: Path) -> bool:
+    """Try the failures earlier runs saved, newest first; True when one fails again (it is
+    recorded, then shrunk and reported). One that now passes is removed (fixed, as
+    Hypothesis's database forgets an example that no longer fails); one saved under another
+    setup (cluster, faults) is kept for the runs that have it; one this ackbound cannot run
+    (a rule it no longer has) is removed."""
+    from harness.run._replay import _steps_problem, step_problem
+    from harness.run._shrink import OutOfTime, try_steps
+
+    key = _saved_key(run)
+    for path, doc in saved_failures(database_dir):
+        steps = doc.get("steps")
+        if (
+            not isinstance(steps, list)
+            or not all(
+                isinstance(st, dict) and isinstance(st.get("args", {}), dict) for st in steps
+            )
+            or step_problem(machine, steps) is not None
+            or _steps_problem(run.setup.mode, steps) is not None
+        ):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        if doc.get("key") != key:
+            continue
+        before = len(run.examples)
+        try:
+            failed = try_steps(run, machine, steps) is not None
+        except OutOfTime:
+            return False
+        finally:
+            run.canon_examples += len(run.examples) - before
+        if failed:
+            return True
+        last = run.examples[-1] if run.examples[before:] else None
+        if last is not None and last.result is not None and last.error is None:
+            with contextlib.suppress(OSError):  # judged, and no longer failing
+                path.unlink()
     return False
 
 
@@ -471,6 +557,7 @@ def run_conformance(
                     reported = _pick_failure(run.examples)
                     assert reported is not None
                     ending["reproduced"] = reproduces(run, machine, reported.steps)
+                    save_failure(db, run, list(reported.steps))
             finally:
                 # Also when Ctrl-C stops the search or the shrink: the failure found so far
                 # (shrunk as far as it got) is recorded, and can be replayed.

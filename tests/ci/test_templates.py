@@ -157,7 +157,7 @@ def assert_a_verdict_run(p: subprocess.CompletedProcess[str], job: Job, work: Pa
     assert suites.tag == "testsuites"
     failures = int(suites.get("failures", "0"))
     assert (failures > 0) == (p.returncode == 1), ET.tostring(suites, encoding="unicode")
-    # The Hypothesis database lives in the run directory's parent: that is what is cached.
+    # The failure store lives in the run directory's parent: that is what is cached.
     assert job.cache == [str(Path(job.env["ACKBOUND_REPORT_DIR"]).parent / ".ackbound-db")]
 
 
