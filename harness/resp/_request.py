@@ -84,6 +84,7 @@ class RequestParser:
         "_pos",
         "_remaining",
         "authenticated",
+        "inline",
         "max_bulk_len",
         "max_multibulk_len",
     )
@@ -94,6 +95,7 @@ class RequestParser:
         max_bulk_len: int = DEFAULT_MAX_BULK_LEN,
         max_multibulk_len: int = DEFAULT_MAX_MULTIBULK_LEN,
         authenticated: bool = True,
+        inline: bool = True,
     ) -> None:
         self._buf = bytearray()
         self._pos = 0
@@ -103,6 +105,7 @@ class RequestParser:
         self.max_bulk_len = max_bulk_len
         self.max_multibulk_len = max_multibulk_len
         self.authenticated = authenticated
+        self.inline = inline  # False: only RESP arrays (an append-only file holds no other)
 
     def feed(self, data: bytes) -> None:
         """Append received bytes."""
@@ -145,6 +148,10 @@ class RequestParser:
                 self._remaining = count
                 self._args = []
                 return self._continue_multibulk()
+            if not self.inline:
+                raise ProtocolError(
+                    f"a command that is not a RESP array (it starts with {bytes(buf[pos : pos + 1])!r})"
+                )
             command = self._inline()
             if command is None:
                 return None

@@ -19,7 +19,7 @@ __all__ = ["AppendOnlyFile", "read_commands"]
 
 def read_commands(path: str) -> Iterator[list[bytes]]:
     """Yield the commands of an AOF; truncate a torn tail in place."""
-    parser = RequestParser(max_bulk_len=2**40)
+    parser = RequestParser(max_bulk_len=2**40, inline=False)
     good = 0
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

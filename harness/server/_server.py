@@ -782,7 +782,13 @@ class Server:
             try:
                 for argv in read_commands(path):
                     cmd = COMMANDS.get(argv[0].upper())
-                    if cmd is None or argv[0].upper() in (b"MULTI", b"EXEC"):
+                    if cmd is None:
+                        name = argv[0].decode(errors="replace")[:40]
+                        raise StartError(
+                            f"the append-only file {path}: command {count + 1} ({name!r}) is "
+                            f"not a command this server knows; {fix}"
+                        )
+                    if argv[0].upper() in (b"MULTI", b"EXEC"):
                         continue
                     if not cmd.takes(len(argv)):
                         raise StartError(

@@ -173,6 +173,38 @@ def test_aof_command_that_fails_stops_the_start(
     ) in log, log
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            encode_command("SET", "a", "1") + encode_command("FOO", "bar"),
+            "command 2 ('FOO') is not a command this server knows; move it aside to start empty",
+        ),
+        (
+            b"garbage\r\n",
+            "is not RESP (a command that is not a RESP array (it starts with b'g')); move it "
+            "aside to start empty",
+        ),
+        (
+            b'{"index": 0}\n',
+            "is not RESP (a command that is not a RESP array (it starts with b'{')); move it "
+            "aside to start empty",
+        ),
+    ],
+    ids=["unknown-command", "inline", "json"],
+)
+def test_an_aof_of_what_the_server_never_writes_stops_the_start(
+    start_server: ServerFactory, tmp_path: Path, content: bytes, said: str
+) -> None:
+    """An unknown command was skipped, and inline text loaded as commands, without a word."""
+    (tmp_path / "appendonly.aof").write_bytes(content)
+    node = start_server("--dir", str(tmp_path), "--appendonly", "yes", wait=False)
+    assert node.proc.wait(timeout=20) == 3
+    log = node.log.read_text()
+    assert f"ackbound server: the append-only file {tmp_path / 'appendonly.aof'}" in log, log
+    assert said in log, log
+
+
 @pytest.mark.slow
 def test_two_replicas_consistent_under_100k_writes(cluster: ClusterFactory) -> None:
     primary, replicas = cluster(2)
