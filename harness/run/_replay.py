@@ -246,8 +246,14 @@ def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
         raise AckboundError(f"{path}: not valid JSON ({exc}); is this a run directory?") from None
     except OSError as exc:
         raise AckboundError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != "ackbound-results/1":
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    if not isinstance(schema, str) or not schema.startswith("ackbound-results/"):
         raise AckboundError(f"{path}: not an ackbound results file (schema ackbound-results/1)")
+    version = re.fullmatch(r"ackbound-results/(\d+)", schema)
+    if version is not None and int(version.group(1)) > 1:
+        raise AckboundError(
+            f"{path}: {schema} is newer than this ackbound reads; upgrade ackbound to replay it"
+        )
     problems = validate_results(doc, strict=False)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

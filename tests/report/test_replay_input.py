@@ -98,6 +98,25 @@ def test_a_malformed_results_file_is_one_line_naming_the_field(
     assert message.endswith("; replay the directory of a run as ackbound wrote it")
 
 
+@pytest.mark.parametrize(
+    ("schema", "said"),
+    [
+        ("ackbound-results/2", "ackbound-results/2 is newer than this ackbound reads; upgrade "
+         "ackbound to replay it"),
+        ("something-else/1", "not an ackbound results file (schema ackbound-results/1)"),
+        (None, "not an ackbound results file (schema ackbound-results/1)"),
+    ],
+)  # fmt: skip
+def test_a_results_file_of_a_newer_ackbound_says_to_upgrade(
+    run_dir: Path, schema: str | None, said: str
+) -> None:
+    """A newer schema was called 'not an ackbound results file', as {"a": 1} is."""
+    _write(run_dir, lambda d: d.__setitem__("schema", schema))
+    with pytest.raises(AckboundError) as exc:
+        load_failures(run_dir)
+    assert str(exc.value) == f"{run_dir / 'results.json'}: {said}"
+
+
 def test_results_json_that_is_a_directory_is_named(run_dir: Path) -> None:
     (run_dir / "results.json").mkdir()
     with pytest.raises(AckboundError, match=r"results.json: not a file; pass the directory"):
