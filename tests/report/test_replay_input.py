@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from harness._errors import AckboundError
 from harness.report import results_json
-from harness.run._replay import _step_problem, load_failures
+from harness.run._replay import load_failures, step_problem
 
 
 def _write(run_dir: Path, mutate: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -200,7 +200,7 @@ class _Machine(RuleBasedStateMachine):
 def test_steps_the_machine_cannot_run_are_named_before_any_runs(
     steps: list[dict[str, Any]], problem: str | None
 ) -> None:
-    assert _step_problem(_Machine(), steps) == problem
+    assert step_problem(_Machine, steps) == problem
 
 
 def test_a_bug_this_version_does_not_have_is_named_before_any_cluster_starts(
