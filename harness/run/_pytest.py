@@ -9,6 +9,7 @@ that stopped early (its result has an error) fails every item it has no violatio
 from __future__ import annotations
 
 import argparse
+import re
 import time
 import warnings
 from pathlib import Path
@@ -92,6 +93,16 @@ def _run_once(config: Any) -> Any:
     return result
 
 
+# The command line's flags the plugin has under its own names: the checks it shares with
+# ``ackbound run`` name the flag as the command line spells it.
+_RUN_FLAG = re.compile(r"(?<![\w-])--(target|mode|budget|seed|faults|backend|report-dir)\b")
+
+
+def _plugin_flags(message: str) -> str:
+    """``message`` with ``--mode`` and its kind spelled as pytest takes them."""
+    return _RUN_FLAG.sub(r"--ackbound-\1", message)
+
+
 def _setup(config: Any) -> None:
     """Check the options and the target at collection, before any item runs: a bad one is
     a usage error (one line, pytest's exit 4), not a failure of every item."""
@@ -107,7 +118,7 @@ def _setup(config: Any) -> None:
             check_new_run_dir(run_config.report_dir, "--ackbound-report-dir")
             check_output_dir("--ackbound-report-dir", run_config.report_dir)
     except AckboundError as exc:
-        raise pytest.UsageError(f"ackbound: {exc}") from None
+        raise pytest.UsageError(f"ackbound: {_plugin_flags(str(exc))}") from None
     # As the command line says it, once (here, in pytest's warnings summary).
     if (note := run_config.dropped_faults_note(target.name)) is not None:
         warnings.warn(pytest.PytestWarning(note), stacklevel=1)

@@ -77,7 +77,9 @@ def test_a_run_that_stopped_early_fails_its_items_not_passes_them(tmp_path: Path
     ("option", "expected"),
     [
         (["--ackbound-target", "nosuch"], "ERROR: ackbound: target 'nosuch' is not a built-in"),
-        (["--ackbound-mode", "bogus"], "ERROR: ackbound: --mode 'bogus': use none, sync, async"),
+        (["--ackbound-mode", "bogus"], "ERROR: ackbound: --ackbound-mode 'bogus': use none, sync, async"),
+        (["--ackbound-faults", "kill,meteor"], "ERROR: ackbound: --ackbound-faults: 'meteor' is not a fault"),
+        (["--ackbound-faults", "none,kill"], "ERROR: ackbound: --ackbound-faults: 'none' stands alone"),
         (["--ackbound-backend", "foo"], "ERROR: ackbound: --ackbound-backend: invalid choice: 'foo'"),
         (["--ackbound-budget", "-1"], "ERROR: ackbound: --ackbound-budget: '-1.0' must be a non-negative"),
         (["--ackbound-report-dir", "afile"], "ERROR: ackbound: --ackbound-report-dir afile is a file"),
