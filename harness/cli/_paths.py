@@ -72,7 +72,7 @@ def check_copy_of_report(flag: str, out: str | os.PathLike[str], run_dir: Path) 
         raise AckboundError(
             f"{flag} {out} {what}, which the run creates; pass the path of a file outside it"
         )
-    if target.parent == here or not os.path.lexists(target):
+    if target.parent == here or not os.path.lexists(target) or target.is_dir():
         return
     from harness.run import earlier_run
 

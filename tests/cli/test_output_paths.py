@@ -190,6 +190,19 @@ def test_a_copy_of_a_report_that_would_lose_a_run_is_refused(
     assert (old / "results.json").read_text() == "the earlier run's\n"
 
 
+@pytest.mark.parametrize("flag", ["--json", "--junit"])
+def test_a_copy_naming_a_directory_beside_a_stray_history_is_called_a_directory(
+    tmp_path: Path, flag: str
+) -> None:
+    """A history.ndjson in the working directory (the Python API example writes one) made
+    '--json certs' 'a file of the run in .', though certs is a plain directory."""
+    (tmp_path / "history.ndjson").write_text("{}\n")
+    (tmp_path / "certs").mkdir()
+    done = ackbound("run", flag, "certs", "--budget", "3", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.startswith(f"ackbound: error: {flag} certs is a directory"), done.stderr
+
+
 @pytest.fixture
 def started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """In ``tmp_path``, a run that is interrupted as soon as it starts; the run directories
