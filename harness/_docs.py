@@ -197,11 +197,18 @@ def _seeded_bugs() -> str:
     return _table(("name", "breaks", "mode", "cluster", "what it does"), rows)
 
 
+def _valkey_target() -> str:
+    """The built-in valkey target file, whole, as docs/targets.md shows it."""
+    text = (Path(__file__).parent / "targets" / "builtin" / "valkey.toml").read_text("utf-8")
+    return "```toml\n" + text.rstrip("\n") + "\n```"
+
+
 BLOCKS: Final[tuple[Block, ...]] = (
     Block("properties", "semantics.md", "harness/checker/_properties.py", _properties),
     Block("faults", "faults.md", "harness/faults/_registry.py", _faults),
     Block("error-classes", "targets.md", "harness/targets/_errors.py", _error_classes),
     Block("seeded-bugs", "server.md", "harness/server/_bugs.py", _seeded_bugs),
+    Block("valkey-target", "targets.md", "harness/targets/builtin/valkey.toml", _valkey_target),
 )
 
 

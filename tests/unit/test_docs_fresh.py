@@ -80,3 +80,11 @@ def test_the_docs_command_checks_and_writes(tmp_path: Path) -> None:
     assert (wrote.returncode, wrote.stdout) == (0, f"rewrote {server}\n")
     assert server.read_text() == fresh
     assert docs().returncode == 0
+
+
+def test_the_valkey_target_shown_in_full_is_the_whole_file() -> None:
+    """The copy in docs/targets.md lacked tls_args, config_stdin and the replication fields,
+    and its docker command ended in a literal '...'."""
+    text = (DOCS / "targets.md").read_text(encoding="utf-8")
+    builtin = Path(__file__).resolve().parents[2] / "harness/targets/builtin/valkey.toml"
+    assert "```toml\n" + builtin.read_text(encoding="utf-8").rstrip("\n") + "\n```" in text
