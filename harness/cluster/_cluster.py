@@ -96,6 +96,10 @@ Role = Literal["primary", "replica"]
 Status = Literal["up", "down", "paused"]
 
 
+# What a node that should be a replica says of itself when it is a primary instead.
+_NOT_A_REPLICA: Final = "it is a primary, not a replica"
+
+
 @dataclass(frozen=True, kw_only=True)
 class NodeInfo:
     """A node as the controller sees it."""
@@ -985,7 +989,9 @@ class Cluster:
                 continue
             off = self._offset(info)
             line = seen.get(node.spec.port)
-            if info.get(rep.link_field) != rep.link_up:
+            if info.get(rep.role_field) == rep.primary_role:
+                status[name] = _NOT_A_REPLICA
+            elif info.get(rep.link_field) != rep.link_up:
                 status[name] = f"{rep.link_field}:{info.get(rep.link_field)}"
             elif off is None or p_off is None or off < p_off:
                 status[name] = f"offset {off} < primary's {p_off}"
@@ -1311,6 +1317,16 @@ class Cluster:
             self._setup(name)
         _t0, status = self._wait_synced(timeout)
         lagging = {n: why for n, why in status.items() if why}
+        alone = [n for n, why in lagging.items() if why == _NOT_A_REPLICA]
+        if self._external and alone:
+            # Not ours to point: an external target is a cluster already running as one.
+            spec, primary = self._nodes[alone[0]].spec, self._nodes[self.primary].spec
+            raise ClusterError(
+                f"node {alone[0]} ({spec.host}:{spec.port}, target {self.target.name}) is a "
+                f"primary, not a replica of {self.primary}; an external target is a running "
+                f"cluster, so make it a replica before the run (REPLICAOF {primary.host} "
+                f"{primary.port}), or name the primary it follows in {self.target.source}"
+            )
         if lagging:
             detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
             raise self._start_error(next(iter(lagging)), f"did not start replicating ({detail})")

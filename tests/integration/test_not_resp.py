@@ -235,3 +235,39 @@ def test_a_node_that_takes_no_password_is_not_said_to_refuse_it(
         f"); it takes no password: remove [auth] from {tmp_path / 'noauth.toml'}, or check "
         f"that node a (127.0.0.1:{a}, target noauth) is the server you meant"
     ), message
+
+
+def _a_lone_primary() -> AbstractContextManager[int]:
+    """A listener that says it is a primary with no replica: PONG, role:master, OK."""
+    from harness.resp import bulk
+
+    info = b"# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            for argv in received_commands(conn, stop):
+                name = argv[0].upper()
+                if name == b"PING":
+                    conn.sendall(simple("PONG"))
+                elif name == b"INFO":
+                    conn.sendall(bulk(info))
+                else:
+                    conn.sendall(simple("OK"))
+
+    return listening(handle)
+
+
+def test_an_external_node_that_is_no_replica_is_named_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two primaries, neither replicating: 'did not start replicating
+    (master_link_status:None); check that it runs and that t.toml gives its address', though
+    it ran at that address; what it needed was to be made a replica."""
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+    with _a_lone_primary() as a, _a_lone_primary() as b:
+        message = str(_start_external(tmp_path, "alone", (a, b)))
+    assert message == (
+        f"node b (127.0.0.1:{b}, target alone) is a primary, not a replica of a; an external "
+        "target is a running cluster, so make it a replica before the run (REPLICAOF "
+        f"127.0.0.1 {a}), or name the primary it follows in {tmp_path / 'alone.toml'}"
+    )
