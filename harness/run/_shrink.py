@@ -76,10 +76,16 @@ def reproduces(run: ModeRun, machine: type[Any], steps: list[dict[str, Any]]) ->
     could not make it). It runs even when the shrink budget is spent: one example, so that
     the report says whether what it shows fails more than once."""
     run.shrink_deadline = max(run.shrink_deadline, time.monotonic() + 1.0)
+    before = len(run.examples)
     try:
-        return try_steps(run, machine, steps) is not None
+        if try_steps(run, machine, steps) is not None:
+            return True
     except OutOfTime:
         return None
+    made = run.examples[before:]
+    if not made or made[-1].result is None or made[-1].error is not None:
+        return None  # it could not be run or judged: that it passed is not known
+    return False
 
 
 class _Shrink:

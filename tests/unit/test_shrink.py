@@ -20,15 +20,19 @@ class _Run:
         self.shrink_deadline = time.monotonic() + budget_s
         self.stopping = False
         self.tried: list[Steps] = []
+        self.examples: list[Any] = []  # what each example left for the reports
 
 
-def _machine(run: _Run, fails: Callable[[Steps], bool]) -> type[Any]:
-    """A state machine whose example fails (at teardown) when ``fails(its steps)``."""
+def _machine(run: _Run, fails: Callable[[Steps], bool], *, judged: bool = True) -> type[Any]:
+    """A state machine whose example fails (at teardown) when ``fails(its steps)``; when
+    not ``judged``, the example could not be run to a verdict (the cluster broke)."""
 
     class Record:
         def __init__(self) -> None:
             self.steps: Steps = []
-            self.valid: object = True
+            self.valid: object = True if judged else "unknown"
+            self.result: object = {"valid": True} if judged else None
+            self.error: str | None = None if judged else "reset: the reply is not RESP"
 
     class Machine:
         def __init__(self) -> None:
@@ -42,7 +46,8 @@ def _machine(run: _Run, fails: Callable[[Steps], bool]) -> type[Any]:
 
         def teardown(self) -> None:
             run.tried.append(self.record.steps)
-            if fails(self.record.steps):
+            run.examples.append(self.record)
+            if judged and fails(self.record.steps):
                 self.record.valid = False
                 raise DurabilityViolation("violated")
 
@@ -110,6 +115,14 @@ def test_the_reported_example_runs_once_more_even_past_the_budget() -> None:
     assert reproduces(run, _machine(run, lambda s: True), kill) is True
     assert reproduces(run, _machine(run, lambda s: False), kill) is False
     assert run.tried == [kill, kill]
+
+
+def test_an_example_that_could_not_be_judged_again_is_not_called_a_pass() -> None:
+    """The report said 'flaky: this example failed, then passed when run again' when the
+    run again never got past its reset."""
+    run: Any = _Run()
+    kill = [_s("kill", node="primary")]
+    assert reproduces(run, _machine(run, lambda s: True, judged=False), kill) is None
 
 
 def test_the_reported_failure_is_the_smallest_then_the_one_with_fewer_faults(
