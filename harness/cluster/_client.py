@@ -34,6 +34,7 @@ from harness.targets import Credentials, GlideSpec, TlsSpec
 
 __all__ = [
     "CLIENT_FACTORIES",
+    "NOT_RESP",
     "ClientAuthError",
     "ClientConnectionError",
     "ClientError",
@@ -48,6 +49,11 @@ __all__ = [
     "connect",
     "ssl_context",
 ]
+
+
+# How every error for a reply that is not RESP begins (after the node's name): a server
+# that sends such bytes is broken in a way no durability verdict describes.
+NOT_RESP: Final = "the reply is not RESP"
 
 
 class ClientError(Exception):
@@ -251,17 +257,16 @@ class _ValkeyPyClient:
             raise ServerError(str(exc)) from None
         except v.exceptions.InvalidResponse as exc:  # bytes that are not RESP: drop them
             self._conn.disconnect()
-            raise ClientConnectionError(f"{self._node}: the reply is not RESP ({exc})") from None
+            raise ClientConnectionError(f"{self._node}: {NOT_RESP} ({exc})") from None
         except UnicodeDecodeError as exc:  # text replies are decoded; these bytes are not text
             self._conn.disconnect()
             raise ClientConnectionError(
-                f"{self._node}: the reply is not RESP text a client can decode (not UTF-8: "
-                f"{exc.reason})"
+                f"{self._node}: {NOT_RESP} text a client can decode (not UTF-8: {exc.reason})"
             ) from None
         except RecursionError:  # arrays within arrays, deeper than the parser can follow
             self._conn.disconnect()
             raise ClientConnectionError(
-                f"{self._node}: the reply is not RESP a client can read (nested too deeply)"
+                f"{self._node}: {NOT_RESP} a client can read (nested too deeply)"
             ) from None
         except OSError as exc:
             self._conn.disconnect()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.checker import Params, check
 from harness.cluster._backend import ClusterError
+from harness.cluster._client import NOT_RESP
 from harness.history import HistoryWriter
 from harness.run._interrupt import INTERRUPTED, check_interrupted
 
@@ -161,6 +162,8 @@ class Example:
         self.started = time.monotonic()
         # Why the example cannot go on (the cluster broke under it), if it cannot.
         self.broken: str | None = None
+        # The first reply that was not RESP, from any node, to a client or the controller.
+        self.not_resp: str | None = None
         try:
             cluster.reset(history=self.writer, mode=setup.mode, params=setup.mode_params())
         except Exception as exc:
@@ -238,6 +241,8 @@ class Example:
             typ, got, err = "info", None, f"{type(exc).__name__}: {exc}"
         if typ == "info":
             self._drop_client(target_node)
+            if err is not None and NOT_RESP in err and self.not_resp is None:
+                self.not_resp = err
         w.record(
             process=process,
             type=typ,
@@ -359,9 +364,19 @@ class Example:
             healed_ok = False
         self.nodes_intact()
         self._probe_writes()
-        with contextlib.suppress(Exception):
+        try:
             self.cluster.wait_recovered()
+        except Exception as exc:
+            if NOT_RESP in str(exc) and self.not_resp is None:
+                self.not_resp = str(exc)
         self._final_reads()
+        if self.not_resp is not None:
+            # Bytes that are not RESP say nothing of durability: writes and reads that met
+            # them are indeterminate, and the verdict would blame the wrong promise.
+            raise ClusterError(
+                f"a node answered with bytes that are not RESP ({self.not_resp}); this "
+                "example cannot be judged"
+            )
         result = self.judge()
         if not healed_ok:
             result.setdefault("notes", []).append("heal failed; see the history")

@@ -271,3 +271,34 @@ def test_an_external_node_that_is_no_replica_is_named_with_the_fix(
         "target is a running cluster, so make it a replica before the run (REPLICAOF "
         f"127.0.0.1 {a}), or name the primary it follows in {tmp_path / 'alone.toml'}"
     )
+
+
+def test_a_reply_that_is_not_resp_mid_example_leaves_it_unjudged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A primary that began to answer with bytes that are not RESP was judged, and reported
+    as writes-resume-after-heal violated: a durability verdict on a broken protocol."""
+    from harness._errors import AckboundError
+    from harness.cluster._client import NOT_RESP
+    from harness.run import replay_program
+
+    state = replay_program(target="bundled", mode="none", run_dir=str(tmp_path))
+    cluster = state.run.cluster
+    real = cluster.perform
+    calls = []
+
+    def garbled(client: object, workload: str, f: str, key: str, value: object) -> object:
+        calls.append(f)
+        if len(calls) == 2:
+            return ("info", None, f"n1: {NOT_RESP} (Protocol Error: b'H')")
+        return real(client, workload, f, key, value)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cluster, "perform", garbled)
+    state.writes(workload="list", key=0, count=3)
+    with pytest.raises(AckboundError) as info:
+        state.teardown()
+    assert (
+        f"a node answered with bytes that are not RESP (n1: {NOT_RESP} (Protocol Error: "
+        "b'H')); this example cannot be judged"
+    ) in str(info.value)
+    assert state.record.result is None
