@@ -504,7 +504,13 @@ def _node_address(n: _Table) -> tuple[str, int, bool | None]:
         if n.has(clash):
             n.seen.add(clash)
             raise n.error(clash, "is given by url too; keep url, or host and port")
-    parsed = urllib.parse.urlsplit(url)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        hostname = parsed.hostname  # (a bracketed IPv6 address is checked here)
+    except ValueError as exc:
+        raise n.error(
+            "url", f"{url!r} is no URL ({exc}); write scheme://host:port, an IPv6 address in []"
+        ) from None
     if parsed.scheme not in URL_SCHEMES:
         raise n.error(
             "url", f"{url!r}: use a redis://, rediss:// (TLS), valkey:// or valkeys:// URL"
@@ -521,9 +527,9 @@ def _node_address(n: _Table) -> tuple[str, int, bool | None]:
         raise n.error("url", f"{url!r} has no valid port; write scheme://host:port") from None
     if port == 0:
         raise n.error("url", f"{url!r}: port 0 is no port a node listens on; give its port")
-    if not parsed.hostname or parsed.path not in ("", "/") or parsed.query:
+    if not hostname or parsed.path not in ("", "/") or parsed.query:
         raise n.error("url", f"{url!r}: write scheme://host:port (no database, no options)")
-    return parsed.hostname, port, URL_SCHEMES[parsed.scheme]
+    return hostname, port, URL_SCHEMES[parsed.scheme]
 
 
 def _external(top: _Table) -> tuple[ExternalSpec, bool | None]:

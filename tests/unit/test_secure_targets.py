@@ -133,6 +133,19 @@ def test_rediss_urls_turn_tls_on_for_an_external_target(tmp_path: Path) -> None:
             "node listens on; give its port",
         ),
         (
+            "rediss://db-a.example.com:6380",
+            "rediss://[::1",
+            "key 'external.nodes[0].url': 'rediss://[::1' is no URL (Invalid IPv6 URL); write "
+            "scheme://host:port, an IPv6 address in []",
+        ),
+        (
+            "rediss://db-a.example.com:6380",
+            "rediss://[zz]:6380",
+            "key 'external.nodes[0].url': 'rediss://[zz]:6380' is no URL ('zz' does not "
+            "appear to be an IPv4 or IPv6 address); write scheme://host:port, an IPv6 address "
+            "in []",
+        ),
+        (
             'url = "rediss://db-a.example.com:6380"',
             'url = "rediss://db-a.example.com:6380", port = 1',
             "key 'external.nodes[0].port': is given by url too; keep url, or host and port",
