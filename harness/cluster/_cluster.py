@@ -449,11 +449,16 @@ class Cluster:
         except ClientError as exc:
             self._unready[name] = str(exc)
             self._admins.pop(name, None)
+            spec = self._nodes[name].spec
             if self.target.tls is None:
-                spec = self._nodes[name].spec
                 junk = non_resp_reply(spec.host, spec.port, _ADMIN_TIMEOUT_S)
                 if junk is not None:
                     raise self._not_resp_error(name, junk) from None
+            if self._external:  # a cluster already running: is it TLS where we are not?
+                mismatch = _tls_mismatch(spec.host, spec.port, self.target.tls is not None)
+                if mismatch is not None:
+                    where = f"node {name} ({spec.host}:{spec.port}, target {self.target.name})"
+                    raise ClusterError(f"{where} {mismatch} {self.target.source}") from None
             return False
         self._unready.pop(name, None)
         ready_log = self.target.start.ready_log if self.target.start else None
@@ -1405,6 +1410,34 @@ def non_resp_reply(host: str, port: int, timeout_s: float) -> bytes | None:
     except ProtocolError:
         return data
     return None if data[0] in _RESP_TYPE_BYTES else data
+
+
+def _tls_mismatch(host: str, port: int, tls: bool) -> str | None:
+    """Why a node at ``host:port`` cannot answer a client that does (``tls``) or does not
+    speak TLS, ending in the fix (to be followed by the target file's name), when the other
+    way works: a TLS handshake where we spoke plain RESP, or plain RESP where we spoke TLS.
+    ``None`` when the other way fails too (the node is down, or broken otherwise)."""
+    import socket
+    import ssl
+
+    try:
+        with socket.create_connection((host, port), timeout=_ADMIN_TIMEOUT_S) as sock:
+            if tls:  # does it answer plain RESP?
+                sock.sendall(encode_command("PING"))
+                if not sock.recv(64).startswith((b"+PONG", b"-NOAUTH", b"-WRONGPASS")):
+                    return None
+                return (
+                    "answers plain RESP on this port, not TLS: give the node's TLS port, or "
+                    "drop [tls] (and rediss:// URLs) from"
+                )
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            with context.wrap_socket(sock, server_hostname=host):
+                pass  # the handshake completed: the node speaks TLS
+    except (OSError, ssl.SSLError):
+        return None
+    return "speaks TLS on this port, and the target does not: add [tls] (or use rediss:// URLs) to"
 
 
 class _PortTaken(ClusterError):

@@ -271,3 +271,57 @@ def test_wrong_password_or_certificate_is_one_line_naming_the_fix(
     assert time.monotonic() - start < 30  # refused at once, not after a readiness timeout
     assert PASSWORD not in out.stdout + out.stderr
     assert "not-the-password" not in out.stdout + out.stderr
+
+
+def test_a_plain_target_against_tls_nodes_is_told_to_add_tls(
+    tmp_path: Path, certs: Certs, tls_cluster: tuple[int, int]
+) -> None:
+    """It waited the 30 s readiness timeout, then said 'check that it runs and that the
+    file gives its address': both were right."""
+    p0, p1 = tls_cluster
+    plain = EXTERNAL.format(p0=p0, p1=p1, ca=certs.ca).replace("rediss://", "redis://")
+    plain = plain.replace(f'[tls]\nca_file = "{certs.ca}"\n', "")
+    target = write_target(tmp_path, plain)
+    start = time.monotonic()
+    out = subprocess.run(
+        [*ACKBOUND, "run", "--target", str(target), "--mode", "none", "--faults", "none",
+         "--budget", "5", "--report-dir", "run", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "MANAGED_PW": PASSWORD},
+    )  # fmt: skip
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert out.stderr.strip() == (
+        f"ackbound: error: node a (127.0.0.1:{p0}, target managed-tls) speaks TLS on this "
+        f"port, and the target does not: add [tls] (or use rediss:// URLs) to {target}"
+    )
+    assert time.monotonic() - start < 20
+
+
+def test_tls_asked_of_a_plain_node_is_named_and_tls_of_a_tls_node_is_no_mismatch(
+    tls_cluster: tuple[int, int],
+) -> None:
+    from harness.cluster._cluster import _tls_mismatch
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.server", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the plain server did not start"
+                time.sleep(0.05)
+        assert _tls_mismatch("127.0.0.1", port, True) == (
+            "answers plain RESP on this port, not TLS: give the node's TLS port, or drop "
+            "[tls] (and rediss:// URLs) from"
+        )
+        assert _tls_mismatch("127.0.0.1", port, False) is None  # plain, as asked
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert _tls_mismatch("127.0.0.1", tls_cluster[0], True) is None  # TLS, as asked
