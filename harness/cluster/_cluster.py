@@ -436,7 +436,9 @@ class Cluster:
 
     def _ready(self, name: str) -> bool:
         try:
-            if self._admin(name).execute("PING") not in ("PONG", True):
+            reply = self._admin(name).execute("PING")
+            if not (reply is True or reply == "PONG"):  # (an integer 1 equals True)
+                self._unready[name] = f"{name}: PING answered {reply!r}, not PONG"
                 return False
         except (ClientTLSError, ClientAuthError) as exc:
             raise self._secure_error(name, exc) from None
@@ -1334,7 +1336,10 @@ class Cluster:
             )
         if lagging:
             detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
-            raise self._start_error(next(iter(lagging)), f"did not start replicating ({detail})")
+            # What the primary says of itself (no role, unreadable) is the primary's fault.
+            mine = [w for w in lagging.values() if w.startswith(f"primary {self.primary} ")]
+            culprit = self.primary if mine else next(iter(lagging))
+            raise self._start_error(culprit, f"did not start replicating ({detail})")
         for name in names:
             self._prepare_standby(name)
 

@@ -302,3 +302,36 @@ def test_a_reply_that_is_not_resp_mid_example_leaves_it_unjudged(
         "b'H')); this example cannot be judged"
     ) in str(info.value)
     assert state.record.result is None
+
+
+def _answering_everything(reply: bytes) -> AbstractContextManager[int]:
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            for _argv in received_commands(conn, stop):
+                conn.sendall(reply)
+
+    return listening(handle)
+
+
+def test_a_node_answering_ping_with_1_is_not_taken_for_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """':1' equals True, which valkey-py makes of +PONG: the node was taken for ready, and a
+    healthy replica was blamed a minute later."""
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+    with _answering_everything(b":1\r\n") as a, _answering_everything(b":1\r\n") as b:
+        message = str(_start_external(tmp_path, "one", (a, b)))
+    assert message.startswith(f"node a (127.0.0.1:{a}, target one) did not answer PING within ")
+    assert "(last: PING answered 1, not PONG)" in message, message
+
+
+def test_a_primary_that_reports_no_role_is_blamed_not_its_replica(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+    with refusing(b"NOTHING") as a, refusing(b"NOTHING") as b:
+        message = str(_start_external(tmp_path, "pong", (a, b)))
+    assert message.startswith(
+        f"node a (127.0.0.1:{a}, target pong) did not start replicating (b: primary a reports "
+        "role None)"
+    ), message
