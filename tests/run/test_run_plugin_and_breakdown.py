@@ -241,3 +241,32 @@ def test_under_xdist_loadgroup_one_worker_runs_the_conformance_run(tmp_path: Pat
     assert out.returncode in (0, 1), out.stdout + out.stderr
     runs = list((tmp_path / "ackbound-runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "results.json").is_file(), runs
+
+
+def test_a_run_that_could_not_start_fails_each_item_once_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    """The first item showed the reason twice, joined by 'During handling of the above
+    exception, another exception occurred'."""
+    import socket
+
+    with socket.socket() as s1, socket.socket() as s2:
+        s1.bind(("127.0.0.1", 0))
+        s2.bind(("127.0.0.1", 0))
+        a, b = s1.getsockname()[1], s2.getsockname()[1]  # nothing listens once closed
+    (tmp_path / "gone.toml").write_text(
+        f'name = "gone"\nextends = "bundled"\nkind = "external"\n[external]\nprimary = "a"\n'
+        f'nodes = [{{name = "a", host = "127.0.0.1", port = {a}, az = "z1"}},\n'
+        f'  {{name = "b", host = "127.0.0.1", port = {b}, az = "z2"}}]\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         "--ackbound-target", "gone.toml", "--ackbound-mode", "none", "--ackbound-budget", "5"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "During handling of the above exception" not in out.stdout
+    items = out.stdout.splitlines()[0].count("F")
+    assert items >= 5, out.stdout
+    said = f"ackbound could not run: node a (127.0.0.1:{a}, target gone) refused the connection"
+    assert out.stdout.count(said) == items, out.stdout  # once in each item's section
