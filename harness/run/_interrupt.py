@@ -15,9 +15,15 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["INTERRUPTED", "check_interrupted", "sigint_to_flag"]
+__all__ = ["INTERRUPTED", "check_interrupted", "interrupted_by", "sigint_to_flag"]
 
 INTERRUPTED = threading.Event()
+_BY: list[str] = ["Ctrl-C"]  # what set INTERRUPTED last: "Ctrl-C" or "SIGTERM"
+
+
+def interrupted_by() -> str:
+    """What interrupted the run: ``Ctrl-C`` (SIGINT) or ``SIGTERM`` (a CI job's timeout)."""
+    return _BY[0]
 
 
 def check_interrupted() -> None:
@@ -34,6 +40,7 @@ def sigint_to_flag() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        _BY[0] = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
         if INTERRUPTED.is_set():
             raise KeyboardInterrupt
         INTERRUPTED.set()
@@ -41,6 +48,7 @@ def sigint_to_flag() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, handler)
     previous_term = signal.signal(signal.SIGTERM, handler)  # a CI job's timeout, say
     INTERRUPTED.clear()
+    _BY[0] = "Ctrl-C"
     try:
         yield
     finally:

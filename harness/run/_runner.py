@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, AckboundError
 from harness.run._config import MODES_ALL, RunConfig
 from harness.run._example import Example, ExampleRecord, ModeSetup
-from harness.run._interrupt import sigint_to_flag
+from harness.run._interrupt import interrupted_by, sigint_to_flag
 
 if TYPE_CHECKING:
     from harness.cluster import Cluster
@@ -567,7 +567,7 @@ def run_conformance(
                 error = "; ".join(filter(None, (error, f"mode {mode}: {hyp_error}")))
     except KeyboardInterrupt:
         interrupted = True
-        error = "interrupted (Ctrl-C); the reports hold what was gathered so far"
+        error = f"interrupted ({interrupted_by()}); the reports hold what was gathered so far"
     except AckboundError as exc:
         error = str(exc)
         could_not_run = True

@@ -114,6 +114,9 @@ def test_ctrl_c_leaves_the_reports_gathered_so_far(tmp_path: Path, sig: signal.S
     assert doc["exit_code"] == 130  # what the command exited with
     assert doc["modes"]["none"]["examples"] >= 1
     assert "interrupted" in err
+    # (a SIGTERM was recorded as "interrupted (Ctrl-C)")
+    by = "SIGTERM" if sig == signal.SIGTERM else "Ctrl-C"
+    assert doc["error"] == f"interrupted ({by}); the reports hold what was gathered so far"
 
 
 @pytest.mark.slow
