@@ -88,7 +88,8 @@ def _at_most_a_day(table: _Table, name: str, value: float, what: str) -> None:
     wait for ever), and past 2^63 ns it would not even fit the clock."""
     for suffix, most in _A_DAY.items():
         if name.endswith(suffix) and value > most:
-            raise table.error(name, f"must be at most {most} ({what}; a day); got {value:g}")
+            got = str(value) if isinstance(value, int) else f"{value:g}"
+            raise table.error(name, f"must be at most {most} ({what}; a day); got {got}")
 
 
 class _Table:

@@ -303,7 +303,7 @@ MALFORMED = [
         "granularity_ms = 10",
         "granularity_ms = 9223372036854775807",
         "key 'lag_limit.granularity_ms': must be at most 86400000 (the step of lag limits the "
-        "server accepts, in ms; a day); got 9.22337e+18",
+        "server accepts, in ms; a day); got 9223372036854775807",
     ),
     (
         "nul-in-command",
