@@ -53,10 +53,11 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     from harness._errors import AckboundError
+    from harness.report import stdout_console
     from harness.run import bundled_bugs, check_new_run_dir, claim_run_dir
     from harness.run._selftest import BugOutcome, run_selftest
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         root = args.report_dir
         check_output_dir("--report-dir", root)
-    con = Console(file=sys.stdout, highlight=False)
+    con = stdout_console()
 
     def show(o: BugOutcome) -> None:
         mark = "[green]caught[/]" if o.caught else "[bold red]MISSED[/]"
@@ -112,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             "–" if o.detect_s is None else f"{o.detect_s:.1f}",
             "–" if o.shrunk_steps is None else str(o.shrunk_steps),
         )
+    if not sys.stdout.isatty():  # a log or a pipe: as wide as the names, never cut
+        con.width = max(con.width, Measurement.get(con, con.options, t).maximum)
     con.print(t)
     fig = result.figures()
     con.print(_figures_line(fig, root), markup=False)

@@ -57,6 +57,7 @@ from harness.report._table import (
     print_check_result,
     print_run_result,
     run_verdict_table,
+    stdout_console,
     verdict_text,
 )
 from harness.report._view import PropertyRow, property_rows
@@ -102,6 +103,7 @@ __all__ = [
     "report_html",
     "results_json",
     "run_verdict_table",
+    "stdout_console",
     "utc_now",
     "validate_results",
     "verdict_from_counts",

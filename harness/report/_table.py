@@ -16,7 +16,19 @@ from rich.table import Table
 from harness.report._model import RunResult
 from harness.report._view import key_figure_text, property_rows, stopped_how
 
-__all__ = ["print_check_result", "print_run_result", "run_verdict_table", "verdict_text"]
+__all__ = [
+    "print_check_result",
+    "print_run_result",
+    "run_verdict_table",
+    "stdout_console",
+    "verdict_text",
+]
+
+
+def stdout_console() -> Console:
+    """A console on stdout: a terminal's width, or 120 columns in a log or a pipe (rich's
+    80 cut the tables' names)."""
+    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def verdict_text(valid: object) -> str:
@@ -142,10 +154,7 @@ def print_run_result(
     ``files`` and ``errors`` are what ``write_reports`` returned (``ReportFiles.written``
     and ``.errors``); without ``files``, the report files found in ``run_dir`` are listed.
     """
-    # Logs (not a terminal) get a width that fits the table instead of rich's default 80.
-    con = console or Console(
-        file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120
-    )
+    con = console or stdout_console()
     con.print(run_verdict_table(result))
     n_examples = sum(m.examples for m in result.modes.values())
     con.print(

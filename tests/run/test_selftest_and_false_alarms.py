@@ -126,3 +126,27 @@ def test_figures_with_nothing_measured_are_a_dash_not_none(
     assert "None" not in out
     line = f"caught 0/1; time to detect –; shrunk steps –; runs in {tmp_path / 'st'}"
     assert line in " ".join(out.split())  # the console may wrap it
+
+
+def test_the_table_in_a_log_keeps_every_name_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Piped to a file or a CI log, rich's 80 columns cut the names ('never-resu…')."""
+    import harness.run._selftest as selftest
+    from harness.cli import main
+
+    outcomes = [
+        selftest.BugOutcome(
+            bug="lag-metric-reports-the-newest-write", breaks=prop, mode="async",
+            caught_by=[prop], detect_s=1.0, shrunk_steps=1,
+        )
+        for prop in ("lag-metric-not-underreported", "writes-resume-after-heal")
+    ]  # fmt: skip
+    monkeypatch.setattr(
+        selftest, "run_selftest", lambda **kw: selftest.SelftestResult(outcomes=outcomes)
+    )
+    main(["selftest", "--report-dir", str(tmp_path / "st")])
+    out = capsys.readouterr().out
+    for word in ("lag-metric-reports-the-newest-write", "lag-metric-not-underreported"):
+        assert word in out, out
+    assert "…" not in out, out
