@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
             "–" if o.shrunk_steps is None else str(o.shrunk_steps),
         )
     if not sys.stdout.isatty():  # a log or a pipe: as wide as the names, never cut
-        con.width = max(con.width, Measurement.get(con, con.options, t).maximum)
+        natural = Measurement.get(con, con.options.update_width(1000), t).maximum
+        con.width = max(con.width, natural)
     con.print(t)
     fig = result.figures()
     con.print(_figures_line(fig, root), markup=False)
