@@ -107,8 +107,8 @@ def test_unusable_flags_are_one_line(args: list[str], expected: str) -> None:
         (
             {"d/appendonly.aof": b'SET "unbalanced\r\n'},
             ["--appendonly", "yes", "--dir", "d"],
-            "the append-only file d/appendonly.aof is not RESP (Protocol error: unbalanced "
-            "quotes in request); move it aside to start empty",
+            "the append-only file d/appendonly.aof is not RESP (a command that is not a RESP "
+            "array (it starts with b'S')); move it aside to start empty",
         ),
         (
             {"d/appendonly.aof": b"*2\r\n$3\r\nSET\r\n$1\r\nk\r\n"},
