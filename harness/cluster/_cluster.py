@@ -52,6 +52,7 @@ from harness.cluster._backend import (
     Wipeable,
 )
 from harness.cluster._client import (
+    NOT_RESP,
     ClientAuthError,
     ClientConnectionError,
     ClientError,
@@ -456,6 +457,12 @@ class Cluster:
                 junk = non_resp_reply(spec.host, spec.port, _ADMIN_TIMEOUT_S)
                 if junk is not None:
                     raise self._not_resp_error(name, junk) from None
+            if NOT_RESP in str(exc):  # what the client could not read: no wait mends it
+                raise ClusterError(
+                    f"node {name} ({spec.host}:{spec.port}, target {self.target.name}) answered "
+                    f"PING, but {str(exc).split(': ', 1)[-1]}; check that this address is the "
+                    f"node's RESP port ({self.target.source})"
+                ) from None
             if self._external:  # a cluster already running: is it TLS where we are not?
                 mismatch = _tls_mismatch(spec.host, spec.port, self.target.tls is not None)
                 if mismatch is not None:
@@ -1050,9 +1057,13 @@ class Cluster:
                 lagging = {n: why for n, why in status.items() if why}
                 if lagging:
                     detail = "; ".join(f"{n}: {why}" for n, why in lagging.items())
+                    logs = (
+                        "see the nodes' own logs"
+                        if self._external
+                        else "see the node logs under " + str(self.run_dir / "nodes")
+                    )
                     raise ClusterError(
-                        f"the cluster did not recover within {timeout_s:g} s ({detail}); "
-                        "see the node logs under " + str(self.run_dir / "nodes")
+                        f"the cluster did not recover within {timeout_s:g} s ({detail}); {logs}"
                     )
             except BaseException as exc:
                 self.history.record(

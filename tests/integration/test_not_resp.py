@@ -335,3 +335,17 @@ def test_a_primary_that_reports_no_role_is_blamed_not_its_replica(
         f"node a (127.0.0.1:{a}, target pong) did not start replicating (b: primary a reports "
         "role None)"
     ), message
+
+
+def test_a_reply_nested_past_what_a_client_reads_is_named_at_once(tmp_path: Path) -> None:
+    """It was a 30 s readiness wait, then 'did not answer PING ... check that it runs'."""
+    nested = b"*1\r\n" * 100_000 + b":1\r\n"
+    with _answering_everything(nested) as a, _answering_everything(nested) as b:
+        t = time.monotonic()
+        message = str(_start_external(tmp_path, "deep", (a, b)))
+        assert time.monotonic() - t < 10
+    assert message == (
+        f"node a (127.0.0.1:{a}, target deep) answered PING, but the reply is not RESP a client "
+        f"can read (nested too deeply); check that this address is the node's RESP port "
+        f"({tmp_path / 'deep.toml'})"
+    )
