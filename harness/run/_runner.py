@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
@@ -96,8 +97,8 @@ def lag_limit_note(target: Target, config: RunConfig) -> str | None:
     if config.lag_limit_s is None or "async" not in config.modes:
         return None
     used_ms = mode_setup(target, "async", config).lag_limit_ms
-    if used_ms == config.lag_limit_s * 1000:
-        return None
+    if math.isclose(used_ms, config.lag_limit_s * 1000, rel_tol=0, abs_tol=1e-6):
+        return None  # (1.001 s is 1000.9999… ms)
     g, least = target.lag_limit_granularity_ms, target.lag_limit_min_ms
     why = f"in steps of {g / 1000:g} s" if g > 1 else "to the millisecond"
     return (
@@ -297,9 +298,14 @@ def run_mode(run: ModeRun, seed: int, database_dir: Path) -> tuple[str | None, b
         return f"{type(exc).__name__}: {exc}".splitlines()[0], False
     if run.broken_in_a_row >= 3:
         last = run.examples[-1]
+        logs = (
+            f"see the nodes' own logs (ackbound does not run them: {run.cluster.target.source})"
+            if run.cluster.target.external is not None
+            else f"see the node logs under {run.directory.parent / 'nodes'}"
+        )
         raise AckboundError(
             f"the cluster broke in {run.broken_in_a_row} examples in a row "
-            f"(last: {last.error}); see the node logs under {run.directory.parent / 'nodes'}"
+            f"(last: {last.error}); {logs}"
         )
     return None, False
 
@@ -329,8 +335,15 @@ _SAVED_MAX = 20  # failures kept per target, mode and bug (the oldest go first)
 
 
 def _saved_key(run: ModeRun) -> dict[str, Any]:
-    """What a saved failure's steps mean depends on: the cluster and the faults enabled."""
-    return _replay_options(run.config, run.setup)
+    """What a saved failure's steps mean depends on: the cluster (its nodes and AZs, however
+    given), the mode's timing and the faults enabled (whatever their order)."""
+    return {
+        "backend": run.config.backend,
+        "image": run.config.image,
+        "nodes": [[n.name, n.az] for n in run.cluster.nodes],
+        "faults": sorted(run.config.faults),
+        **run.setup.mode_params(),
+    }
 
 
 def saved_failures(database_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -378,6 +391,8 @@ def _run_saved(run: ModeRun, machine: type[Any], database_dir: Path) -> bool:
     key = _saved_key(run)
     for path, doc in saved_failures(database_dir):
         steps = doc.get("steps")
+        if doc.get("key") != key and isinstance(doc.get("key"), dict):
+            continue  # another setup's: its steps may use faults this run has not enabled
         if (
             not isinstance(steps, list)
             or not all(
@@ -389,13 +404,15 @@ def _run_saved(run: ModeRun, machine: type[Any], database_dir: Path) -> bool:
             with contextlib.suppress(OSError):
                 path.unlink()
             continue
-        if doc.get("key") != key:
-            continue
         before = len(run.examples)
         try:
             failed = try_steps(run, machine, steps) is not None
         except OutOfTime:
             return False
+        except AckboundError:  # a step this cluster cannot take: the entry can never run
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
         finally:
             run.canon_examples += len(run.examples) - before
         if failed:
@@ -557,10 +574,11 @@ def run_conformance(
                     reported = _pick_failure(run.examples)
                     assert reported is not None
                     ending["reproduced"] = reproduces(run, machine, reported.steps)
-                    save_failure(db, run, list(reported.steps))
             finally:
                 # Also when Ctrl-C stops the search or the shrink: the failure found so far
                 # (shrunk as far as it got) is recorded, and can be replayed.
+                if (found := _pick_failure(run.examples)) is not None:
+                    save_failure(db, run, list(found.steps))
                 _fold_mode(result, run, run_dir, seed, config)
                 failure = _record_failure(result, run, run_dir, config, flaky, ending)
             if hyp_error and failure is None:  # every mode's, not only the last one's

@@ -249,7 +249,7 @@ def test_a_lag_limit_the_target_cannot_enforce_is_named_with_the_one_used(
 @pytest.mark.parametrize(
     ("target", "modes", "asked"),
     [("valkey", ("async",), 2.0), ("bundled", ("async",), 0.25), ("valkey", ("sync",), 0.2),
-     ("bundled", ("async",), None)],
+     ("bundled", ("async",), None), ("bundled", ("async",), 1.001)],  # 1000.9999… ms
 )  # fmt: skip
 def test_a_lag_limit_the_target_enforces_as_asked_says_nothing(
     target: str, modes: tuple[str, ...], asked: float | None

@@ -129,3 +129,23 @@ def test_an_external_cluster_is_operated_through_its_hooks(operated: Path, tmp_p
         )
         == "master"
     )
+
+
+def test_a_broken_external_run_points_at_the_nodes_own_logs(
+    operated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It pointed at RUN/nodes, which is empty for a cluster ackbound does not run."""
+    import harness.run._example as example
+    from harness.run import RunConfig, run_conformance
+
+    def broken_judge(self: object) -> dict[str, object]:
+        raise OSError("the history disk vanished")
+
+    monkeypatch.setattr(example.Example, "judge", broken_judge)
+    config = RunConfig(target=str(operated), modes=("none",), budget_s=60, seed=1, faults=())
+    result = run_conformance(config, run_dir=tmp_path / "run", target=load_target(str(operated)))
+    assert result.exit_code == 3
+    assert result.error is not None and "broke in 3 examples in a row" in result.error
+    assert result.error.endswith(
+        f"see the nodes' own logs (ackbound does not run them: {operated})"
+    ), result.error

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.run import RunConfig
+from harness.run._config import DEFAULT_FAULTS
+from harness.run._runner import mode_setup
+from harness.targets import load_target
+
 RULE_OF_NO_MACHINE = {"rule": "meteor", "args": {}}
 
 
@@ -40,7 +45,7 @@ def test_a_failure_is_saved_and_tried_first_by_the_next_run_until_it_passes(
     [saved] = _store(tmp_path, "phantom-value").glob("failure-*.json")
     doc = json.loads(saved.read_text(encoding="utf-8"))
     assert doc["steps"] == first["failure"]["steps"]  # type: ignore[index]
-    assert doc["key"]["faults"][-1] == "heal"
+    assert doc["key"] == _key()
 
     # Another seed: the saved failure is the run's first example (the bug shows in most
     # runs of it, not all: the run then finds it again by exploring).
@@ -58,21 +63,65 @@ def test_a_failure_is_saved_and_tried_first_by_the_next_run_until_it_passes(
     assert list(fixed.glob("failure-*.json")) == []
 
 
+def _key(faults: tuple[str, ...] = DEFAULT_FAULTS) -> dict[str, object]:
+    """The setup a ``_run`` of the bundled target's mode none saves its failures under."""
+    config = RunConfig(target="bundled", modes=("none",), faults=faults)
+    setup = mode_setup(load_target("bundled"), "none", config)
+    nodes = [["n1", "az1"], ["n2", "az2"], ["n3", "az3"]]
+    return {"backend": "local", "image": None, "nodes": nodes, "faults": sorted(faults),
+            **setup.mode_params()}  # fmt: skip
+
+
+def _save(store: Path, name: str, key: object, steps: object) -> Path:
+    store.mkdir(parents=True, exist_ok=True)
+    path = store / f"failure-{name}.json"
+    path.write_text(json.dumps({"key": key, "steps": steps}))
+    return path
+
+
 @pytest.mark.slow
-def test_saved_failures_of_another_setup_are_kept_and_stale_ones_dropped(
+def test_saved_failures_of_another_setup_are_kept_and_unrunnable_ones_dropped(
     tmp_path: Path,
 ) -> None:
     store = _store(tmp_path, "none")
-    store.mkdir(parents=True)
-    other = store / "failure-other.json"
-    other.write_text(
-        json.dumps({"key": {"faults": ["kill"]}, "steps": [{"rule": "wait", "args": {"ms": 1}}]})
-    )
-    stale = store / "failure-stale.json"
-    stale.write_text(json.dumps({"key": {}, "steps": [RULE_OF_NO_MACHINE]}))
-    garbled = store / "failure-garbled.json"
-    garbled.write_text("{not json")
-    code, mode = _run(tmp_path, "a", "--budget", "6", "--seed", "5", "--examples", "2")
-    assert code in (0, 2)
+    # Saved with every fault: its kill is no rule of a run with partition and heal only
+    # (the file was deleted as "not a rule").
+    kill = [{"rule": "kill", "args": {"node": "primary"}}, {"rule": "wait", "args": {"ms": 1}}]
+    other = _save(store, "other", _key(), kill)
+    mine = _key(("heal", "partition"))
+    _save(store, "stale", mine, [RULE_OF_NO_MACHINE])
+    # A role this cluster does not have: the run stopped (exit 3) at every try.
+    role = {"rule": "partition", "args": {"node": "replica-9", "direction": "both"}}
+    _save(store, "no-such-node", mine, [role])
+    (store / "failure-garbled.json").write_text("{not json")
+    code, mode = _run(
+        tmp_path, "a", "--budget", "8", "--seed", "5", "--examples", "2",
+        "--faults", "partition,heal",
+    )  # fmt: skip
+    assert code in (0, 2), mode
     assert mode["examples"] >= 1
-    assert sorted(p.name for p in store.iterdir()) == ["failure-other.json"]
+    assert sorted(p.name for p in store.iterdir()) == [other.name]
+
+
+def test_a_failure_found_before_an_interruption_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job's timeout during the shrink lost it: only a finished shrink saved."""
+    import harness.run._shrink as shrink
+    from harness.run import run_conformance
+
+    def interrupted(*args: object, **kw: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shrink, "shrink_steps", interrupted)
+    config = RunConfig(
+        target="bundled", modes=("none",), budget_s=20, seed=3, bug="phantom-value", canon=False
+    )
+    run_dir = tmp_path / "runs" / "a"
+    with pytest.raises(KeyboardInterrupt):  # (after the reports are written, as Ctrl-C does)
+        run_conformance(config, run_dir=run_dir, target=load_target("bundled"))
+    doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert doc["exit_code"] == 130
+    [saved] = _store(tmp_path, "phantom-value").glob("failure-*.json")
+    failure = doc["modes"]["none"]["failure"]
+    assert json.loads(saved.read_text())["steps"] == failure["steps"]
