@@ -192,20 +192,25 @@ def test_an_external_address_nothing_listens_on_is_named_at_once(tmp_path: Path)
     )
 
 
-def refusing(command: bytes, reply: str = "ERR not here") -> AbstractContextManager[int]:
-    """A listener speaking RESP: PONG to PING, the error ``reply`` to ``command``, OK to the
-    rest."""
+def speaking(reply_for: Callable[[bytes], bytes]) -> AbstractContextManager[int]:
+    """A listener that answers each command with ``reply_for(its name, in upper case)``."""
 
     def handle(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             for argv in received_commands(conn, stop):
-                name = argv[0].upper()
-                if name == b"PING":
-                    conn.sendall(simple("PONG"))
-                else:
-                    conn.sendall(error(reply) if name == command else simple("OK"))
+                conn.sendall(reply_for(argv[0].upper()))
 
     return listening(handle)
+
+
+def refusing(command: bytes, reply: str = "ERR not here") -> AbstractContextManager[int]:
+    """A listener speaking RESP: PONG to PING, the error ``reply`` to ``command``, OK to the
+    rest."""
+    return speaking(
+        lambda name: (
+            simple("PONG") if name == b"PING" else error(reply) if name == command else simple("OK")
+        )
+    )
 
 
 def test_a_failed_command_on_an_external_node_names_no_log_it_does_not_have(
@@ -242,19 +247,8 @@ def _a_lone_primary() -> AbstractContextManager[int]:
     from harness.resp import bulk
 
     info = b"# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n"
-
-    def handle(conn: socket.socket, stop: threading.Event) -> None:
-        with conn:
-            for argv in received_commands(conn, stop):
-                name = argv[0].upper()
-                if name == b"PING":
-                    conn.sendall(simple("PONG"))
-                elif name == b"INFO":
-                    conn.sendall(bulk(info))
-                else:
-                    conn.sendall(simple("OK"))
-
-    return listening(handle)
+    replies = {b"PING": simple("PONG"), b"INFO": bulk(info)}
+    return speaking(lambda name: replies.get(name, simple("OK")))
 
 
 def test_an_external_node_that_is_no_replica_is_named_with_the_fix(
@@ -305,12 +299,7 @@ def test_a_reply_that_is_not_resp_mid_example_leaves_it_unjudged(
 
 
 def _answering_everything(reply: bytes) -> AbstractContextManager[int]:
-    def handle(conn: socket.socket, stop: threading.Event) -> None:
-        with conn:
-            for _argv in received_commands(conn, stop):
-                conn.sendall(reply)
-
-    return listening(handle)
+    return speaking(lambda _name: reply)
 
 
 def test_a_node_answering_ping_with_1_is_not_taken_for_ready(
