@@ -314,21 +314,29 @@ def _run_canon(run: ModeRun, machine: type[Any]) -> bool:
     """Run the mode's textbook scenarios (:func:`harness.run._machine.canon`) as the first
     examples; True when one of them failed (the failure is recorded and then shrunk)."""
     from harness.run._machine import canon
-    from harness.run._shrink import OutOfTime, try_steps
+    from harness.run._shrink import OutOfTime
 
     if not run.config.canon:
         return False
     for steps in canon(run):
-        before = len(run.examples)
         try:
-            failed = try_steps(run, machine, steps) is not None
+            if _up_front(run, machine, steps):
+                return True
         except OutOfTime:
             return False
-        finally:
-            run.canon_examples += len(run.examples) - before
-        if failed:
-            return True
     return False
+
+
+def _up_front(run: ModeRun, machine: type[Any], steps: list[dict[str, Any]]) -> bool | None:
+    """Run one of the examples a mode starts with (a textbook scenario, a saved failure),
+    which ``--examples`` does not count: :func:`harness.run._shrink.try_judged`'s answer."""
+    from harness.run._shrink import try_judged
+
+    before = len(run.examples)
+    try:
+        return try_judged(run, machine, steps)
+    finally:
+        run.canon_examples += len(run.examples) - before
 
 
 _SAVED_MAX = 20  # failures kept per target, mode and bug (the oldest go first)
@@ -386,7 +394,7 @@ def _run_saved(run: ModeRun, machine: type[Any], database_dir: Path) -> bool:
     setup (cluster, faults) is kept for the runs that have it; one this ackbound cannot run
     (a rule it no longer has) is removed."""
     from harness.run._replay import _steps_problem, step_problem
-    from harness.run._shrink import OutOfTime, try_steps
+    from harness.run._shrink import OutOfTime
 
     key = _saved_key(run)
     for path, doc in saved_failures(database_dir):
@@ -404,22 +412,16 @@ def _run_saved(run: ModeRun, machine: type[Any], database_dir: Path) -> bool:
             with contextlib.suppress(OSError):
                 path.unlink()
             continue
-        before = len(run.examples)
         try:
-            failed = try_steps(run, machine, steps) is not None
+            failed = _up_front(run, machine, steps)
         except OutOfTime:
             return False
         except AckboundError:  # a step this cluster cannot take: the entry can never run
-            with contextlib.suppress(OSError):
-                path.unlink()
-            continue
-        finally:
-            run.canon_examples += len(run.examples) - before
+            failed = False
         if failed:
             return True
-        last = run.examples[-1] if run.examples[before:] else None
-        if last is not None and last.result is not None and last.error is None:
-            with contextlib.suppress(OSError):  # judged, and no longer failing
+        if failed is False:  # judged and no longer failing, or never to run here
+            with contextlib.suppress(OSError):
                 path.unlink()
     return False
 

@@ -76,15 +76,21 @@ def reproduces(run: ModeRun, machine: type[Any], steps: list[dict[str, Any]]) ->
     could not make it). It runs even when the shrink budget is spent: one example, so that
     the report says whether what it shows fails more than once."""
     run.shrink_deadline = max(run.shrink_deadline, time.monotonic() + 1.0)
-    before = len(run.examples)
     try:
-        if try_steps(run, machine, steps) is not None:
-            return True
+        return try_judged(run, machine, steps)
     except OutOfTime:
         return None
+
+
+def try_judged(run: ModeRun, machine: type[Any], steps: list[dict[str, Any]]) -> bool | None:
+    """Run ``steps`` as one example: True if it failed, False if it was judged and held,
+    None if it could not be run or judged (that it passed is not known)."""
+    before = len(run.examples)
+    if try_steps(run, machine, steps) is not None:
+        return True
     made = run.examples[before:]
     if not made or made[-1].result is None or made[-1].error is not None:
-        return None  # it could not be run or judged: that it passed is not known
+        return None
     return False
 
 
