@@ -50,6 +50,7 @@ from harness.report._results import (
     REPLAY_OPTIONS,
     dump_results,
     load_results,
+    newer_schema,
     results_json,
     validate_results,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "load_results",
     "merge_over_examples",
     "merge_verdicts",
+    "newer_schema",
     "percentile",
     "print_check_result",
     "print_run_result",

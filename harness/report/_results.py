@@ -21,7 +21,14 @@ from harness._errors import AckboundError
 from harness.report._merge import merge_verdicts, verdict_from_counts
 from harness.report._model import MODES, RESULTS_SCHEMA, RunResult
 
-__all__ = ["REPLAY_OPTIONS", "dump_results", "load_results", "results_json", "validate_results"]
+__all__ = [
+    "REPLAY_OPTIONS",
+    "dump_results",
+    "load_results",
+    "newer_schema",
+    "results_json",
+    "validate_results",
+]
 
 _SCHEMA_RE = re.compile(r"^ackbound-results/(\d+)$")
 
@@ -297,6 +304,12 @@ _FAILURE_OPTIONAL = {
 }
 
 
+def newer_schema(schema: object) -> bool:
+    """Whether ``schema`` names a results format newer than this ackbound reads."""
+    m = _SCHEMA_RE.match(schema) if isinstance(schema, str) else None
+    return m is not None and int(m.group(1)) > 1
+
+
 def validate_results(doc: Any, *, strict: bool = True) -> list[str]:
     """Problems with a results.json document; an empty list when it is valid.
 
@@ -308,10 +321,9 @@ def validate_results(doc: Any, *, strict: bool = True) -> list[str]:
         return v.problems
     schema = doc.get("schema")
     if isinstance(schema, str):
-        m = _SCHEMA_RE.match(schema)
-        if m is None:
+        if _SCHEMA_RE.match(schema) is None:
             v.bad("$.schema", f'expected "{RESULTS_SCHEMA}"; got {_short(schema)}')
-        elif int(m.group(1)) > 1:
+        elif newer_schema(schema):
             v.bad("$.schema", f"{schema} is newer than this ackbound reads; upgrade ackbound")
     if _is_obj(doc.get("target")):
         v.obj("$.target", doc["target"], _TARGET_FIELDS)

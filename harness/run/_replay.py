@@ -231,7 +231,7 @@ def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
     """The failing example of each mode in ``run_dir/results.json`` (or in ``run_dir``
     itself when it is a file), with what the run set (``options``: the keyword arguments
     of :func:`replay_program`)."""
-    from harness.report import validate_results
+    from harness.report import newer_schema, validate_results
 
     path = results_file(run_dir)
     if path.exists() and not path.is_file():
@@ -249,8 +249,7 @@ def load_failures(run_dir: Path) -> dict[str, dict[str, Any]]:
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if not isinstance(schema, str) or not schema.startswith("ackbound-results/"):
         raise AckboundError(f"{path}: not an ackbound results file (schema ackbound-results/1)")
-    version = re.fullmatch(r"ackbound-results/(\d+)", schema)
-    if version is not None and int(version.group(1)) > 1:
+    if newer_schema(schema):
         raise AckboundError(
             f"{path}: {schema} is newer than this ackbound reads; upgrade ackbound to replay it"
         )
