@@ -241,8 +241,7 @@ class Example:
             typ, got, err = "info", None, f"{type(exc).__name__}: {exc}"
         if typ == "info":
             self._drop_client(target_node)
-            if err is not None and NOT_RESP in err and self.not_resp is None:
-                self.not_resp = err
+            self._note_not_resp(err)
         w.record(
             process=process,
             type=typ,
@@ -353,6 +352,11 @@ class Example:
         if gone:
             raise ClusterError("; ".join(gone) + "; this example cannot be judged")
 
+    def _note_not_resp(self, error: str | None) -> None:
+        """Keep the first error that says a reply was not RESP (see :meth:`finish`)."""
+        if error is not None and NOT_RESP in error and self.not_resp is None:
+            self.not_resp = error
+
     def finish(self) -> dict[str, Any]:
         """Heal, wait for writes to resume and for recovery, read everything, judge."""
         self.stop_background()
@@ -367,8 +371,7 @@ class Example:
         try:
             self.cluster.wait_recovered()
         except Exception as exc:
-            if NOT_RESP in str(exc) and self.not_resp is None:
-                self.not_resp = str(exc)
+            self._note_not_resp(str(exc))
         self._final_reads()
         if self.not_resp is not None:
             # Bytes that are not RESP say nothing of durability: writes and reads that met
