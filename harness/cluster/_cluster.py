@@ -456,17 +456,15 @@ class Cluster:
             if self.target.tls is None:
                 junk = non_resp_reply(spec.host, spec.port, _ADMIN_TIMEOUT_S)
                 if junk is not None:
-                    raise self._not_resp_error(name, junk) from None
+                    junk_said = f" with {junk[:48]!r}, which is not RESP"
+                    raise self._not_resp_error(name, junk_said) from None
             if NOT_RESP in str(exc):  # what the client could not read: no wait mends it
-                raise ClusterError(
-                    f"node {name} ({spec.host}:{spec.port}, target {self.target.name}) answered "
-                    f"PING, but {str(exc).split(': ', 1)[-1]}; check that this address is the "
-                    f"node's RESP port ({self.target.source})"
-                ) from None
+                unreadable = f", but {str(exc).split(': ', 1)[-1]}"
+                raise self._not_resp_error(name, unreadable) from None
             if self._external:  # a cluster already running: is it TLS where we are not?
                 mismatch = _tls_mismatch(spec.host, spec.port, self.target.tls is not None)
                 if mismatch is not None:
-                    where = f"node {name} ({spec.host}:{spec.port}, target {self.target.name})"
+                    where = self._where(name)
                     raise ClusterError(f"{where} {mismatch} {self.target.source}") from None
             return False
         self._unready.pop(name, None)
@@ -477,8 +475,7 @@ class Cluster:
 
     def _secure_error(self, name: str, exc: ClientError) -> ClusterError:
         """One line for a node that refuses our TLS or our credentials, naming the fix."""
-        spec = self._nodes[name].spec
-        where = f"node {name} ({spec.host}:{spec.port}, target {self.target.name})"
+        where = self._where(name)
         source = self.target.source
         if isinstance(exc, ClientTLSError):
             detail = str(exc).split(": ", 1)[-1]
@@ -515,12 +512,17 @@ class Cluster:
             fix = f"check the password in {auth.where()} ({who}; [auth] in {source})"
         return ClusterError(f"{where} refused the credentials ({reply}); {fix}")
 
-    def _not_resp_error(self, name: str, junk: bytes) -> ClusterError:
+    def _where(self, name: str) -> str:
+        """A node as an error about an address names it: name, address, target."""
         spec = self._nodes[name].spec
+        return f"node {name} ({spec.host}:{spec.port}, target {self.target.name})"
+
+    def _not_resp_error(self, name: str, answer: str) -> ClusterError:
+        """A node whose PING answer (``answer``: how it answered, after "answered PING") no
+        client can use."""
         return ClusterError(
-            f"node {name} ({spec.host}:{spec.port}, target {self.target.name}) answered PING "
-            f"with {junk[:48]!r}, which is not RESP; check that this address is the node's "
-            f"RESP port ({self.target.source})"
+            f"{self._where(name)} answered PING{answer}; check that this address is the "
+            f"node's RESP port ({self.target.source})"
         )
 
     def _start_error(self, name: str, what: str) -> ClusterError:
@@ -529,8 +531,8 @@ class Cluster:
         spec = self._nodes[name].spec
         if self._external:  # not ours: no log, and nothing started it
             return ClusterError(
-                f"node {name} ({spec.host}:{spec.port}, target {self.target.name}) {what}; "
-                f"check that it runs and that {self.target.source} gives its address"
+                f"{self._where(name)} {what}; check that it runs and that "
+                f"{self.target.source} gives its address"
             )
         tail = self.backend.log_tail(spec, 8).strip().replace("\n", " | ")
         cls = _PortTaken if "address already in use" in tail.lower() else ClusterError
@@ -1338,9 +1340,9 @@ class Cluster:
         alone = [n for n, why in lagging.items() if why == _NOT_A_REPLICA]
         if self._external and alone:
             # Not ours to point: an external target is a cluster already running as one.
-            spec, primary = self._nodes[alone[0]].spec, self._nodes[self.primary].spec
+            primary = self._nodes[self.primary].spec
             raise ClusterError(
-                f"node {alone[0]} ({spec.host}:{spec.port}, target {self.target.name}) is a "
+                f"{self._where(alone[0])} is a "
                 f"primary, not a replica of {self.primary}; an external target is a running "
                 f"cluster, so make it a replica before the run (REPLICAOF {primary.host} "
                 f"{primary.port}), or name the primary it follows in {self.target.source}"
