@@ -779,30 +779,29 @@ class Server:
         if os.path.exists(path):
             count = 0
             self.replaying = True
+
+            def bad(name: str, what: str) -> StartError:
+                return StartError(
+                    f"the append-only file {path}: command {count + 1} ({name}) {what}; {fix}"
+                )
+
             try:
                 for argv in read_commands(path):
                     cmd = COMMANDS.get(argv[0].upper())
                     if cmd is None:
                         name = argv[0].decode(errors="replace")[:40]
-                        raise StartError(
-                            f"the append-only file {path}: command {count + 1} ({name!r}) is "
-                            f"not a command this server knows; {fix}"
-                        )
+                        raise bad(repr(name), "is not a command this server knows")
                     if argv[0].upper() in (b"MULTI", b"EXEC"):
                         continue
                     if not cmd.takes(len(argv)):
-                        raise StartError(
-                            f"the append-only file {path}: command {count + 1} "
-                            f"({cmd.name.decode()}) has {len(argv) - 1} arguments, which it "
-                            f"cannot take; {fix}"
+                        raise bad(
+                            cmd.name.decode(),
+                            f"has {len(argv) - 1} arguments, which it cannot take",
                         )
                     reply = cmd.handler(self, _REPLICATION_CLIENT, argv)
                     if reply is not None and reply[:1] == b"-":
-                        raise StartError(
-                            f"the append-only file {path}: command {count + 1} "
-                            f"({cmd.name.decode()}) fails: "
-                            f"{reply[1:].decode(errors='replace').strip()}; {fix}"
-                        )
+                        failed = reply[1:].decode(errors="replace").strip()
+                        raise bad(cmd.name.decode(), f"fails: {failed}")
                     count += 1
             except ProtocolError as exc:
                 raise StartError(
