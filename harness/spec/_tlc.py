@@ -221,10 +221,9 @@ def parse_dump(text: str) -> list[dict[str, Any]]:
 _WHERE = re.compile(r"line \d+, col \d+(?: to line \d+, col \d+)? of module \w+")
 
 
-def _sany_where(output: str) -> str | None:
-    """Where SANY found a parse or semantic error ("line 14, col 1 of module MC"): it is
-    printed outside TLC's message markers, so the messages alone do not say."""
-    outside = _MSG.sub("", output)
+def _sany_where(outside: str) -> str | None:
+    """Where SANY found a parse or semantic error ("line 14, col 1 of module MC"), in what
+    TLC printed outside its message markers (the messages alone do not say)."""
     semantic = _WHERE.search(outside)
     if semantic is not None:
         return semantic.group(0)
@@ -245,10 +244,9 @@ _SANY_CHATTER = re.compile(
 )
 
 
-def _sany_problem(output: str) -> str | None:
+def _sany_problem(outside: str) -> str | None:
     """What SANY found wrong ("Cannot find source file for module MC.", "Unknown operator:
-    `Foo'."), printed, like where, outside TLC's message markers."""
-    outside = _MSG.sub("", output)
+    `Foo'."), in what TLC printed outside its message markers, as where it is."""
     for line in outside.splitlines():
         line = line.strip()
         if line and not _SANY_CHATTER.match(line) and not _WHERE.fullmatch(line):
@@ -295,7 +293,8 @@ def parse_tlc_output(output: str, seconds: float = 0.0) -> TlcResult:
             error_lines.append(body)
     if error_lines and outcome == "pass":
         outcome = "error"
-        for line in (_sany_problem(output), _sany_where(output)):
+        outside = _MSG.sub("", output)
+        for line in (_sany_problem(outside), _sany_where(outside)):
             if line is not None:
                 error_lines.append(line)
     if not finished and outcome == "pass":
