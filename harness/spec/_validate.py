@@ -177,6 +177,11 @@ def _value_text(v: Any) -> str:
     return str(v)
 
 
+def _printable(text: str) -> bool:
+    """Whether ``text`` is printable ASCII, all the spec's strings hold."""
+    return all(" " <= ch <= "~" for ch in text)
+
+
 class _Builder:
     """One pass over the history in recorded order (see the module docstring)."""
 
@@ -204,7 +209,7 @@ class _Builder:
         for name in self.nodes:
             # The spec names nodes by strings, the primary's in TLC's configuration too,
             # whose strings take no escapes.
-            if not all(" " <= ch <= "~" and ch not in '"\\' for ch in name):
+            if not _printable(name) or '"' in name or "\\" in name:
                 raise UnsupportedHistory(
                     f"{source}: node {name!r} holds a character the spec's node names cannot "
                     "(only printable ASCII, without quotes or backslashes); rename it in the "
@@ -299,7 +304,7 @@ class _Builder:
         """Refuse a key or value the spec's strings cannot hold (TLA+ strings are printable
         ASCII here: a newline or a non-ASCII letter would break the generated module)."""
         for text in texts:
-            if isinstance(text, str) and not all(" " <= ch <= "~" for ch in text):
+            if isinstance(text, str) and not _printable(text):
                 raise self.unsupported(
                     op,
                     f"{text!r} holds a character the spec's strings cannot (only printable ASCII)",
