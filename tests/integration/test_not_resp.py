@@ -155,6 +155,21 @@ write = "plain"
     return exc.value
 
 
+def _external_error(
+    tmp_path: Path, name: str, fake: Callable[[], AbstractContextManager[int]], more: str = ""
+) -> tuple[str, int, int]:
+    """Start a two-node external target on two listeners ``fake`` makes; the error it fails
+    with, and the listeners' ports."""
+    with fake() as a, fake() as b:
+        return str(_start_external(tmp_path, name, (a, b), more)), a, b
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """External nodes get 1 s to answer PING, not 30."""
+    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
+
+
 def test_an_external_node_that_is_not_resp_is_named_at_once(tmp_path: Path) -> None:
     with answering(HTTP_ERROR) as web, answering(HTTP_ERROR) as web2:
         t = time.monotonic()
@@ -167,12 +182,10 @@ def test_an_external_node_that_is_not_resp_is_named_at_once(tmp_path: Path) -> N
 
 
 def test_an_external_node_that_never_answers_is_named_without_a_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick: None
 ) -> None:
     """Nothing of an external node is ours: the error names its address, not a log file."""
-    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    with answering(None, close=False) as a, answering(None, close=False) as b:
-        message = str(_start_external(tmp_path, "silent", (a, b)))
+    message, a, _b = _external_error(tmp_path, "silent", lambda: answering(None, close=False))
     assert message.startswith(f"node a (127.0.0.1:{a}, target silent) did not answer PING within ")
     target = tmp_path / "silent.toml"
     assert message.endswith(f"; check that it runs and that {target} gives its address")
@@ -214,12 +227,10 @@ def refusing(command: bytes, reply: str = "ERR not here") -> AbstractContextMana
 
 
 def test_a_failed_command_on_an_external_node_names_no_log_it_does_not_have(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick: None
 ) -> None:
     # These nodes never report a replica in sync: waiting for it takes the readiness timeout.
-    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    with refusing(b"FLUSHALL") as a, refusing(b"FLUSHALL") as b:
-        message = str(_start_external(tmp_path, "ext", (a, b)))
+    message, _a, _b = _external_error(tmp_path, "ext", lambda: refusing(b"FLUSHALL"))
     assert "failed: ERR not here; check the target's commands" in message
     assert message.endswith(f"({tmp_path / 'ext.toml'}) and its own logs"), message
     assert "/nodes/" not in message
@@ -233,8 +244,7 @@ def test_a_node_that_takes_no_password_is_not_said_to_refuse_it(
     monkeypatch.setenv("ACKBOUND_TEST_PW", "secret")
     unknown = "ERR unknown command 'AUTH', with args beginning with: 'secret'"
     auth = '[auth]\npassword_env = "ACKBOUND_TEST_PW"'
-    with refusing(b"AUTH", unknown) as a, refusing(b"AUTH", unknown) as b:
-        message = str(_start_external(tmp_path, "noauth", (a, b), auth))
+    message, a, _b = _external_error(tmp_path, "noauth", lambda: refusing(b"AUTH", unknown), auth)
     assert message.startswith(f"node a (127.0.0.1:{a}, target noauth) does not know AUTH (")
     assert message.endswith(
         f"); it takes no password: remove [auth] from {tmp_path / 'noauth.toml'}, or check "
@@ -252,14 +262,12 @@ def _a_lone_primary() -> AbstractContextManager[int]:
 
 
 def test_an_external_node_that_is_no_replica_is_named_with_the_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick: None
 ) -> None:
     """Two primaries, neither replicating: 'did not start replicating
     (master_link_status:None); check that it runs and that t.toml gives its address', though
     it ran at that address; what it needed was to be made a replica."""
-    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    with _a_lone_primary() as a, _a_lone_primary() as b:
-        message = str(_start_external(tmp_path, "alone", (a, b)))
+    message, a, b = _external_error(tmp_path, "alone", _a_lone_primary)
     assert message == (
         f"node b (127.0.0.1:{b}, target alone) is a primary, not a replica of a; an external "
         "target is a running cluster, so make it a replica before the run (REPLICAOF "
@@ -302,24 +310,18 @@ def _answering_everything(reply: bytes) -> AbstractContextManager[int]:
     return speaking(lambda _name: reply)
 
 
-def test_a_node_answering_ping_with_1_is_not_taken_for_ready(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_node_answering_ping_with_1_is_not_taken_for_ready(tmp_path: Path, quick: None) -> None:
     """':1' equals True, which valkey-py makes of +PONG: the node was taken for ready, and a
     healthy replica was blamed a minute later."""
-    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    with _answering_everything(b":1\r\n") as a, _answering_everything(b":1\r\n") as b:
-        message = str(_start_external(tmp_path, "one", (a, b)))
+    message, a, _b = _external_error(tmp_path, "one", lambda: _answering_everything(b":1\r\n"))
     assert message.startswith(f"node a (127.0.0.1:{a}, target one) did not answer PING within ")
     assert "(last: PING answered 1, not PONG)" in message, message
 
 
 def test_a_primary_that_reports_no_role_is_blamed_not_its_replica(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick: None
 ) -> None:
-    monkeypatch.setattr(_cluster, "_EXTERNAL_READY_S", 1.0)
-    with refusing(b"NOTHING") as a, refusing(b"NOTHING") as b:
-        message = str(_start_external(tmp_path, "pong", (a, b)))
+    message, a, _b = _external_error(tmp_path, "pong", lambda: refusing(b"NOTHING"))
     assert message.startswith(
         f"node a (127.0.0.1:{a}, target pong) did not start replicating (b: primary a reports "
         "role None)"
@@ -329,10 +331,9 @@ def test_a_primary_that_reports_no_role_is_blamed_not_its_replica(
 def test_a_reply_nested_past_what_a_client_reads_is_named_at_once(tmp_path: Path) -> None:
     """It was a 30 s readiness wait, then 'did not answer PING ... check that it runs'."""
     nested = b"*1\r\n" * 100_000 + b":1\r\n"
-    with _answering_everything(nested) as a, _answering_everything(nested) as b:
-        t = time.monotonic()
-        message = str(_start_external(tmp_path, "deep", (a, b)))
-        assert time.monotonic() - t < 10
+    t = time.monotonic()
+    message, a, _b = _external_error(tmp_path, "deep", lambda: _answering_everything(nested))
+    assert time.monotonic() - t < 10
     assert message == (
         f"node a (127.0.0.1:{a}, target deep) answered PING, but the reply is not RESP a client "
         f"can read (nested too deeply); check that this address is the node's RESP port "
