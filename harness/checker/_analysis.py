@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import math
 import operator
+from array import array
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -388,13 +389,17 @@ def _pair(cols: Columns) -> _Paired | None:
     named by an int).
     """
     process, types, fs = cols[2], cols[3], cols[4]
-    comp_of = [-1] * len(process)  # the position of the op completing each invocation
+    # Positions stay raw 64-bit ints until the loop is done, so that each list's int
+    # objects are made together, in order: a later pass over the reads' positions then
+    # reads a stretch of memory of its own, rather than every page of the million ints
+    # that the loop would otherwise have made in the order of the ops.
+    comp_of = array("q", (-1,)) * len(process)  # the position of each invocation's completion
     open_ops: dict[Any, int] = {}
     opened = open_ops.setdefault
     close = open_ops.pop
-    writes: list[int] = []
-    reads: list[int] = []
-    others: list[int] = []
+    writes = array("q")
+    reads = array("q")
+    others = array("q")
     write, read, other = writes.append, reads.append, others.append
     for i, p, t, f in zip(count(), process, types, fs):
         if t == "invoke":
@@ -412,11 +417,11 @@ def _pair(cols: Columns) -> _Paired | None:
                 return None
             comp_of[j] = i
     return _Paired(
-        writes,
+        writes.tolist(),
         _gather(comp_of, writes),
-        reads,
+        reads.tolist(),
         _gather(comp_of, reads),
-        others,
+        others.tolist(),
         _gather(comp_of, others),
     )
 
