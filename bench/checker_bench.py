@@ -29,6 +29,7 @@ import json
 import os
 import pstats
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -523,10 +524,13 @@ class Probes:
     cache_entries: list[int] = field(default_factory=list)  # each cache probe's list length
 
 
-def measure(paths: list[Path], sizes: tuple[int, ...], repeat: int) -> tuple[list[Timing], Probes]:
+def measure(
+    paths: list[Path], sizes: tuple[int, ...], repeat: int
+) -> tuple[list[Timing], list[list[Timing]], Probes]:
     """Best of ``repeat`` rounds; each round runs every history once, in turn, so that the
     histories whose times are compared are timed under the same conditions (a VM's memory
-    speed drifts over seconds). Also the probes' figures in each round."""
+    speed drifts over seconds). Also every run, by history, and the probes' figures in each
+    round."""
     memory = MemoryProbe()
     caches = [CacheProbe(n) for n in sizes]
     runs: list[list[Timing]] = [[] for _ in paths]
@@ -536,7 +540,7 @@ def measure(paths: list[Path], sizes: tuple[int, ...], repeat: int) -> tuple[lis
         probes.cache.append([c.run() for c in caches])
         for path, got in zip(paths, runs, strict=True):
             got.append(run_once(path))
-    return [best_of(r) for r in runs], probes
+    return [best_of(r) for r in runs], runs, probes
 
 
 def profile(path: Path, top: int) -> str:
@@ -585,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                 generate(path, n, args.seed)
             gen_s[n] = time.perf_counter() - t0
             paths.append(path)
-        best, probes = measure(paths, sizes, args.repeat)
+        best, runs, probes = measure(paths, sizes, args.repeat)
         timings = dict(zip(sizes, best, strict=True))
         for n, path in zip(sizes, paths, strict=True):
             tm = timings[n]
@@ -624,6 +628,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{big.check_cpu_s / small.check_cpu_s:.2f}, load+check "
             f"{big.total_cpu_s / small.total_cpu_s:.2f}; on the wall clock: check "
             f"{big.check_s / small.check_s:.2f}, load+check {big.total_s / small.total_s:.2f}"
+        )
+        # The best short check and the best long one may come from different rounds; each
+        # round's own ratio compares two checks run back to back, under one machine state.
+        per_round = [
+            long_run.check_cpu_s / short_run.check_cpu_s
+            for short_run, long_run in zip(runs[0], runs[1], strict=True)
+        ]
+        print(
+            "check ratio in each round (CPU): "
+            + " ".join(f"{x:.2f}" for x in per_round)
+            + f"; median {statistics.median(per_round):.2f}"
         )
         print(
             "memory probe (a shuffled sum of 1,000,000 floats) per round: "
