@@ -970,13 +970,20 @@ def resume_bound(a: Analysis) -> int:
     return p.tolerance + p.recovery
 
 
+def ack_allowance(a: Analysis) -> int:
+    """How long a correct cluster may take to answer a write: the sync timeout (sync), plus ε."""
+    p = a.params
+    return (p.sync_timeout if p.mode is Mode.SYNC else 0) + p.tolerance
+
+
 def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     """Once every fault is healed, writes are accepted again within the allowance.
 
     For each heal with no new fault before its deadline (heal + allowance): valid when a
-    write invoked after the heal was accepted by the deadline; violated when a write
-    invoked after the deadline was refused, or when writes were tried across the deadline
-    and none was accepted by it; otherwise there is no evidence.
+    write invoked after the heal was accepted by the deadline. Violated, if none was, when
+    a write sent to the primary after the deadline was refused, or when one sent to the
+    primary by the deadline was still unanswered, or unacknowledged, a whole answer
+    allowance after it (before any new fault). Otherwise there is no evidence.
     """
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
@@ -988,35 +995,26 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         later = bisect.bisect_right(fault_starts, end)  # the first fault begun after the heal
         if later < len(fault_starts) and fault_starts[later] <= deadline:
             continue  # another fault began before writes had to resume: nothing to judge
-        if later < len(fault_starts):
-            # That fault ends what this heal is judged by: writes invoked from then on, or
-            # refused once it may have begun, tell of it, not of this heal.
+        limit = fault_starts[later] if later < len(fault_starts) else None
+        if limit is not None or (
+            invs_sorted(a) and len(a.w_inv) - bisect.bisect_left(a.w_inv, start) <= _SHORT
+        ):
+            # A next fault ends what this heal is judged by: writes invoked from then on,
+            # or refused once it may have begun, tell of it, not of this heal. (With no
+            # next fault, the writes invoked from the last heal on are a suffix in
+            # invocation order: a short one, the usual case, is looked at as it is.)
             if cols is None and not invs_sorted(a):
                 cols = _by_invocation(a)
-            n_after, first_ok, refused_late, spanned = _until_fault(
-                a, cols, start, deadline, fault_starts[later]
-            )
-        # The writes invoked from the last heal on are a suffix in invocation order: a
-        # short one (the usual case) is looked at as it is, a long one through suffix
-        # minima and maxima built once.
-        elif invs_sorted(a) and len(a.w_inv) - bisect.bisect_left(a.w_inv, start) <= _SHORT:
-            n_after, first_ok, refused_late, spanned = _after_heal(a, start, deadline)
-        else:
+            n_after, first_ok, failed = _until_fault(a, cols, start, deadline, limit)
+        else:  # a long suffix: through suffix minima and maxima built once
             if cols is None:
                 cols = _by_invocation(a)
-            pos = bisect.bisect_left(cols.invs, start)
-            n_after = len(cols.invs) - pos
-            first_ok = None
-            if n_after and cols.accepted_at[cols.earliest_ok_at[pos]] != _NEVER:
-                first_ok = cols.order[cols.earliest_ok_at[pos]]
-            late = max(pos, bisect.bisect_right(cols.invs, deadline))
-            refused_late = late < len(cols.invs) and cols.refused_from[late]
-            spanned = n_after > 0 and cols.invs[pos] <= deadline and cols.last_from[pos] > deadline
+            n_after, first_ok, failed = _after_heal(a, cols, start, deadline)
         fc = None if first_ok is None else a.w_comp[first_ok]
         if fc is not None and fc <= deadline:
             evidence += 1
             continue
-        if not refused_late and not spanned:  # (and nothing was accepted by the deadline)
+        if not failed:  # (and nothing was accepted by the deadline)
             continue  # the evidence does not say when writes resumed
         evidence += 1
         violations += 1
@@ -1045,57 +1043,74 @@ def _refused(typ: str, comp: int | None) -> bool:
     return typ != "ok" and comp is not None
 
 
-def _after_heal(a: Analysis, start: int, deadline: int) -> tuple[int, int | None, bool, bool]:
-    """For the writes invoked from ``start`` on (invocations in order): how many, the
-    first acknowledged of the earliest acknowledgement, whether one invoked after
-    ``deadline`` was refused, and whether they were tried across ``deadline``."""
-    inv, comp, typ = a.w_inv, a.w_comp, a.w_type
-    pos = bisect.bisect_left(inv, start)
-    n_after = len(inv) - pos
-    first_ok: int | None = None
-    comps, types = comp[pos:], typ[pos:]
-    accepted: list[Any] = [
-        c if ok else _NEVER for c, ok in zip(comps, _ok_mask(types, comps), strict=True)
-    ]
-    if accepted and (earliest := min(accepted)) != _NEVER:
-        first_ok = pos + accepted.index(earliest)
-    late = max(pos, bisect.bisect_right(inv, deadline))
-    refused_late = any(map(_refused, islice(typ, late, None), islice(comp, late, None)))
-    spanned = (
-        n_after > 0
-        and inv[pos] <= deadline
-        and max(c or i for c, i in zip(comps, inv[pos:], strict=True)) > deadline
-    )
-    return n_after, first_ok, refused_late, spanned
+def _to_primary(a: Analysis, i: int) -> bool:
+    """Whether the ``i``-th write was sent to the primary of its time (or to no node in
+    particular): only such a write tells whether the cluster accepts writes, as a replica
+    refuses them all along."""
+    node = a.w_node[i]
+    return node is None or node == a.knowledge_at(a.w_inv[i]).primary
+
+
+def _held(a: Analysis, i: int, settled: int) -> bool:
+    """Whether the ``i``-th write, sent to the primary, was still unanswered or
+    unacknowledged at ``settled``."""
+    c = a.w_comp[i]
+    return (a.t_end if c is None else c) > settled and _to_primary(a, i)
 
 
 def _until_fault(
-    a: Analysis, cols: _ByInvocation | None, start: int, deadline: int, limit: int
-) -> tuple[int, int | None, bool, bool]:
-    """What :func:`_after_heal` says, of the writes invoked from ``start`` until ``limit``
-    (the next fault's start) only, counting a refusal only if it came before ``limit``.
-    ``cols`` is needed when invocations are out of order."""
+    a: Analysis, cols: _ByInvocation | None, start: int, deadline: int, limit: int | None
+) -> tuple[int, int | None, bool]:
+    """For the writes invoked from ``start`` until ``limit`` (the next fault's start, or
+    ``None``): how many, the first acknowledged of the earliest acknowledgement, and
+    whether they show writes not accepted by ``deadline`` — one sent to the primary after
+    it refused before ``limit``, or one sent to the primary by then held past the answer
+    allowance, itself before ``limit``. ``cols`` is needed when invocations are out of
+    order."""
     inv, comp, typ = a.w_inv, a.w_comp, a.w_type
+    end = _NEVER if limit is None else limit
     at: Iterable[int]
     if cols is None:
-        at = range(bisect.bisect_left(inv, start), bisect.bisect_left(inv, limit))
+        lo = bisect.bisect_left(inv, start)
+        at = range(lo, len(inv) if limit is None else bisect.bisect_left(inv, limit))
     else:
         lo = bisect.bisect_left(cols.invs, start)
-        at = cols.order[lo : bisect.bisect_left(cols.invs, limit)]
+        at = cols.order[
+            lo : len(cols.invs) if limit is None else bisect.bisect_left(cols.invs, limit)
+        ]
+    settled = deadline + ack_allowance(a)
     n_after, first_ok, earliest = 0, None, 0
-    refused_late = tried_by_deadline = False
-    last = -1
+    failed = False
     for i in at:
         n_after += 1
         t, c = inv[i], comp[i]
-        if typ[i] == "ok" and c is not None:
-            if first_ok is None or c < earliest:
-                first_ok, earliest = i, c
-        elif t > deadline and c is not None and c < limit:
-            refused_late = True
-        tried_by_deadline = tried_by_deadline or t <= deadline
-        last = max(last, c or t)
-    return n_after, first_ok, refused_late, tried_by_deadline and last > deadline
+        if typ[i] == "ok" and c is not None and (first_ok is None or c < earliest):
+            first_ok, earliest = i, c
+        if failed:
+            continue
+        if t > deadline:
+            failed = typ[i] != "ok" and c is not None and c < end and _to_primary(a, i)
+        elif settled < end:
+            failed = _held(a, i, settled)
+    return n_after, first_ok, failed
+
+
+def _after_heal(
+    a: Analysis, cols: _ByInvocation, start: int, deadline: int
+) -> tuple[int, int | None, bool]:
+    """What :func:`_until_fault` says with no next fault, through ``cols``: the first
+    acknowledgement and the refusals from a suffix table, the writes held past the
+    answer allowance from those invoked by ``deadline`` (a few seconds' worth)."""
+    pos = bisect.bisect_left(cols.invs, start)
+    n_after = len(cols.invs) - pos
+    first_ok = None
+    if n_after and cols.accepted_at[cols.earliest_ok_at[pos]] != _NEVER:
+        first_ok = cols.order[cols.earliest_ok_at[pos]]
+    late = max(pos, bisect.bisect_right(cols.invs, deadline))
+    failed = late < len(cols.invs) and cols.refused_from[late]
+    settled = deadline + ack_allowance(a)
+    failed = failed or any(_held(a, i, settled) for i in cols.order[pos:late])
+    return n_after, first_ok, failed
 
 
 class _ByInvocation(NamedTuple):
@@ -1105,8 +1120,7 @@ class _ByInvocation(NamedTuple):
     invs: list[int]  # invocation times
     accepted_at: list[Any]  # acknowledgement time (infinity when not acknowledged)
     earliest_ok_at: list[int]  # where the least of accepted_at from here on first is
-    refused_from: list[bool]  # whether a write from here on was not acknowledged
-    last_from: list[int]  # the latest completion (else invocation) from here on
+    refused_from: list[bool]  # whether a write from here on, sent to the primary, was refused
 
 
 def _suffix(values: Any, combine: Callable[[Any, Any], Any]) -> list[Any]:
@@ -1136,8 +1150,13 @@ def _by_invocation(a: Analysis) -> _ByInvocation:
         invs=inv,
         accepted_at=accepted,
         earliest_ok_at=earliest_at,
-        refused_from=_suffix(list(map(_refused, typ, comp)), operator.or_),
-        last_from=_suffix([c or i for c, i in zip(comp, inv, strict=True)], max),
+        refused_from=_suffix(
+            [
+                _refused(t, c) and _to_primary(a, i)
+                for t, c, i in zip(typ, comp, order, strict=True)
+            ],
+            operator.or_,
+        ),
     )
 
 

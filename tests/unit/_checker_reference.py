@@ -1242,17 +1242,25 @@ def resume_bound(a: Analysis) -> int:
     return p.tolerance + p.recovery
 
 
+def ack_allowance(a: Analysis) -> int:
+    """How long a correct cluster may take to answer a write: the sync timeout (sync), plus ε."""
+    p = a.params
+    return (p.sync_timeout if p.mode is Mode.SYNC else 0) + p.tolerance
+
+
 def writes_resume_after_heal(a: Analysis) -> PropertyResult:
     """Once every fault is healed, writes are accepted again within the allowance.
 
     For each heal with no new fault before its deadline (heal + allowance): valid when a
-    write invoked after the heal was accepted by the deadline; violated when a write
-    invoked after the deadline was refused, or when writes were tried across the deadline
-    and none was accepted by it; otherwise there is no evidence.
+    write invoked after the heal was accepted by the deadline. Violated, if none was, when
+    a write sent to the primary after the deadline was refused, or when one sent to the
+    primary by the deadline was still unanswered, or unacknowledged, a whole answer
+    allowance after it (before any new fault). Otherwise there is no evidence.
     """
     res = PropertyResult(valid="unknown")
     bound = resume_bound(a)
     writes = sorted(a.writes, key=lambda w: w.inv)
+    t_end = a.history.ops[-1].time if a.history.ops else 0
     evidence = violations = 0
     for start, end, idx in a.heals:
         deadline = end + bound
@@ -1267,18 +1275,26 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
         if first_ok is not None and first_ok.comp is not None and first_ok.comp <= deadline:
             evidence += 1
             continue
+        # Only a write sent to the primary (or to no node in particular) tells whether the
+        # cluster accepts writes: a replica refuses them all along.
+        to_primary = [w for w in after if w.node in (None, a.knowledge_at(w.inv).primary)]
         refused_late = [
             w
-            for w in after
+            for w in to_primary
             if w.inv > deadline
             and w.type != "ok"
             and w.comp is not None  # one still in flight at the end was not refused
             and (limit is None or w.comp < limit)
         ]
-        spanned = any(w.inv <= deadline for w in after) and any(
-            (w.comp or w.inv) > deadline for w in after
-        )
-        if not refused_late and not spanned:  # (and nothing was accepted by the deadline)
+        settled = deadline + ack_allowance(a)  # by when a write sent by the deadline is answered
+        held = [
+            w
+            for w in to_primary
+            if w.inv <= deadline
+            and (t_end if w.comp is None else w.comp) > settled
+            and (limit is None or settled < limit)
+        ]
+        if not refused_late and not held:  # (and nothing was accepted by the deadline)
             continue  # the evidence does not say when writes resumed
         evidence += 1
         violations += 1
