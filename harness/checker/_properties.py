@@ -735,6 +735,30 @@ def _latest_write(
     return latest, distinct
 
 
+def _counter_out_of_bounds(
+    a: Analysis, reads: list[int], times: list[int], deltas: list[int]
+) -> list[tuple[int, list[Any], list[Any]]]:
+    """The reads of a counter whose deltas are not distinct powers of two that no sum of
+    them explains: not an int, or outside the sums of the negative and of the positive
+    deltas invoked by the read's completion (``times``: when each of ``deltas`` was)."""
+    lows = list(accumulate(min(d, 0) for d in deltas))
+    highs = list(accumulate(max(d, 0) for d in deltas))
+    out: list[tuple[int, list[Any], list[Any]]] = []
+    for j in reads:
+        value = a.r_value[j]
+        if value is None:
+            continue  # an absent counter reads as nothing written yet
+        if not isinstance(value, int):
+            out.append((j, [value], []))
+            continue
+        comp = a.r_comp[j]
+        assert comp is not None
+        n = bisect.bisect_right(times, comp)
+        if not (lows[n - 1] if n else 0) <= value <= (highs[n - 1] if n else 0):
+            out.append((j, [value], []))
+    return out
+
+
 def no_phantom_writes(a: Analysis) -> PropertyResult:
     """No read returns a value that no client had written by then.
 
@@ -753,22 +777,21 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
     for (key, wl), reads in _reads_by_key(a).items():
         writes = a.by_key.get(key, {})
         if wl == "counter":
-            if key not in a.pow2_keys:
-                for j in reads:
-                    value = r_val[j]
-                    if value is not None and not isinstance(value, int):
-                        found.append((j, [value], []))
-                continue
-            # The deltas invoked by each read's completion, ORed: prefix ORs by time.
+            # The key's deltas in invocation order, and when each was invoked.
             if kinds.get(key) == wl and by_inv:  # the key's table is in invocation order
                 times = list(map(w_inv.__getitem__, writes.values()))
-                ors = list(accumulate(writes, operator.or_))
+                deltas: list[int] = list(writes)
             else:
                 pairs = sorted(
                     (w_inv[i], w_value[i]) for i in writes.values() if a.w_workload[i] == "counter"
                 )
                 times = [t for t, _d in pairs]
-                ors = list(accumulate((d for _t, d in pairs), operator.or_))
+                deltas = [d for _t, d in pairs]
+            if key not in a.pow2_keys:
+                found.extend(_counter_out_of_bounds(a, reads, times, deltas))
+                continue
+            # The deltas invoked by each read's completion, ORed: prefix ORs by time.
+            ors = list(accumulate(deltas, operator.or_))
             for j in reads:
                 value = r_val[j]
                 if value is None:

@@ -1112,6 +1112,17 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
                     m |= d
                 if r.value < 0 or r.value & ~m:
                     bad.append(r.value)
+            else:  # some sum of the deltas invoked by then: between their negative and positive sums
+                lo = hi = 0
+                for inv, d in masks.get(r.key, ()):
+                    if inv > r.comp:
+                        break
+                    if d < 0:
+                        lo += d
+                    else:
+                        hi += d
+                if not lo <= r.value <= hi:
+                    bad.append(r.value)
         else:
             items = _read_items(r.value, r.workload)
             seen: set[Any] = set()
