@@ -189,6 +189,18 @@ def _name(value: object, key: str) -> str:
     raise ValueError(f"effect {key!r} takes a node name")
 
 
+def _behind(node: str, candidates: object) -> bool:
+    """Whether the recorded offsets show another candidate ahead of the promoted ``node``:
+    then the failover was not to the most up-to-date replica, whatever it says it was."""
+    if not isinstance(candidates, Mapping):
+        return False
+    offsets = {str(c): o for c, o in candidates.items()}
+    mine = offsets.get(node)
+    if type(mine) is not int or not all(type(o) is int for o in offsets.values()):
+        return False
+    return any(o > mine for o in offsets.values())
+
+
 def effect_from_json(obj: Mapping[str, object]) -> Effect:
     """Decode one effect object of a nemesis op (docs/history.md); raises ``ValueError``."""
     if "promote" in obj:
@@ -201,8 +213,11 @@ def effect_from_json(obj: Mapping[str, object]) -> Effect:
         by = obj.get("by", "offset")
         if by not in ("offset", "named"):
             raise ValueError('effect \'promote\' has by = "offset" or "named"')
+        node = _name(obj["promote"], "promote")
         return Promote(
-            node=_name(obj["promote"], "promote"), by_offset=by == "offset", candidates=candidates
+            node=node,
+            by_offset=by == "offset" and not _behind(node, cands),
+            candidates=candidates,
         )
     if "replicate" in obj:
         return Replicate(

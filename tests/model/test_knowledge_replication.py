@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from models import Knowledge, Promote, Replicate, TimedEffect, initial_knowledge
+from models import (
+    Knowledge,
+    Promote,
+    Replicate,
+    TimedEffect,
+    effect_from_json,
+    initial_knowledge,
+)
 
 
 def _after(k: Knowledge, start: int, end: int, effect: object) -> Knowledge:
@@ -38,3 +45,21 @@ def test_a_promotion_lets_every_other_node_follow_the_new_primary() -> None:
     k = _after(k, 40, 42, Promote(node="n1", by_offset=False))
     assert k.possible_ackers("n1", 50) == {"n2", "n3"}
     assert k.possible_ackers("n2", 50) == {"n3"}  # n1 is a primary now
+
+
+def test_a_failover_by_offset_to_a_replica_the_offsets_show_behind_is_not_by_offset() -> None:
+    """The offsets a failover records decide whether it went to the most up-to-date
+    replica: a node behind another candidate was not, whatever ``by`` claims; a tie is."""
+
+    def promote(candidates: object, by: str = "offset") -> Promote:
+        e = effect_from_json({"promote": "n2", "candidates": candidates, "by": by})
+        assert isinstance(e, Promote)
+        return e
+
+    assert not promote({"n2": 50, "n3": 95}).by_offset
+    assert promote({"n2": 95, "n3": 95}).by_offset
+    assert promote({"n2": 95, "n3": 50}).by_offset
+    assert promote(["n2", "n3"]).by_offset  # no offsets recorded: as it says
+    assert promote({"n2": None, "n3": 95}).by_offset  # an offset not read: as it says
+    # A named failover stays named: its candidates need not list every replica.
+    assert not promote({"n2": 95, "n3": 50}, by="named").by_offset
