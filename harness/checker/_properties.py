@@ -735,26 +735,33 @@ def _latest_write(
     return latest, distinct
 
 
-def _counter_out_of_bounds(
-    a: Analysis, reads: list[int], times: list[int], deltas: list[int]
+def _counter_phantoms(
+    a: Analysis, reads: list[int], times: list[int], deltas: list[int], pow2: bool
 ) -> list[tuple[int, list[Any], list[Any]]]:
-    """The reads of a counter whose deltas are not distinct powers of two that no sum of
-    them explains: not an int, or outside the sums of the negative and of the positive
-    deltas invoked by the read's completion (``times``: when each of ``deltas`` was)."""
-    lows = list(accumulate(min(d, 0) for d in deltas))
-    highs = list(accumulate(max(d, 0) for d in deltas))
+    """The reads of a counter that no sum of the deltas invoked by their completion
+    explains (``times``: when each of ``deltas`` was invoked): not an int, or — deltas that
+    are distinct powers of two (``pow2``) — a count with a bit none of them has, or else
+    one outside the sums of their negative and of their positive deltas."""
+    if pow2:  # prefix ORs: the bits any count may have
+        ors = list(accumulate(deltas, operator.or_))
+
+        def explained(n: int, value: int) -> bool:
+            return value >= 0 and not value & ~(ors[n - 1] if n else 0)
+    else:  # prefix sums of the negative and of the positive deltas
+        lows = list(accumulate(min(d, 0) for d in deltas))
+        highs = list(accumulate(max(d, 0) for d in deltas))
+
+        def explained(n: int, value: int) -> bool:
+            return (lows[n - 1] if n else 0) <= value <= (highs[n - 1] if n else 0)
+
     out: list[tuple[int, list[Any], list[Any]]] = []
     for j in reads:
         value = a.r_value[j]
         if value is None:
             continue  # an absent counter reads as nothing written yet
-        if not isinstance(value, int):
-            out.append((j, [value], []))
-            continue
         comp = a.r_comp[j]
         assert comp is not None
-        n = bisect.bisect_right(times, comp)
-        if not (lows[n - 1] if n else 0) <= value <= (highs[n - 1] if n else 0):
+        if not isinstance(value, int) or not explained(bisect.bisect_right(times, comp), value):
             out.append((j, [value], []))
     return out
 
@@ -787,24 +794,7 @@ def no_phantom_writes(a: Analysis) -> PropertyResult:
                 )
                 times = [t for t, _d in pairs]
                 deltas = [d for _t, d in pairs]
-            if key not in a.pow2_keys:
-                found.extend(_counter_out_of_bounds(a, reads, times, deltas))
-                continue
-            # The deltas invoked by each read's completion, ORed: prefix ORs by time.
-            ors = list(accumulate(deltas, operator.or_))
-            for j in reads:
-                value = r_val[j]
-                if value is None:
-                    continue  # an absent counter reads as nothing written yet
-                if not isinstance(value, int):
-                    found.append((j, [value], []))
-                    continue
-                comp = r_comp[j]
-                assert comp is not None
-                n = bisect.bisect_right(times, comp)
-                m = ors[n - 1] if n else 0
-                if value < 0 or value & ~m:
-                    found.append((j, [value], []))
+            found.extend(_counter_phantoms(a, reads, times, deltas, key in a.pow2_keys))
             continue
         # The fast test needs every write of the key to be of this workload.
         fast = kinds.get(key) == wl
