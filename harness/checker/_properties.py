@@ -1018,11 +1018,11 @@ def writes_resume_after_heal(a: Analysis) -> PropertyResult:
             # invocation order: a short one, the usual case, is looked at as it is.)
             if cols is None and not invs_sorted(a):
                 cols = _by_invocation(a)
-            n_after, first_ok, failed = _until_fault(a, cols, start, deadline, limit)
+            n_after, first_ok, failed = _after_heal(a, cols, start, deadline, limit)
         else:  # a long suffix: through suffix minima and maxima built once
             if cols is None:
                 cols = _by_invocation(a)
-            n_after, first_ok, failed = _after_heal(a, cols, start, deadline)
+            n_after, first_ok, failed = _after_heal_by_suffix(a, cols, start, deadline)
         fc = None if first_ok is None else a.w_comp[first_ok]
         if fc is not None and fc <= deadline:
             evidence += 1
@@ -1064,65 +1064,68 @@ def _to_primary(a: Analysis, i: int) -> bool:
     return node is None or node == a.knowledge_at(a.w_inv[i]).primary
 
 
+def _refused_by_primary(a: Analysis, i: int) -> bool:
+    """Whether the ``i``-th write, sent to the primary, was refused (:func:`_refused`)."""
+    return _refused(a.w_type[i], a.w_comp[i]) and _to_primary(a, i)
+
+
 def _held(a: Analysis, i: int, settled: int) -> bool:
     """Whether the ``i``-th write, sent to the primary, was still unanswered or
-    unacknowledged at ``settled``."""
+    unacknowledged at ``settled``: the deadline plus the answer allowance."""
     c = a.w_comp[i]
     return (a.t_end if c is None else c) > settled and _to_primary(a, i)
 
 
-def _until_fault(
+def _after_heal(
     a: Analysis, cols: _ByInvocation | None, start: int, deadline: int, limit: int | None
 ) -> tuple[int, int | None, bool]:
     """For the writes invoked from ``start`` until ``limit`` (the next fault's start, or
-    ``None``): how many, the first acknowledged of the earliest acknowledgement, and
-    whether they show writes not accepted by ``deadline`` — one sent to the primary after
-    it refused before ``limit``, or one sent to the primary by then held past the answer
-    allowance, itself before ``limit``. ``cols`` is needed when invocations are out of
-    order."""
+    ``None``), one by one: how many, the first acknowledged of the earliest
+    acknowledgement, and whether they show writes not accepted by ``deadline`` — one sent
+    to the primary after it refused before ``limit`` (:func:`_refused_by_primary`), or
+    one sent to the primary by then held past the answer allowance (:func:`_held`), itself
+    before ``limit``. ``cols`` is needed when invocations are out of order."""
     inv, comp, typ = a.w_inv, a.w_comp, a.w_type
     end = _NEVER if limit is None else limit
     at: Iterable[int]
     if cols is None:
-        lo = bisect.bisect_left(inv, start)
-        at = range(lo, len(inv) if limit is None else bisect.bisect_left(inv, limit))
+        at = range(bisect.bisect_left(inv, start), bisect.bisect_left(inv, end))
     else:
-        lo = bisect.bisect_left(cols.invs, start)
-        at = cols.order[
-            lo : len(cols.invs) if limit is None else bisect.bisect_left(cols.invs, limit)
-        ]
+        invs = cols.invs
+        at = cols.order[bisect.bisect_left(invs, start) : bisect.bisect_left(invs, end)]
     settled = deadline + ack_allowance(a)
     n_after, first_ok, earliest = 0, None, 0
     failed = False
     for i in at:
         n_after += 1
-        t, c = inv[i], comp[i]
+        c = comp[i]
         if typ[i] == "ok" and c is not None and (first_ok is None or c < earliest):
             first_ok, earliest = i, c
         if failed:
             continue
-        if t > deadline:
-            failed = typ[i] != "ok" and c is not None and c < end and _to_primary(a, i)
+        if inv[i] > deadline:
+            failed = c is not None and c < end and _refused_by_primary(a, i)
         elif settled < end:
             failed = _held(a, i, settled)
     return n_after, first_ok, failed
 
 
-def _after_heal(
+def _after_heal_by_suffix(
     a: Analysis, cols: _ByInvocation, start: int, deadline: int
 ) -> tuple[int, int | None, bool]:
-    """What :func:`_until_fault` says with no next fault, through ``cols``: the first
-    acknowledgement and the refusals from a suffix table, the writes held past the
-    answer allowance from those invoked by ``deadline`` (a few seconds' worth)."""
+    """What :func:`_after_heal` says with no next fault, through ``cols``: the first
+    acknowledgement and the refusals from suffix tables, the writes held past the answer
+    allowance from those invoked by ``deadline`` (a few seconds' worth)."""
     pos = bisect.bisect_left(cols.invs, start)
     n_after = len(cols.invs) - pos
     first_ok = None
     if n_after and cols.accepted_at[cols.earliest_ok_at[pos]] != _NEVER:
         first_ok = cols.order[cols.earliest_ok_at[pos]]
     late = max(pos, bisect.bisect_right(cols.invs, deadline))
-    failed = late < len(cols.invs) and cols.refused_from[late]
     settled = deadline + ack_allowance(a)
-    failed = failed or any(_held(a, i, settled) for i in cols.order[pos:late])
+    failed = (late < len(cols.invs) and cols.refused_from[late]) or any(
+        _held(a, i, settled) for i in cols.order[pos:late]
+    )
     return n_after, first_ok, failed
 
 
@@ -1163,13 +1166,7 @@ def _by_invocation(a: Analysis) -> _ByInvocation:
         invs=inv,
         accepted_at=accepted,
         earliest_ok_at=earliest_at,
-        refused_from=_suffix(
-            [
-                _refused(t, c) and _to_primary(a, i)
-                for t, c, i in zip(typ, comp, order, strict=True)
-            ],
-            operator.or_,
-        ),
+        refused_from=_suffix([_refused_by_primary(a, i) for i in order], operator.or_),
     )
 
 
