@@ -65,6 +65,7 @@ from harness.cluster._client import (
 from harness.cluster._external import ExternalBackend
 from harness.cluster._local import LocalBackend
 from harness.cluster._perform import Outcome, perform
+from harness.cluster._ports import PortLease, free_ports
 from harness.faults import PASS, FaultError, FaultProxy, Link, Policy, get_fault
 from harness.history import NEMESIS, OBSERVER, Header, HistoryWriter
 from harness.resp import ProtocolError, ReplyParser, encode_command
@@ -91,6 +92,8 @@ _POLL_S: Final = 0.005
 # Boots of a local or docker cluster, each on fresh ports: a port found free can be taken
 # (by any connection's ephemeral port) before its node binds it.
 _BOOT_ATTEMPTS: Final = 3
+# Listening ports tried for one proxy link before giving up (each is one another run holds).
+_LINK_ATTEMPTS: Final = 16
 
 Effect = dict[str, Any]
 Role = Literal["primary", "replica"]
@@ -215,8 +218,11 @@ class Cluster:
         proxy: FaultProxy,
         auto_failover: bool,
         credentials: Credentials | None = None,
+        ports: PortLease | None = None,
     ) -> None:
         self.target = target
+        # Every port the cluster uses, held against other runs until close (_ports.py).
+        self._ports = ports if ports is not None else PortLease()
         self._credentials = credentials
         self.backend = backend
         self.mode = mode
@@ -234,7 +240,7 @@ class Cluster:
         self._unready: dict[str, str] = {}  # node -> why its last readiness PING failed
         self._nodes: dict[str, _Node] = {}
         for spec in specs:
-            link = proxy.add_link(f"client:{spec.name}", (spec.host, spec.port))
+            link = self._add_link(f"client:{spec.name}", (spec.host, spec.port))
             role: Role = "primary" if spec.name == primary else "replica"
             self._nodes[spec.name] = _Node(
                 spec=spec, status="down", role=role, upstream=None, client_link=link
@@ -569,7 +575,7 @@ class Cluster:
         link = self._repl_links.get((replica, primary))
         if link is None:
             spec = self._nodes[primary].spec
-            link = self.proxy.add_link(
+            link = self._add_link(
                 f"repl:{replica}->{primary}",
                 (spec.host, spec.port),
                 up=self._policy(replica, primary),
@@ -577,6 +583,20 @@ class Cluster:
             )
             self._repl_links[(replica, primary)] = link
         return link
+
+    def _add_link(
+        self, name: str, upstream: tuple[str, int], *, up: Policy = PASS, down: Policy = PASS
+    ) -> Link:
+        """A new proxy link whose listening port no other run holds, now held by this one."""
+        for _ in range(_LINK_ATTEMPTS):
+            link = self.proxy.add_link(name, upstream, up=up, down=down)
+            if self._ports.claim(link.port):
+                return link
+            self.proxy.remove_link(name)  # another run's node, down now, will come back there
+        raise ClusterError(
+            f"the fault proxy found no port for link {name} that no other ackbound run holds "
+            f"after {_LINK_ATTEMPTS} tries; stop other runs or free loopback ports"
+        )
 
     def link(self, src: str, dst: str) -> Link:
         """The proxy link carrying traffic between ``src`` and ``dst`` (for tests/metrics)."""
@@ -674,7 +694,7 @@ class Cluster:
         if isinstance(self.backend, LocalBackend) and not self.target.durable_restart:
             spec = self._nodes[name].spec
             if not self.backend.has_standby(spec):
-                self.backend.spawn_standby(replace(spec, port=_free_ports(1)[0]))
+                self.backend.spawn_standby(replace(spec, port=self._ports.take(1)[0]))
 
     def _start_node(self, name: str, effects: list[Effect] | None, *, record_loss: bool) -> None:
         node = self._nodes[name]
@@ -1373,6 +1393,7 @@ class Cluster:
             self.backend.close()
         with contextlib.suppress(Exception):
             self.proxy.close()
+        self._ports.release()  # last: until every node is stopped, their ports are ours
         if self._glide_stderr:
             from harness.cluster._glide import STDERR
 
@@ -1462,19 +1483,9 @@ class _PortTaken(ClusterError):
     """A node exited during startup because another socket had taken its port."""
 
 
-def _free_ports(count: int) -> list[int]:
-    import socket
-
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((_HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+def _free_ports(count: int, lease: PortLease | None = None) -> list[int]:
+    """``count`` free loopback ports no other run holds; reserved by ``lease`` if given."""
+    return free_ports(count) if lease is None else lease.take(count)
 
 
 def start_cluster(
@@ -1535,7 +1546,8 @@ def start_cluster(
         return boot(be=external, specs=specs, primary=tgt.external.primary)
     topo = topology(nodes, azs)
     for attempt in range(1, _BOOT_ATTEMPTS + 1):
-        ports = _free_ports(len(topo["nodes"]))
+        lease = PortLease()
+        ports = _free_ports(len(topo["nodes"]), lease)
         specs = [
             NodeSpec(
                 name=n["name"],
@@ -1549,7 +1561,7 @@ def start_cluster(
         ]
         be = _make_backend(tgt, backend, bug, image, root, credentials)
         try:
-            return boot(be=be, specs=specs, primary=topo["primary"])
+            return boot(be=be, specs=specs, primary=topo["primary"], ports=lease)
         except _PortTaken:
             if attempt == _BOOT_ATTEMPTS:
                 raise
@@ -1568,8 +1580,11 @@ def _boot_cluster(
     be: Backend,
     specs: list[NodeSpec],
     primary: str,
+    ports: PortLease | None = None,
 ) -> Cluster:
-    """Boot a cluster of ``specs`` on ``be``; on any failure, tear down all of it."""
+    """Boot a cluster of ``specs`` on ``be``; on any failure, tear down all of it (and give
+    back ``ports``)."""
+    ports = ports if ports is not None else PortLease()
     for spec in specs:
         spec.dir.mkdir(parents=True, exist_ok=True)
     proxy: FaultProxy | None = None
@@ -1588,6 +1603,7 @@ def _boot_cluster(
             proxy=proxy,
             auto_failover=auto_failover,
             credentials=credentials,
+            ports=ports,
         )
         cluster._boot()
         return cluster
@@ -1599,6 +1615,7 @@ def _boot_cluster(
                 be.close()
             if proxy is not None:
                 proxy.close()
+            ports.release()
         raise
 
 

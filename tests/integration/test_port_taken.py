@@ -14,6 +14,7 @@ from _deps import need_target
 
 import harness.cluster._cluster as _cluster
 from harness.cluster import ClusterError, history_header, start_cluster
+from harness.cluster._ports import PortLease
 from harness.history import HistoryWriter
 from harness.targets import load_target
 
@@ -32,11 +33,11 @@ def _taken_port() -> Iterator[int]:
 def _handing_out(taken: int, times: int, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """Make the first ``times`` picks of a cluster's ports give node n2 the ``taken`` port;
     returns every pick made."""
-    real: Callable[[int], list[int]] = _cluster._free_ports
+    real: Callable[[int, PortLease | None], list[int]] = _cluster._free_ports
     picks: list[list[int]] = []
 
-    def picked(count: int) -> list[int]:
-        ports = real(count)
+    def picked(count: int, lease: PortLease | None = None) -> list[int]:
+        ports = real(count, lease)
         if count > 1 and len(picks) < times:
             ports[1] = taken
         picks.append(ports)
