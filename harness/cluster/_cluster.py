@@ -65,7 +65,7 @@ from harness.cluster._client import (
 from harness.cluster._external import ExternalBackend
 from harness.cluster._local import LocalBackend
 from harness.cluster._perform import Outcome, perform
-from harness.cluster._ports import PortLease, free_ports
+from harness.cluster._ports import PortLease, free_ports, loopback
 from harness.faults import PASS, FaultError, FaultProxy, Link, Policy, get_fault
 from harness.history import NEMESIS, OBSERVER, Header, HistoryWriter
 from harness.resp import ProtocolError, ReplyParser, encode_command
@@ -1590,6 +1590,8 @@ def _boot_cluster(
     proxy: FaultProxy | None = None
     cluster: Cluster | None = None
     try:
+        if isinstance(be, ExternalBackend):
+            _hold_external_ports(specs, ports, tgt)
         proxy = FaultProxy(_HOST)
         cluster = Cluster(
             target=tgt,
@@ -1617,6 +1619,18 @@ def _boot_cluster(
                 proxy.close()
             ports.release()
         raise
+
+
+def _hold_external_ports(specs: list[NodeSpec], ports: PortLease, tgt: Target) -> None:
+    """Reserve the ports of an external target's nodes on this machine for the run, as a
+    local cluster's are: once the run stops one of them, no other run may take its port."""
+    for spec in specs:
+        if loopback(spec.host) and not ports.claim(spec.port):
+            raise ClusterError(
+                f"node {spec.name} of target {tgt.name!r} ({spec.host}:{spec.port}) is in use "
+                "by another ackbound run on this machine; let that run finish first (two runs "
+                "against one cluster would read each other's writes as phantoms)"
+            )
 
 
 def _make_backend(

@@ -2,25 +2,34 @@
 
 A node's port is only bound while its process runs. Once a run kills a node, the port is free
 as far as the kernel knows, yet the run still points at it: its proxy links forward there until
-the node restarts (on the same port, or on a standby's). Were another run's new node to take
-that port, the first run's clients would write into the second run's cluster, and each run
-would read values that none of its own clients wrote.
+the node restarts (on the same port, or on a standby's). Were anything else to listen there
+meanwhile — another run's node, or any server a test starts — the run's clients would write
+into it and read back values that none of them wrote.
 
-So every port a cluster uses — its nodes', its standbys', its proxy listeners' — is reserved
-for as long as the cluster lives, by a :class:`PortLease`. A lease is a byte-range lock on one
-shared file per user (byte *p* for port *p*): the kernel drops it when the process ends, so a
-crashed run never leaves a port reserved. Within one process, a set of reserved ports does the
-same between leases (record locks belong to the process, not to the lease).
+Two rules keep such a port to its run:
 
-Only ackbound processes of the same user honour a lease; another program can still take a
-free port, which the controller already reports (a node that cannot bind its port).
+- **Outside the kernel's ephemeral range.** Node ports are drawn at random from the ports the
+  kernel never hands out by itself (below or above ``ip_local_port_range``), so no socket
+  bound to port 0 and no outgoing connection takes a down node's port.
+- **Reserved against other runs.** Every port a cluster uses — its nodes', its standbys',
+  its proxy listeners', an external target's nodes' on this machine — is reserved for as long
+  as the cluster lives, by a :class:`PortLease`: a byte-range lock on one file per user (byte
+  *p* for port *p*), which the kernel drops when the process ends, so a crashed run never
+  leaves a port reserved. Within one process, a set of reserved ports does the same between
+  leases (record locks belong to the process, not to the lease).
+
+Only ackbound processes of the same user honour a lease; another program that binds a port of
+its own choosing can still take one, which the controller reports (a node that cannot bind
+its port).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
+import random
 import socket
 import tempfile
 import threading
@@ -29,12 +38,16 @@ from typing import Final
 
 from harness.cluster._backend import ClusterError
 
-__all__ = ["PortLease", "free_ports", "lock_path"]
+__all__ = ["PortLease", "free_ports", "lock_path", "loopback"]
 
 _HOST: Final = "127.0.0.1"
-# Ports drawn at most per wanted port before giving up: every draw the kernel offers is free;
-# only one reserved by another run is drawn again.
+# Ports tried at most per wanted port before giving up (one in use, or held, is skipped).
 _DRAWS_PER_PORT: Final = 64
+_LOWEST: Final = 10_000  # below: ports other services commonly listen on
+# Where the kernel takes ports for port 0 and outgoing connections when it does not say
+# (Linux's /proc/sys/net/ipv4/ip_local_port_range; the BSDs' and macOS's default).
+_EPHEMERAL_DEFAULT: Final = (49_152, 65_535)
+_pick = random.Random()  # seeded from the OS: runs given one seed still draw apart
 
 _guard = threading.Lock()
 _reserved: set[int] = set()  # ports some lease of this process holds
@@ -110,6 +123,16 @@ class PortLease:
         self.release()
 
 
+def loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback (where a lease means anything)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` loopback ports free now and held by no run, not reserved (for a server that a
     test starts by itself)."""
@@ -119,15 +142,20 @@ def free_ports(count: int) -> list[int]:
 def _draw(count: int, lease: PortLease | None) -> list[int]:
     socks: list[socket.socket] = []
     got: list[int] = []
+    ranges = _explicit_ranges()
     try:
-        # Every socket stays bound until the end, so the kernel offers each port once.
         for _ in range(count * _DRAWS_PER_PORT):
             if len(got) == count:
                 return got
+            low, high = _pick.choices(ranges, weights=[h - lo + 1 for lo, h in ranges])[0]
+            port = _pick.randint(low, high)
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind((_HOST, port))  # free now; kept bound until the end: drawn once
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
-            s.bind((_HOST, 0))
-            port: int = s.getsockname()[1]
             if lease.claim(port) if lease is not None else _unheld(port):
                 got.append(port)
         if len(got) == count:
@@ -141,9 +169,23 @@ def _draw(count: int, lease: PortLease | None) -> list[int]:
                 _unlock(port)
                 lease.ports.remove(port)
     raise ClusterError(
-        f"found {len(got)} of {count} free loopback ports that no other ackbound run holds; "
-        f"stop other runs or free ports (the reservations are in {lock_path()})"
+        f"found {len(got)} of {count} free loopback ports outside the ephemeral range that no "
+        f"other ackbound run holds, in {count * _DRAWS_PER_PORT} tries; stop other runs or "
+        f"free ports (the reservations are in {lock_path()})"
     )
+
+
+def _explicit_ranges() -> list[tuple[int, int]]:
+    """The port ranges the kernel never hands out by itself: below and above its ephemeral
+    range (from ``_LOWEST`` up)."""
+    low, high = _EPHEMERAL_DEFAULT
+    with contextlib.suppress(OSError, ValueError):
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        low, high = (int(part) for part in text.split())
+    ranges = [(lo, hi) for lo, hi in ((_LOWEST, low - 1), (high + 1, 65_535)) if hi - lo >= 1023]
+    # A machine whose ephemeral range covers nearly everything: draw from it all (the lease
+    # still keeps ackbound runs apart).
+    return ranges or [(1024, 65_535)]
 
 
 def _unheld(port: int) -> bool:

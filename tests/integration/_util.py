@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,3 +85,27 @@ def pids_with_cwd_under(root: Path) -> list[int]:
         if cwd == root_s or cwd.startswith(root_s + os.sep):
             found.append(int(entry))
     return found
+
+
+# A process that reserves the ports on its command line, prints 1 or 0 for each, and holds
+# them until its stdin closes.
+CLAIM = (
+    "import sys\n"
+    "from harness.cluster._ports import PortLease\n"
+    "lease = PortLease()\n"
+    "print(' '.join(str(int(lease.claim(int(p)))) for p in sys.argv[1:]), flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def claimable_elsewhere(ports: list[int]) -> list[bool]:
+    """Whether another process could reserve each of ``ports``."""
+    out = subprocess.run(
+        [sys.executable, "-c", CLAIM, *map(str, ports)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    return [flag == "1" for flag in out.split()]

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from _deps import need_valkey
 
-from harness.cluster import history_header, start_cluster
+from harness.cluster import ClusterError, history_header, start_cluster
 from harness.cluster._cluster import _free_ports
 from harness.faults import FaultError
 from harness.history import HistoryWriter
 from harness.targets import load_target
 
 from . import _ext_ops
-from ._util import poll, read, write
+from ._util import claimable_elsewhere, poll, read, write
 
 OPS = Path(_ext_ops.__file__)
 
@@ -129,6 +129,28 @@ def test_an_external_cluster_is_operated_through_its_hooks(operated: Path, tmp_p
         )
         == "master"
     )
+
+
+def test_the_ports_of_external_nodes_on_this_machine_are_held_for_the_run(
+    operated: Path, tmp_path: Path
+) -> None:
+    """A killed node's port is free to the kernel: no other run may start a node there."""
+    target = load_target(str(operated))
+    ports = [n.port for n in target.external.nodes] if target.external else []
+    with (
+        HistoryWriter(None, history_header(target, "none")) as history,
+        start_cluster(target, mode="none", run_dir=tmp_path / "a", history=history) as cluster,
+    ):
+        assert cluster.apply("kill", node="n2") == [{"down": "n2"}]
+        assert claimable_elsewhere(ports) == [False, False, False]
+        with pytest.raises(ClusterError) as info:
+            start_cluster(target, mode="none", run_dir=tmp_path / "b", history=history)
+        assert str(info.value) == (
+            f"node n1 of target 'managed' (127.0.0.1:{ports[0]}) is in use by another "
+            "ackbound run on this machine; let that run finish first (two runs against one "
+            "cluster would read each other's writes as phantoms)"
+        )
+    assert claimable_elsewhere(ports) == [True, True, True]
 
 
 def test_a_broken_external_run_points_at_the_nodes_own_logs(

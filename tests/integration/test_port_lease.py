@@ -6,14 +6,12 @@ the cluster closes, so no other run's node or proxy can take it while one of its
 from __future__ import annotations
 
 import os
+import random
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from _deps import need_target
@@ -24,26 +22,13 @@ from harness.cluster._ports import PortLease, free_ports
 from harness.history import HistoryWriter
 from harness.targets import load_target
 
-_CLAIM = (
-    "import sys\n"
-    "from harness.cluster._ports import PortLease\n"
-    "lease = PortLease()\n"
-    "print(' '.join(str(int(lease.claim(int(p)))) for p in sys.argv[1:]), flush=True)\n"
-    "sys.stdin.read()\n"  # hold the lease until told to go
-)
+from ._util import CLAIM, claimable_elsewhere
 
 
-def _claims_elsewhere(ports: list[int]) -> list[bool]:
-    """Whether another process could reserve each of ``ports``."""
-    out = subprocess.run(
-        [sys.executable, "-c", _CLAIM, *map(str, ports)],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    return [flag == "1" for flag in out.split()]
+def _ephemeral() -> tuple[int, int]:
+    """The ports the kernel hands out by itself (to port 0 and outgoing connections)."""
+    low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    return int(low), int(high)
 
 
 def _in_use(cluster: Cluster) -> set[int]:
@@ -56,9 +41,9 @@ def test_a_held_port_is_refused_to_every_other_lease_until_released() -> None:
     with PortLease() as lease:
         (port,) = lease.take(1)
         assert PortLease().claim(port) is False  # another lease of this process
-        assert _claims_elsewhere([port]) == [False]  # another process
+        assert claimable_elsewhere([port]) == [False]  # another process
         assert port not in free_ports(20)
-    assert _claims_elsewhere([port]) == [True]
+    assert claimable_elsewhere([port]) == [True]
     with PortLease() as again:
         assert again.claim(port) is True
 
@@ -66,7 +51,7 @@ def test_a_held_port_is_refused_to_every_other_lease_until_released() -> None:
 def test_a_run_that_dies_leaves_no_port_held() -> None:
     (port,) = free_ports(1)
     holder = subprocess.Popen(
-        [sys.executable, "-c", _CLAIM, str(port)],
+        [sys.executable, "-c", CLAIM, str(port)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -82,22 +67,28 @@ def test_a_run_that_dies_leaves_no_port_held() -> None:
 
 
 def test_a_port_another_run_holds_is_never_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kernel may offer a port that is free only because its node is down: skip it."""
+    """A port free only because its node is down is skipped."""
     with PortLease() as other:
         (held,) = other.take(1)  # held, and bound by nobody: like a killed node's port
         (spare,) = free_ports(1)
         offered = iter([held, spare])
 
-        class Offering(socket.socket):
-            def bind(self, address: Any) -> None:
-                super().bind((address[0], next(offered)))
+        class Offering(random.Random):
+            def randint(self, a: int, b: int) -> int:
+                return next(offered)
 
-        fake = SimpleNamespace(
-            socket=Offering, AF_INET=socket.AF_INET, SOCK_STREAM=socket.SOCK_STREAM
-        )
-        monkeypatch.setattr(_ports, "socket", fake)
+        monkeypatch.setattr(_ports, "_pick", Offering())
         with PortLease() as lease:
             assert lease.take(1) == [spare]
+
+
+def test_ports_are_drawn_outside_the_kernels_ephemeral_range() -> None:
+    """Where no socket bound to port 0 and no outgoing connection can take them."""
+    low, high = _ephemeral()
+    with PortLease() as lease:
+        ports = lease.take(200)
+    assert len(set(ports)) == 200
+    assert not [p for p in ports if low <= p <= high or p < 10_000]
 
 
 @pytest.fixture(params=["bundled", "valkey"])
@@ -115,12 +106,14 @@ def test_every_port_a_cluster_used_stays_held_while_a_node_is_down_and_after(own
     before = _in_use(own)
     assert own.apply("kill", node="n2") == [{"down": "n2"}]
     down = _in_use(own)  # n2's port, free to the kernel now, still a proxy link's upstream
+    low, high = _ephemeral()
+    assert not [n.spec.port for n in own._nodes.values() if low <= n.spec.port <= high]
     assert before <= down
-    assert _claims_elsewhere(sorted(down)) == [False] * len(down)
+    assert claimable_elsewhere(sorted(down)) == [False] * len(down)
     own.apply("restart", node="n2")
     after = _in_use(own)  # the bundled server restarts on a standby's port
     used = sorted(before | after)
-    assert _claims_elsewhere(used) == [False] * len(used)
+    assert claimable_elsewhere(used) == [False] * len(used)
     assert set(used) <= set(own._ports.ports)
     own.close()
-    assert _claims_elsewhere(used) == [True] * len(used)
+    assert claimable_elsewhere(used) == [True] * len(used)
