@@ -186,12 +186,15 @@ class _ResettingPrimary:
         for argv in received_commands(conn):
             name = argv[0].upper().decode()
             self.seen.append((n, name))
-            if name == "SET":
-                conn.sendall(b"+OK\r\n")
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()  # RST: whatever else was sent on it is lost
-                return
-            conn.sendall(self._answer(name, argv))
+            try:
+                if name == "SET":
+                    conn.sendall(b"+OK\r\n")
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()  # RST: whatever else was sent on it is lost
+                    return
+                conn.sendall(self._answer(name, argv))
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client closed this connection (a probe, or the client's end)
 
     @staticmethod
     def _answer(name: str, argv: list[bytes]) -> bytes:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from _deps import missing, need_redis
 
+from harness.cluster._ports import free_ports
 from harness.report import validate_results
 
 from .conftest import Certs
@@ -145,19 +146,13 @@ password_file = "pw"
 # -- a cluster running elsewhere, reached over TLS: wrong settings stop the run in one line ----
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def tls_cluster(
     tmp_path_factory: pytest.TempPathFactory, certs: Certs
 ) -> Iterator[tuple[int, int]]:
     """Two bundled nodes (primary, replica) serving TLS only, password ``PASSWORD``."""
     where = tmp_path_factory.mktemp("external")
-    ports = (_free_port(), _free_port())
+    ports = tuple(free_ports(2))
     procs = []
     for i, port in enumerate(ports):
         log = where / f"node{i}.log"
@@ -302,7 +297,7 @@ def test_tls_asked_of_a_plain_node_is_named_and_tls_of_a_tls_node_is_no_mismatch
 ) -> None:
     from harness.cluster._cluster import _tls_mismatch
 
-    port = _free_port()
+    (port,) = free_ports(1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.server", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
