@@ -67,7 +67,14 @@ def _fd() -> int:
         if _file is not None:
             _reserved.clear()
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        _file = (os.getpid(), os.open(lock_path(), flags, 0o600))
+        path = lock_path()
+        try:
+            _file = (os.getpid(), os.open(path, flags, 0o600))
+        except OSError as exc:
+            raise ClusterError(
+                f"cannot open {path}, where runs reserve their ports ({exc.strerror}); make it "
+                "writable, or set TMPDIR to a directory you can write to"
+            ) from None
     return _file[1]
 
 
@@ -75,8 +82,9 @@ def _lock(port: int) -> bool:
     """Reserve ``port`` for this process unless a lease anywhere holds it. Under ``_guard``."""
     if port in _reserved:
         return False
+    fd = _fd()
     try:
-        fcntl.lockf(_fd(), fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
     except (BlockingIOError, PermissionError):
         return False
     _reserved.add(port)

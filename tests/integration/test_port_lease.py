@@ -17,7 +17,7 @@ import pytest
 from _deps import need_target
 
 import harness.cluster._ports as _ports
-from harness.cluster import Cluster, history_header, start_cluster
+from harness.cluster import Cluster, ClusterError, history_header, start_cluster
 from harness.cluster._ports import PortLease, free_ports
 from harness.history import HistoryWriter
 from harness.targets import load_target
@@ -89,6 +89,21 @@ def test_ports_are_drawn_outside_the_kernels_ephemeral_range() -> None:
         ports = lease.take(200)
     assert len(set(ports)) == 200
     assert not [p for p in ports if low <= p <= high or p < 10_000]
+
+
+def test_a_reservations_file_that_cannot_be_opened_is_one_line_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "gone" / "ackbound-ports-0.lock"
+    monkeypatch.setattr(_ports, "lock_path", lambda: missing)
+    monkeypatch.setattr(_ports, "_file", None)  # as in a process that has not opened it yet
+    monkeypatch.setattr(_ports, "_reserved", set())
+    with pytest.raises(ClusterError) as info:
+        PortLease().take(1)
+    assert str(info.value) == (
+        f"cannot open {missing}, where runs reserve their ports (No such file or directory); "
+        "make it writable, or set TMPDIR to a directory you can write to"
+    )
 
 
 @pytest.fixture(params=["bundled", "valkey"])
