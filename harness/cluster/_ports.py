@@ -106,8 +106,8 @@ class PortLease:
         self.ports: list[int] = []
 
     def claim(self, port: int) -> bool:
-        """Reserve ``port``, one this process has bound already (a listener's); False when
-        another run (or another lease of this process) holds it."""
+        """Reserve ``port`` (a listener's, an external node's, or one just drawn); False
+        when another run (or another lease of this process) holds it."""
         with _guard:
             if not _lock(port):
                 return False
