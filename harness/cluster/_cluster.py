@@ -306,6 +306,7 @@ class Cluster:
 
     def client(self, node: str | None = None, *, timeout_s: float | None = None) -> RespClient:
         """A new client of ``node`` (default: the current primary) through the fault proxy."""
+        self._check_open()
         name = self.primary if node is None else node
         if name not in self._nodes:
             raise ClusterError(
@@ -334,8 +335,10 @@ class Cluster:
         """Run one client op with the mode's write protocol: ``(type, value, error)``.
 
         ``type`` is ``ok``, ``fail`` (definitely not applied) or ``info`` (maybe applied).
-        Nothing is recorded: the caller records the invoke and the completion.
+        Nothing is recorded: the caller records the invoke and the completion. A closed
+        cluster sends nothing (:class:`ClusterError`): its ports may be another run's by now.
         """
+        self._check_open()
         return perform(self.target, self.mode, self.params, client, workload, f, key, value)
 
     def classify_error(self, error: str) -> str:
@@ -1142,6 +1145,7 @@ class Cluster:
 
     def observe_lag(self, node: str | None = None) -> int | None:
         """:meth:`lag`, recorded as an observer ``lag`` op (nothing if the target has no lag)."""
+        self._check_open()
         if self.target.lag is None:
             return None
         name = self.primary if node is None else node
@@ -1375,6 +1379,10 @@ class Cluster:
             raise self._start_error(culprit, f"did not start replicating ({detail})")
         for name in names:
             self._prepare_standby(name)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def _check_open(self) -> None:
         if self._closed:

@@ -293,7 +293,8 @@ class Example:
 
     def _writer(self, process: int, until: float, pause: float) -> None:
         i = process
-        while not self._stop.is_set() and time.monotonic() < until:
+        # A closed cluster (closed under a live example) refuses every op: stop, not spin.
+        while not self._stop.is_set() and not self.cluster.closed and time.monotonic() < until:
             workload = ("list", "set", "register", "list")[i % 4]
             i += 1
             typ = self.write(workload, i % KEYS_PER_WORKLOAD, process=process)
@@ -303,7 +304,7 @@ class Example:
                 self._stop.wait(pause)
 
     def _observe_lag(self) -> None:
-        while not self._stop.wait(LAG_POLL_S):
+        while not self._stop.wait(LAG_POLL_S) and not self.cluster.closed:
             with contextlib.suppress(Exception):
                 self.cluster.observe_lag()
 

@@ -100,8 +100,12 @@ def replay_program(
 
     class Replay(machine_cls):  # type: ignore[valid-type, misc]
         def close(self) -> None:
-            """Stop the cluster without judging anything (the steps were never run)."""
-            cluster.close()
+            """Stop the example's clients and the cluster without judging anything (the
+            steps were never run)."""
+            try:
+                self.ex.close()
+            finally:
+                cluster.close()
 
         def teardown(self) -> None:
             try:

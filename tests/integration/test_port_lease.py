@@ -132,3 +132,18 @@ def test_every_port_a_cluster_used_stays_held_while_a_node_is_down_and_after(own
     assert set(used) <= set(own._ports.ports)
     own.close()
     assert claimable_elsewhere(used) == [True] * len(used)
+
+
+def test_a_closed_cluster_sends_nothing(own: Cluster) -> None:
+    """Its ports may be another run's by now: a client left over refuses every op."""
+    client = own.client()
+    assert own.perform(client, "list", "write", "l", "w1")[0] == "ok"
+    own.close()
+    for call in (
+        lambda: own.perform(client, "list", "write", "l", "w2"),
+        lambda: own.client(),
+        lambda: own.observe_lag(),
+    ):
+        with pytest.raises(ClusterError, match=r"^this cluster is closed; start a new one$"):
+            call()
+    client.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,20 @@ def test_a_replay_enables_the_faults_it_is_given(
         assert state.run.config.faults == enabled
     finally:
         state.close()
+
+
+def test_a_closed_replay_leaves_no_client_writing(tmp_path: Path) -> None:
+    """Its steady writer wrote on for minutes after close(), to the closed cluster's proxy
+    port, and once another run's proxy listened there, into that run's cluster."""
+    state = replay_program(mode="none", run_dir=str(tmp_path))
+    prefix = f"ackbound-{state.ex.id}-"
+    assert [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
+    state.close()
+    assert [t.name for t in threading.enumerate() if t.name.startswith(prefix)] == []
+    history = state.record.history
+    size = history.stat().st_size
+    time.sleep(0.3)
+    assert history.stat().st_size == size
 
 
 @pytest.mark.parametrize("faults", [["kill", "meteor"], "kill"])
