@@ -31,7 +31,7 @@ from harness.checker._analysis import (
     key_workloads,
     snapshot_ends,
 )
-from models import Holders, LoseData, Mode, Promote, Replicate, promote_candidates
+from models import Holders, LoseData, Mode, Promote, Replicate, Synced, promote_candidates
 
 __all__ = ["PROPERTIES", "Property", "PropertyResult", "Verdict", "applicable"]
 
@@ -291,11 +291,12 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
         # The invocation comes after w0's acknowledgement (or at the same time).
         if inv[i] >= c0 and c is not None and still_isolated(iso, c):
             writes_out[i] = (w0, inv[i] - c0)
-    # When a node's data may have been replaced (wiped, or resynced as a replica), the
-    # unreplicated writes it held are gone: its lag no longer counts them.
+    # When a node's data may have been replaced (wiped, or resynced as a replica: re-pointed,
+    # or seen caught up with a primary), the unreplicated writes it held are gone, or now in
+    # another lineage that its replicas may have acknowledged: its lag no longer counts them.
     resets: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for te in a.effects:
-        if isinstance(te.effect, LoseData | Replicate):
+        if isinstance(te.effect, LoseData | Replicate | Synced):
             resets[te.effect.node].append((te.start, te.end))
 
     def kept_data(who: str, since: int, until: int) -> bool:

@@ -768,9 +768,10 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[Write, int]], list[tup
             writes_out[i] = (w0, w.inv - w0.comp)
 
     def kept_data(node: str, since: int, until: int) -> bool:
-        """No wipe or resync of ``node`` may have replaced its data in (since, until)."""
+        """No wipe or resync of ``node`` (re-pointed, or seen caught up as a replica) may
+        have replaced its data in (since, until)."""
         return not any(
-            isinstance(te.effect, LoseData | Replicate)
+            isinstance(te.effect, LoseData | Replicate | Synced)
             and te.effect.node == node
             and te.end > since
             and te.start < until
