@@ -1382,6 +1382,7 @@ class Cluster:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` ran: the cluster then refuses every client op."""
         return self._closed
 
     def _check_open(self) -> None:
