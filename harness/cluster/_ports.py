@@ -144,10 +144,11 @@ def loopback(host: str) -> bool:
 def free_ports(count: int) -> list[int]:
     """``count`` loopback ports free now and held by no run, not reserved (for a server that a
     test starts by itself)."""
-    return _draw(count, None)
+    with PortLease() as lease:
+        return lease.take(count)
 
 
-def _draw(count: int, lease: PortLease | None) -> list[int]:
+def _draw(count: int, lease: PortLease) -> list[int]:
     socks: list[socket.socket] = []
     got: list[int] = []
     ranges = _explicit_ranges()
@@ -164,18 +165,17 @@ def _draw(count: int, lease: PortLease | None) -> list[int]:
                 s.close()
                 continue
             socks.append(s)
-            if lease.claim(port) if lease is not None else _unheld(port):
+            if lease.claim(port):
                 got.append(port)
         if len(got) == count:
             return got
     finally:
         for s in socks:
             s.close()
-    if lease is not None:
-        with _guard:
-            for port in got:
-                _unlock(port)
-                lease.ports.remove(port)
+    with _guard:
+        for port in got:
+            _unlock(port)
+            lease.ports.remove(port)
     raise ClusterError(
         f"found {len(got)} of {count} free loopback ports outside the ephemeral range that no "
         f"other ackbound run holds, in {count * _DRAWS_PER_PORT} tries; stop other runs or "
@@ -194,12 +194,3 @@ def _explicit_ranges() -> list[tuple[int, int]]:
     # A machine whose ephemeral range covers nearly everything: draw from it all (the lease
     # still keeps ackbound runs apart).
     return ranges or [(1024, 65_535)]
-
-
-def _unheld(port: int) -> bool:
-    """No run holds ``port`` right now (tested by taking it and giving it back)."""
-    with _guard:
-        if not _lock(port):
-            return False
-        _unlock(port)
-        return True
