@@ -78,7 +78,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="print the counterexample of every refuted configuration, not only unexpected ones",
     )
     check.add_argument(
-        "--specs", metavar="DIR", help="the specs directory (default: this checkout's specs/)"
+        "--specs",
+        metavar="DIR",
+        help="the specs directory (default: the one installed with ackbound; in a checkout, its specs/)",
     )
 
     help_text = "check with TLC that a recorded run is a behaviour of the spec (trace validation)"
@@ -127,7 +129,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="give up (exit 3) when TLC takes longer (default 600)",
     )
     validate.add_argument(
-        "--specs", metavar="DIR", help="the specs directory (default: this checkout's specs/)"
+        "--specs",
+        metavar="DIR",
+        help="the specs directory (default: the one installed with ackbound; in a checkout, its specs/)",
     )
 
 

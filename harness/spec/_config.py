@@ -244,8 +244,9 @@ class Manifest:
 
 
 def default_specs_dir() -> Path:
-    """The specs/ directory of the checkout this harness runs from."""
-    return Path(__file__).resolve().parents[2] / "specs"
+    """The spec files installed with this harness: in a checkout, a link to its specs/
+    directory; in an installed wheel, their copy."""
+    return (Path(__file__).resolve().parent / "specs").resolve()
 
 
 def _opt_int(entry: dict[str, Any], key: str, where: str) -> int | None:
@@ -258,7 +259,7 @@ def _opt_int(entry: dict[str, Any], key: str, where: str) -> int | None:
 
 
 def load_manifest(specs_dir: Path | None = None) -> Manifest:
-    """Read ``specs_dir/manifest.json`` (default: this checkout's specs/)."""
+    """Read ``specs_dir/manifest.json`` (default: the one installed with ackbound; in a checkout, its specs/)."""
     specs = default_specs_dir() if specs_dir is None else specs_dir
     path = specs / "manifest.json"
     try:
