@@ -43,6 +43,11 @@ def _seconds(text: str) -> float:
     return v
 
 
+_SPECS_HELP = (
+    "the specs directory (default: the one installed with ackbound; in a checkout, specs/)"
+)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="spec_action", metavar="ACTION", parser_class=type(parser))
     help_text = "model-check configurations with TLC and compare with specs/manifest.json"
@@ -80,7 +85,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--specs",
         metavar="DIR",
-        help="the specs directory (default: the one installed with ackbound; in a checkout, its specs/)",
+        help=_SPECS_HELP,
     )
 
     help_text = "check with TLC that a recorded run is a behaviour of the spec (trace validation)"
@@ -131,7 +136,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     validate.add_argument(
         "--specs",
         metavar="DIR",
-        help="the specs directory (default: the one installed with ackbound; in a checkout, its specs/)",
+        help=_SPECS_HELP,
     )
 
 

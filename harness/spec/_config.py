@@ -259,7 +259,7 @@ def _opt_int(entry: dict[str, Any], key: str, where: str) -> int | None:
 
 
 def load_manifest(specs_dir: Path | None = None) -> Manifest:
-    """Read ``specs_dir/manifest.json`` (default: the one installed with ackbound; in a checkout, its specs/)."""
+    """Read ``specs_dir/manifest.json`` (default: :func:`default_specs_dir`)."""
     specs = default_specs_dir() if specs_dir is None else specs_dir
     path = specs / "manifest.json"
     try:
