@@ -20,7 +20,7 @@ from harness.cli._check import _positive_int
 
 if TYPE_CHECKING:
     from harness.spec import Tlc
-    from harness.spec._validate import Validation
+    from harness.spec._validate import TraceModel, Validation
 
 
 def _workers(text: str) -> int:
@@ -42,6 +42,9 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds in (0, 86400]")
     return v
 
+
+# Open writes at one point up to which a timeout is blamed on the trace's length.
+_FEW_OPEN = 4
 
 _SPECS_HELP = (
     "the specs directory (default: the one installed with ackbound; in a checkout, specs/)"
@@ -306,10 +309,25 @@ def _error_text(v: Validation) -> str:
     if where is not None:  # where SANY found the error (a spec of --specs, say)
         first += f" (at {where})"
     if "did not finish" in v.error:
-        first += (
-            f"; validate a prefix with --max-events N (the trace has {len(v.trace.events)} events)"
-        )
+        first += "; " + _timeout_hint(v.trace)
     return first
+
+
+def _timeout_hint(trace: TraceModel) -> str:
+    """What to do when TLC ran out of time, from what makes its search large."""
+    from harness.spec._validate import most_open_writes
+
+    events = len(trace.events)
+    most, at = most_open_writes(trace)
+    if most <= _FEW_OPEN:
+        return f"validate a prefix with --max-events N (the trace has {events} events)"
+    busy = (
+        f"up to {most} writes may be applied in any order before event {at} of {events} "
+        "(an indeterminate write stays open until a read shows it)"
+    )
+    if at > 1:
+        return f"{busy}; validate the events before it with --max-events {at - 1}, or allow more --timeout"
+    return f"{busy}; allow more --timeout, or validate an example with fewer writes in flight"
 
 
 def _print_verdict(v: Validation, path: Path) -> None:

@@ -805,6 +805,31 @@ def _seq(items: Sequence[str]) -> str:
     return "<<\n    " + ",\n    ".join(items) + "\n>>"
 
 
+def _open(trace: TraceModel) -> list[dict[str, set[int]]]:
+    """Window[l] for l = 1 .. events + 1: the writes (``w``) and checks (``c``) open while
+    ``l`` is the next event to match (start < l <= end), by their 1-based positions."""
+    n = len(trace.events)
+    opened: list[dict[str, set[int]]] = [{"w": set(), "c": set()} for _ in range(n + 2)]
+    spans: list[tuple[str, int, int, int]] = [
+        ("w", i, w.start, w.end) for i, w in enumerate(trace.writes, start=1)
+    ] + [("c", i, c.start, c.end) for i, c in enumerate(trace.checks, start=1)]
+    for kind, i, start, end in spans:
+        for pos in range(start + 1, min(end, n + 1) + 1):
+            opened[pos][kind].add(i)
+    return opened[1:]
+
+
+def most_open_writes(trace: TraceModel) -> tuple[int, int]:
+    """The most writes open at once, and the first event before which that many are.
+
+    TLC tries every order (and, for one whose outcome is unknown, every choice of applying
+    it or not) of the writes open at one point, so this, more than the number of events,
+    decides how long a validation takes."""
+    sizes = [len(o["w"]) for o in _open(trace)]
+    most = max(sizes, default=0)
+    return most, (sizes.index(most) + 1 if sizes else 0)
+
+
 def render_module(trace: TraceModel) -> str:
     """The ``MCTrace`` module: the trace's constants as definitions TLC can take."""
     zones = format_value(frozenset(frozenset(z) for z in trace.zones))
@@ -841,16 +866,7 @@ def render_module(trace: TraceModel) -> str:
         format_value({"act": s.act, "x": s.x, "y": s.y, "from": s.start, "to": s.end})
         for s in trace.steps
     ]
-    # Window[i]: the writes and checks open while l = i (start < i <= end).
-    n = len(trace.events)
-    opened: list[dict[str, set[int]]] = [{"w": set(), "c": set()} for _ in range(n + 2)]
-    spans: list[tuple[str, int, int, int]] = [
-        ("w", i, w.start, w.end) for i, w in enumerate(trace.writes, start=1)
-    ] + [("c", i, c.start, c.end) for i, c in enumerate(trace.checks, start=1)]
-    for kind, i, start, end in spans:
-        for pos in range(start + 1, min(end, n + 1) + 1):
-            opened[pos][kind].add(i)
-    window = [format_value({"w": frozenset(o["w"]), "c": frozenset(o["c"])}) for o in opened[1:]]
+    window = [format_value({"w": frozenset(o["w"]), "c": frozenset(o["c"])}) for o in _open(trace)]
     return "\n".join(
         [
             "---- MODULE MCTrace ----",
@@ -1007,8 +1023,7 @@ def validate_trace(
             src = specs / name
             if not src.is_file():
                 raise AckboundError(
-                    f"{src}: no such file; spec validate needs the specs/ directory of an "
-                    "ackbound checkout"
+                    f"{src}: no such file; pass --specs DIR naming ackbound's specs/ directory"
                 )
             shutil.copyfile(src, d / name)
         (d / "MCTrace.tla").write_text(render_module(trace), encoding="utf-8")

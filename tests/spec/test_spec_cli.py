@@ -149,3 +149,61 @@ def test_could_not_run(args: list[str], message: str) -> None:
     assert done.returncode == 3, done.stdout + done.stderr
     assert message in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+_NODES = "nodes n1@a n2@b n3@c\n"
+# Six sync writes that time out while w1 is acknowledged, all shown by the final read: TLC
+# must try their orders, and whether each was applied, before w9's acknowledgement.
+_BUSY = (
+    "mode sync\n"
+    + _NODES
+    + "0..2   p0 append l w1 @n1\n"
+    + "".join(
+        f"{3 + i}..90 p{1 + i} append l w{2 + i} -> info SYNCTIMEOUT late @n1\n" for i in range(6)
+    )
+    + "10..11 p0 append l w9 @n1\n"
+    + "100..101 p0 lrange l -> ok [w1 w2 w3 w4 w5 w6 w7 w9] @n1 final\n"
+)
+_QUIET = (
+    "mode sync\n" + _NODES + "0..2   p0 append l w1 @n1\n"
+    "3..4   p1 append l w2 @n1\n"
+    "10..11 p0 lrange l -> ok [w1 w2] @n1 final\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (
+            _BUSY,
+            "up to 7 writes may be applied in any order before event 2 of 3 (an indeterminate "
+            "write stays open until a read shows it); validate the events before it with "
+            "--max-events 1, or allow more --timeout",
+        ),
+        (_QUIET, "; validate a prefix with --max-events N (the trace has 3 events)"),
+    ],
+)
+def test_a_validation_out_of_time_says_what_made_it_long(
+    tlc: Tlc, tmp_path: Path, text: str, hint: str
+) -> None:
+    history = tmp_path / "history.txt"
+    history.write_text(text, encoding="utf-8")
+    done = ackbound("spec", "validate", "--history", str(history), "--timeout", "0.01")
+    assert done.returncode == 3, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    assert "TLC did not finish within 0.01 s" in line
+    assert line.endswith(hint), line
+
+
+def test_validate_without_the_spec_files_names_the_missing_one(tlc: Tlc, tmp_path: Path) -> None:
+    history = tmp_path / "history.txt"
+    history.write_text(_QUIET, encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = ackbound("spec", "validate", "--history", str(history), "--specs", str(empty))
+    assert done.returncode == 3, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    assert line == (
+        f"ackbound: error: {empty}/Durability.tla: no such file; "
+        "pass --specs DIR naming ackbound's specs/ directory"
+    )
