@@ -280,7 +280,7 @@ def _validate(args: argparse.Namespace) -> int:
         return _validate_all(args)
     path = _history_path(args)
     tlc = find_tlc()
-    v = _validate_one(path, tlc, args)
+    v = _validate_one(path, tlc, args, forewarn=True)
     if v.outcome == "error":
         print(f"ackbound: error: {path}: could not validate: {_error_text(v)}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
@@ -288,18 +288,25 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_VALID if v.outcome == "validated" else EXIT_VIOLATED
 
 
-def _validate_one(path: Path, tlc: Tlc, args: argparse.Namespace) -> Validation:
+def _validate_one(
+    path: Path, tlc: Tlc, args: argparse.Namespace, *, forewarn: bool = False
+) -> Validation:
+    """Validate the history at ``path``; with ``forewarn``, say first (on stderr) when its
+    trace is one TLC may take long over."""
     from harness.cli._check import _load
-    from harness.spec._validate import validate_history
+    from harness.spec._validate import build_trace, validate_trace
 
-    return validate_history(
-        _load(str(path)),
-        tlc,
-        source=str(path),
-        max_events=args.max_events,
-        timeout=args.timeout,
-        specs_dir=Path(args.specs) if args.specs else None,
-    )
+    trace = build_trace(_load(str(path)), source=str(path), max_events=args.max_events)
+    busy = _busy(trace)
+    if forewarn and busy is not None:
+        print(
+            f"note: {busy[0]}; TLC may take long (it stops after --timeout {args.timeout:g} s)"
+            + (f"; --max-events {busy[1]} validates the events before it" if busy[1] else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+    specs = Path(args.specs) if args.specs else None
+    return validate_trace(trace, tlc, timeout=args.timeout, specs_dir=specs)
 
 
 def _error_text(v: Validation) -> str:
@@ -313,21 +320,31 @@ def _error_text(v: Validation) -> str:
     return first
 
 
+def _busy(trace: TraceModel) -> tuple[str, int] | None:
+    """When many writes are open at once (what makes TLC's search long): saying so, and the
+    events before the first point where they are (0: none); ``None`` otherwise."""
+    from harness.spec._validate import open_writes
+
+    sizes = open_writes(trace)
+    first = next((i for i, n in enumerate(sizes) if n > _FEW_OPEN), None)
+    if first is None:
+        return None
+    return (
+        f"up to {max(sizes)} writes may be applied in any order, more than {_FEW_OPEN} from "
+        f"event {first + 1} of {len(trace.events)} on (an indeterminate write stays open "
+        "until a read shows it)",
+        first,
+    )
+
+
 def _timeout_hint(trace: TraceModel) -> str:
     """What to do when TLC ran out of time, from what makes its search large."""
-    from harness.spec._validate import most_open_writes
-
-    events = len(trace.events)
-    most, at = most_open_writes(trace)
-    if most <= _FEW_OPEN:
-        return f"validate a prefix with --max-events N (the trace has {events} events)"
-    busy = (
-        f"up to {most} writes may be applied in any order before event {at} of {events} "
-        "(an indeterminate write stays open until a read shows it)"
-    )
-    if at > 1:
-        return f"{busy}; validate the events before it with --max-events {at - 1}, or allow more --timeout"
-    return f"{busy}; allow more --timeout, or validate an example with fewer writes in flight"
+    busy = _busy(trace)
+    if busy is None:
+        return f"validate a prefix with --max-events N (the trace has {len(trace.events)} events)"
+    if busy[1]:
+        return f"{busy[0]}; validate the events before it with --max-events {busy[1]}, or allow more --timeout"
+    return f"{busy[0]}; allow more --timeout, or validate an example with fewer writes in flight"
 
 
 def _print_verdict(v: Validation, path: Path) -> None:

@@ -819,15 +819,14 @@ def _open(trace: TraceModel) -> list[dict[str, set[int]]]:
     return opened[1:]
 
 
-def most_open_writes(trace: TraceModel) -> tuple[int, int]:
-    """The most writes open at once, and the first event before which that many are.
+def open_writes(trace: TraceModel) -> list[int]:
+    """How many writes are open while each event is the next to match (the first entry for
+    event 1, the last for the end of the trace).
 
     TLC tries every order (and, for one whose outcome is unknown, every choice of applying
-    it or not) of the writes open at one point, so this, more than the number of events,
-    decides how long a validation takes."""
-    sizes = [len(o["w"]) for o in _open(trace)]
-    most = max(sizes, default=0)
-    return most, (sizes.index(most) + 1 if sizes else 0)
+    it or not) of the writes open at one point, so these, more than the number of events,
+    decide how long a validation takes."""
+    return [len(o["w"]) for o in _open(trace)]
 
 
 def render_module(trace: TraceModel) -> str:
