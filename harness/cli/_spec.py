@@ -280,7 +280,7 @@ def _validate(args: argparse.Namespace) -> int:
         return _validate_all(args)
     path = _history_path(args)
     tlc = find_tlc()
-    v = _validate_one(path, tlc, args, forewarn=True)
+    v = _validate_one(path, tlc, args)
     if v.outcome == "error":
         print(f"ackbound: error: {path}: could not validate: {_error_text(v)}", file=sys.stderr)
         return EXIT_COULD_NOT_RUN
@@ -288,19 +288,17 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_VALID if v.outcome == "validated" else EXIT_VIOLATED
 
 
-def _validate_one(
-    path: Path, tlc: Tlc, args: argparse.Namespace, *, forewarn: bool = False
-) -> Validation:
-    """Validate the history at ``path``; with ``forewarn``, say first (on stderr) when its
+def _validate_one(path: Path, tlc: Tlc, args: argparse.Namespace, *, label: str = "") -> Validation:
+    """Validate the history at ``path``, saying first (on stderr, after ``label``) when its
     trace is one TLC may take long over."""
     from harness.cli._check import _load
     from harness.spec._validate import build_trace, validate_trace
 
     trace = build_trace(_load(str(path)), source=str(path), max_events=args.max_events)
     busy = _busy(trace)
-    if forewarn and busy is not None:
+    if busy is not None:
         print(
-            f"note: {busy[0]}; TLC may take long (it stops after --timeout {args.timeout:g} s)"
+            f"{label}note: {busy[0]}; TLC may take long (it stops after --timeout {args.timeout:g} s)"
             + (f"; --max-events {busy[1]} validates the events before it" if busy[1] else ""),
             file=sys.stderr,
             flush=True,
@@ -392,7 +390,7 @@ def _validate_all(args: argparse.Namespace) -> int:
     for path in paths:
         name = f"{path.parent.parent.parent.name}/{path.parent.name}"
         try:
-            v = _validate_one(path, tlc, args)
+            v = _validate_one(path, tlc, args, label=f"{name}: ")
         except AckboundError as exc:
             counts["error"] += 1
             print(f"{name}: not judged: {exc}")

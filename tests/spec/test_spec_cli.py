@@ -216,3 +216,20 @@ def test_validate_without_the_spec_files_names_the_missing_one(tlc: Tlc, tmp_pat
         f"ackbound: error: {empty}/Durability.tla: no such file; "
         "pass --specs DIR naming ackbound's specs/ directory"
     )
+
+
+def test_validate_all_forewarns_of_each_long_example_by_name(tlc: Tlc, tmp_path: Path) -> None:
+    from harness.history import dump_history, parse_text
+
+    for name, text in (("sync-0001", _QUIET), ("sync-0002", _BUSY)):
+        example = tmp_path / "run" / "sync" / "examples" / name
+        example.mkdir(parents=True)
+        with (example / "history.ndjson").open("w", encoding="utf-8") as fh:
+            dump_history(parse_text(text, source="<test>"), fh)
+    done = ackbound("spec", "validate", str(tmp_path / "run"), "--all", "--timeout", "0.01")
+    assert done.stderr.splitlines() == ["sync/sync-0002: " + _BUSY_NOTE]
+    out = done.stdout.splitlines()
+    assert [ln.split(":")[0] for ln in out[:2]] == ["sync/sync-0001", "sync/sync-0002"], out
+    assert out[1].endswith(
+        "validate the events before it with --max-events 1, or allow more --timeout"
+    )
