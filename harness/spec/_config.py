@@ -243,10 +243,14 @@ class Manifest:
         return tuple(c for c in self.configs if c.tier in tiers)
 
 
+# What every error about missing or unreadable spec files tells the user to do.
+SPECS_FIX = "pass --specs DIR naming ackbound's specs/ directory"
+
+
 def default_specs_dir() -> Path:
     """The spec files installed with this harness: in a checkout, a link to its specs/
     directory; in an installed wheel, their copy."""
-    return (Path(__file__).resolve().parent / "specs").resolve()
+    return (Path(__file__).parent / "specs").resolve()
 
 
 def _opt_int(entry: dict[str, Any], key: str, where: str) -> int | None:
@@ -265,13 +269,9 @@ def load_manifest(specs_dir: Path | None = None) -> Manifest:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AckboundError(
-            f"no manifest at {path}; pass --specs DIR naming ackbound's specs/ directory"
-        ) from None
+        raise AckboundError(f"no manifest at {path}; {SPECS_FIX}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AckboundError(
-            f"cannot read {path} ({exc}); pass --specs DIR naming ackbound's specs/ directory"
-        ) from None
+        raise AckboundError(f"cannot read {path} ({exc}); {SPECS_FIX}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("configs"), list):
         raise AckboundError(f"{path} must be an object with a 'configs' list")
     entries: list[ConfigEntry] = []

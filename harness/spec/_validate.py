@@ -44,7 +44,7 @@ from typing import Any
 
 from harness._errors import AckboundError
 from harness.history import History, Op, Pair, pair_ops
-from harness.spec._config import default_specs_dir
+from harness.spec._config import SPECS_FIX, default_specs_dir
 from harness.spec._tlc import Tlc, TlcResult, run_tlc
 from harness.spec._values import TlaSyntaxError, format_value, parse_value
 
@@ -1021,9 +1021,7 @@ def validate_trace(
         for name in ("Durability.tla", "DurabilityTrace.tla"):
             src = specs / name
             if not src.is_file():
-                raise AckboundError(
-                    f"{src}: no such file; pass --specs DIR naming ackbound's specs/ directory"
-                )
+                raise AckboundError(f"{src}: no such file; {SPECS_FIX}")
             shutil.copyfile(src, d / name)
         (d / "MCTrace.tla").write_text(render_module(trace), encoding="utf-8")
         cfg = d / "MCTrace.cfg"
