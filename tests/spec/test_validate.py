@@ -94,6 +94,20 @@ KILLED_REPLICA = (
 )
 
 
+# Six sync writes that time out while w1 is acknowledged, all shown by the final read: TLC
+# must try their orders, and whether each was applied, before w9's acknowledgement.
+BUSY = (
+    "mode sync\n"
+    + NODES
+    + "0..2   p0 append l w1 @n1\n"
+    + "".join(
+        f"{3 + i}..90 p{1 + i} append l w{2 + i} -> info SYNCTIMEOUT late @n1\n" for i in range(6)
+    )
+    + "10..11 p0 append l w9 @n1\n"
+    + "100..101 p0 lrange l -> ok [w1 w2 w3 w4 w5 w6 w7 w9] @n1 final\n"
+)
+
+
 def history(text: str) -> History:
     return parse_text(text, source="<test>")
 
@@ -331,14 +345,17 @@ def ackbound(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def run_dir(tmp_path: Path, text: str) -> Path:
-    """A run directory as `ackbound run` lays it out: the history, and as example sync-0001."""
+def run_dir(tmp_path: Path, *texts: str) -> Path:
+    """A run directory as `ackbound run` lays it out: each history as an example (sync-0001,
+    sync-0002, ...), and the last as the run's history."""
     d = tmp_path / "run"
-    example = d / "sync" / "examples" / "sync-0001"
-    example.mkdir(parents=True)
-    for path in (d / "history.ndjson", example / "history.ndjson"):
-        with path.open("w", encoding="utf-8") as fh:
-            dump_history(history(text), fh)
+    for n, text in enumerate(texts, start=1):
+        example = d / "sync" / "examples" / f"sync-{n:04d}"
+        example.mkdir(parents=True)
+        paths = [example / "history.ndjson"] + ([d / "history.ndjson"] if n == len(texts) else [])
+        for path in paths:
+            with path.open("w", encoding="utf-8") as fh:
+                dump_history(history(text), fh)
     return d
 
 
@@ -451,3 +468,50 @@ def test_bad_input_exits_3_with_one_line(tmp_path: Path, case: str) -> None:
     assert done.returncode == 3, done.stdout + done.stderr
     assert done.stderr.splitlines() == [f"ackbound: error: {line}"]
     assert done.stdout == ""
+
+
+BUSY_NOTE = (
+    "note: up to 7 writes may be applied in any order, more than 4 from event 2 of 3 on (an "
+    "indeterminate write stays open until a read shows it); TLC may take long (it stops after "
+    "--timeout 0.01 s); --max-events 1 validates the events before it"
+)
+BUSY_HINT = (
+    "up to 7 writes may be applied in any order, more than 4 from event 2 of 3 on (an "
+    "indeterminate write stays open until a read shows it); validate the events before it "
+    "with --max-events 1, or allow more --timeout"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [(BUSY, BUSY_HINT), (KEPT, "; validate a prefix with --max-events N (the trace has 5 events)")],
+)
+def test_a_validation_out_of_time_says_what_made_it_long(
+    tlc: Tlc, tmp_path: Path, text: str, hint: str
+) -> None:
+    done = ackbound(str(run_dir(tmp_path, text)), "--timeout", "0.01")
+    assert done.returncode == 3, done.stdout + done.stderr
+    *notes, line = done.stderr.splitlines()
+    assert "TLC did not finish within 0.01 s" in line
+    assert line.endswith(hint), line
+    # Told before TLC starts, too, when the trace is one it may take long over.
+    assert notes == ([BUSY_NOTE] if text is BUSY else [])
+
+
+def test_validate_all_forewarns_of_each_long_example_by_name(tlc: Tlc, tmp_path: Path) -> None:
+    done = ackbound(str(run_dir(tmp_path, KEPT, BUSY)), "--all", "--timeout", "0.01")
+    assert done.stderr.splitlines() == ["sync/sync-0002: " + BUSY_NOTE]
+    out = done.stdout.splitlines()
+    assert [ln.split(":")[0] for ln in out[:2]] == ["sync/sync-0001", "sync/sync-0002"], out
+    assert out[1].endswith(BUSY_HINT)
+
+
+def test_validate_without_the_spec_files_names_the_missing_one(tlc: Tlc, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = ackbound(str(run_dir(tmp_path, KEPT)), "--specs", str(empty))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        f"ackbound: error: {empty}/Durability.tla: no such file; "
+        "pass --specs DIR naming ackbound's specs/ directory"
+    ]
