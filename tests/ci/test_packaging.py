@@ -121,28 +121,31 @@ def test_an_installed_ackbound_model_checks_the_spec_it_carries(
     away.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}
 
-    def ackbound(*args: str) -> subprocess.CompletedProcess[str]:
-        """The installed ackbound (``python -m harness``), run away from the checkout."""
-        cmd = (
-            [sys.executable, *args] if args[0] == "-c" else [sys.executable, "-m", "harness", *args]
-        )
+    def python(*args: str) -> subprocess.CompletedProcess[str]:
+        """This interpreter, seeing the installed ackbound, run away from the checkout."""
         return subprocess.run(
-            cmd, capture_output=True, text=True, cwd=away, env=env, timeout=600, check=False
+            [sys.executable, *args],
+            capture_output=True,
+            text=True,
+            cwd=away,
+            env=env,
+            timeout=600,
+            check=False,
         )
 
-    module, default = ackbound("-c", _WHERE).stdout.split()
+    module, default = python("-c", _WHERE).stdout.split()
     assert Path(module).is_relative_to(site), module
     assert Path(default) == specs.resolve()
     # A passing and a refuted configuration (TLC finds its counterexample), each as pinned.
     for config in ("none-small", "skip-entry"):
-        got = ackbound("spec", "check", "--config", config)
+        got = python("-m", "harness", "spec", "check", "--config", config)
         assert got.returncode == 0, got.stdout + got.stderr
         assert str(specs) in "".join(got.stdout.split()), got.stdout  # the table's title
         assert "gave their pinned result" in got.stdout, got.stdout
     # Trace validation reads the trace module from the installed spec too.
     kept = tmp_path / "kept.txt"
     kept.write_text(_KEPT, encoding="utf-8")
-    got = ackbound("spec", "validate", "--history", str(kept))
+    got = python("-m", "harness", "spec", "validate", "--history", str(kept))
     assert got.returncode == 0, got.stdout + got.stderr
     assert _digest(specs) == before, "model checking wrote into the installed spec"
     assert list(away.iterdir()) == []
