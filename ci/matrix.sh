@@ -6,6 +6,8 @@
 #                              docs/matrix.json; exit 1 when any verdict changed
 #   bash ci/matrix.sh full     the whole matrix (about 11 minutes on 2 CPUs): rewrites docs/matrix.md and
 #                              docs/matrix.json; commit them
+#   bash ci/matrix.sh full-resume    finish an interrupted full run: keep the cells it
+#                              finished (same flags, same ackbound), run the rest
 #   bash ci/matrix.sh short-update   rerun the short version and record its verdicts
 #
 # Exit codes are ackbound matrix's: 0 done (and, for short, every verdict as committed),
@@ -13,7 +15,8 @@
 #
 # Settings (environment variables, all optional):
 #   ACKBOUND          the command that runs ackbound (default: ackbound)
-#   ACKBOUND_RUN_DIR  where the cells' runs go; must not hold a matrix yet (default:
+#   ACKBOUND_RUN_DIR  where the cells' runs go; must not hold a matrix yet, but for
+#                     full-resume (default:
 #                     ackbound-runs/matrix for full, as the committed page names it;
 #                     ackbound-runs/matrix-short-<time> for short)
 # The docker rows need a Docker engine (DOCKER_HOST); the images are built locally first.
@@ -37,8 +40,12 @@ case "$ACTION" in
         exec "${ACKBOUND[@]}" matrix --out docs/matrix.md \
             --run-dir "${ACKBOUND_RUN_DIR:-ackbound-runs/matrix}"
         ;;
+    full-resume)
+        exec "${ACKBOUND[@]}" matrix --out docs/matrix.md --resume \
+            --run-dir "${ACKBOUND_RUN_DIR:-ackbound-runs/matrix}"
+        ;;
     *)
-        echo "matrix.sh: error: unknown action '$ACTION'; use short, short-update or full" >&2
+        echo "matrix.sh: error: unknown action '$ACTION'; use short, short-update, full or full-resume" >&2
         exit 3
         ;;
 esac

@@ -17,6 +17,11 @@ The document has two sections: ``full`` (the committed matrix, ``ackbound matrix
 does not depend on luck within a short budget). A run replaces only its own section and
 re-renders the page. ``--check FILE`` compares a run's verdicts with the same section of a
 committed matrix.json, cell by cell and exactly, and exits 1 on any change.
+
+Each cell that ran to its end leaves ``cell.json`` in its directory: its settings, the
+ackbound that ran it and its record. ``--resume`` with the ``--run-dir`` of an interrupted
+matrix keeps those cells and runs the others; a cell's unfinished or could-not-run
+directory is kept beside it as ``<cell>.earlier-N``, never overwritten.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -309,7 +315,19 @@ def cell_record(cell: Cell, command: str, results: Mapping[str, Any] | None) -> 
     return rec
 
 
-def _run_cell(cell: Cell, run_dir: Path, log: Any) -> dict[str, Any]:
+CELL_FILE: Final = "cell.json"
+
+
+def _settings(cell: Cell) -> dict[str, Any]:
+    """What makes two cells the same run (as JSON): everything but the reason it is short."""
+    settings = dataclasses.asdict(cell)
+    del settings["why"]
+    settings["faults"] = list(cell.faults)
+    return settings
+
+
+def _run_cell(cell: Cell, run_dir: Path, log: Any, built_by: str) -> dict[str, Any]:
+    from harness.report._model import utc_now
     from harness.run import earlier_run
 
     args = cell.run_args(run_dir)
@@ -322,19 +340,14 @@ def _run_cell(cell: Cell, run_dir: Path, log: Any) -> dict[str, Any]:
         )
     report.parent.mkdir(parents=True, exist_ok=True)
     timeout = cell.budget_s + cell.shrink_budget_s + 300
-    started = time.monotonic()
-    with (report.parent / "ackbound.log").open("w", encoding="utf-8") as out:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "harness", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-            code: int | None = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = None
+    started_at, started = utc_now(), time.monotonic()
+    with (
+        (report.parent / "ackbound.log").open("w", encoding="utf-8") as out,
+        subprocess.Popen(
+            [sys.executable, "-m", "harness", *args], stdout=out, stderr=subprocess.STDOUT
+        ) as proc,
+    ):
+        code = _wait_cell(proc, timeout)
     elapsed = round(time.monotonic() - started, 1)
     results = None
     with contextlib.suppress(OSError, ValueError):
@@ -345,12 +358,106 @@ def _run_cell(cell: Cell, run_dir: Path, log: Any) -> dict[str, Any]:
         tail = _last_line(report.parent / "ackbound.log")
         why = f"timed out after {timeout:.0f} s" if code is None else f"exit {code}: {tail}"
         rec["error"] = f"no results.json ({why})"
+    # Written last: a cell interrupted before this line has no cell.json, and --resume
+    # runs it again.
+    finished = {"cell": _settings(cell), "ackbound": built_by, "started": started_at, "record": rec}
+    (report.parent / CELL_FILE).write_text(json.dumps(finished, indent=2) + "\n", encoding="utf-8")
     print(
         f"  {cell.id}: {verdict_text(rec)} ({rec['examples']} examples, {elapsed:.0f} s)",
         file=log,
         flush=True,
     )
     return rec
+
+
+# How long a cell's run may take to stop by itself once interrupted (it writes its reports
+# and stops its cluster), and again after a SIGINT of its own, before it is killed.
+_STOP_GRACE_S: Final = 60.0
+
+
+def _wait_cell(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The exit code of a cell's run; ``None`` if it ran past ``timeout`` (it is stopped).
+
+    A Ctrl-C reaches the run too (the terminal signals the whole process group), and the
+    run then writes its partial reports and stops its servers: the matrix waits for that
+    rather than kill it halfway, which would leave servers running.
+    """
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop_cell(proc, already_asked=False)
+        return None
+    except KeyboardInterrupt:
+        _stop_cell(proc, already_asked=True)
+        raise
+
+
+def _stop_cell(proc: subprocess.Popen[bytes], *, already_asked: bool) -> None:
+    """Stop a cell's run as Ctrl-C does (SIGINT: it cleans up), killing it only when it
+    does not stop within the grace period."""
+    for ask in (not already_asked, True):
+        if ask and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_STOP_GRACE_S)
+            return
+    proc.kill()
+    proc.wait()
+
+
+def _finished_cell(cell: Cell, run_dir: Path, built_by: str) -> dict[str, Any] | None:
+    """What an earlier invocation left of ``cell`` in ``run_dir``, for ``--resume``: its
+    cell.json (``None``: run the cell, it did not finish or could not run).
+
+    Raises when the cell finished with other settings or another ackbound: a matrix mixes
+    neither, and the user must choose between the earlier flags and a fresh directory.
+    """
+    path = run_dir / cell.slug / CELL_FILE
+    try:
+        finished = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # not finished, or its record is unreadable: run it again
+    if not isinstance(finished, dict):
+        return None
+    settings = finished.get("cell")
+    wanted = _settings(cell)
+    if settings != wanted:
+        had = settings if isinstance(settings, dict) else {}
+        changed = ", ".join(
+            f"{k} {_setting_text(had.get(k))} → {_setting_text(v)}"
+            for k, v in wanted.items()
+            if had.get(k) != v
+        )
+        raise AckboundError(
+            f"--resume: {cell.id} in {run_dir} ran with other settings ({changed}); resume "
+            "with the flags of the matrix being resumed, or pass a fresh --run-dir"
+        )
+    if finished.get("ackbound") != built_by:
+        raise AckboundError(
+            f"--resume: {cell.id} in {run_dir} was run by ackbound {finished.get('ackbound')}, "
+            f"and this is {built_by}; a matrix mixes no versions: pass a fresh --run-dir"
+        )
+    if _fields_problem("record", finished.get("record"), _CELL_FIELDS) is not None:
+        return None  # a record this ackbound cannot read: run the cell again
+    if finished["record"]["verdict"] == "error":
+        return None  # it could not run: try it again
+    return finished
+
+
+def _setting_text(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
+def _move_aside(cell_dir: Path) -> Path | None:
+    """Keep what an unfinished cell left, beside it as ``<cell>.earlier-N``, so that the
+    cell runs afresh and nothing is lost."""
+    if not os.path.lexists(cell_dir):
+        return None
+    n = 1
+    while os.path.lexists(aside := cell_dir.with_name(f"{cell_dir.name}.earlier-{n}")):
+        n += 1
+    cell_dir.rename(aside)
+    return aside
 
 
 def _last_line(path: Path) -> str:
@@ -569,6 +676,12 @@ def register(p: argparse.ArgumentParser) -> None:
         "already",
     )
     p.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --run-dir: keep the cells an interrupted matrix there finished (same flags, "
+        "same ackbound) and run the rest",
+    )
+    p.add_argument(
         "--check",
         type=path_arg,
         default=None,
@@ -731,37 +844,76 @@ def run(args: argparse.Namespace) -> int:
             f"{args.check} has no {section_name!r} section to compare with; run "
             f"ackbound matrix{' --short' if args.short else ''} --out docs/matrix.md first"
         )
+    if args.resume and args.run_dir is None:
+        raise AckboundError(
+            "--resume needs the matrix to resume: pass its directory as --run-dir DIR"
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     run_dir: Path = args.run_dir or Path("ackbound-runs") / f"matrix-{section_name}-{stamp}"
     if out is not None:  # both are written only after every cell has run
         check_output_file("--out", out)
         check_output_file("--out", out.with_suffix(".json"))
     check_output_dir("--run-dir", run_dir)
-    used = [c.id for c in cells if earlier_run(run_dir / c.slug / "run") is not None]
-    if used:
-        raise AckboundError(
-            f"--run-dir {run_dir} already holds runs of {', '.join(used)}; pass a fresh "
-            "directory so that no cell replays an earlier run's saved failures"
-        )
+    built_by = " ".join(filter(None, (ackbound_version(), _commit())))
+    done: dict[str, dict[str, Any]] = {}
+    if args.resume:
+        for c in cells:
+            finished = _finished_cell(c, run_dir, built_by)
+            if finished is not None:
+                done[c.id] = finished
+    else:
+        used = [c.id for c in cells if earlier_run(run_dir / c.slug / "run") is not None]
+        if used:
+            raise AckboundError(
+                f"--run-dir {run_dir} already holds runs of {', '.join(used)}; pass a fresh "
+                "directory so that no cell replays an earlier run's saved failures, or "
+                "--resume to finish that matrix"
+            )
     log = sys.stderr
-    print(f"ackbound matrix: {len(cells)} cell(s) in {run_dir}", file=log, flush=True)
+    resumed = f", {len(done)} finished earlier" if args.resume else ""
+    print(f"ackbound matrix: {len(cells)} cell(s) in {run_dir}{resumed}", file=log, flush=True)
     started, t0 = utc_now(), time.monotonic()
-    _build_images(cells, log)
+    _build_images([c for c in cells if c.id not in done], log)
     records: dict[str, Any] = {}
     for i, cell in enumerate(cells, 1):
         print(f"[{i}/{len(cells)}] {cell.id}", file=log, flush=True)
-        records[cell.id] = _run_cell(cell, run_dir, log)
+        if cell.id in done:
+            records[cell.id] = rec = done[cell.id]["record"]
+            print(f"  {cell.id}: {verdict_text(rec)} (finished earlier, kept)", file=log)
+            continue
+        aside = _move_aside(run_dir / cell.slug) if args.resume else None
+        if aside is not None:
+            print(f"  what an earlier try left is kept in {aside}", file=log, flush=True)
+        try:
+            records[cell.id] = _run_cell(cell, run_dir, log, built_by)
+        except KeyboardInterrupt:
+            again = shlex.split(_argv_text(argv)) + ["--resume"] * (not args.resume)
+            if args.run_dir is None:
+                again += ["--run-dir", str(run_dir)]
+            print(
+                f"ackbound matrix: interrupted in {cell.id}, {_count(len(records), 'cell')} "
+                f"finished; run the rest with: {shlex.join(again)}",
+                file=log,
+            )
+            return EXIT_INTERRUPTED
     rows = list(dict.fromkeys((c.target, c.backend) for c in cells))
+    earlier = [str(f["started"]) for f in done.values() if isinstance(f.get("started"), str)]
     section = {
         "command": _argv_text(argv),
         "version": ackbound_version(),
-        "started": started,
-        "duration_s": round(time.monotonic() - t0, 1),
+        # A resumed matrix started when its first cell did, and took its cells' time in all.
+        "started": min([started, *earlier]),
+        "duration_s": round(
+            time.monotonic() - t0 + sum(f["record"]["duration_s"] or 0 for f in done.values()),
+            1,
+        ),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         "versions": _versions(rows),
         "run_dir": str(run_dir),
         "cells": records,
     }
+    if done:
+        section["resumed"] = list(done)
     (run_dir / "matrix.json").write_text(
         json.dumps({"schema": MATRIX_SCHEMA, section_name: section}, indent=2) + "\n",
         encoding="utf-8",
@@ -892,10 +1044,12 @@ def _section_header(section: Mapping[str, Any]) -> list[str]:
     versions = section.get("versions") or {}
     vtext = ", ".join(f"{k} {v}" for k, v in versions.items())
     minutes = (section.get("duration_s") or 0) / 60
+    resumed = section.get("resumed") or []
+    kept = f" ({len(resumed)} of them finished before a `--resume`)" if resumed else ""
     return [
         f"Produced by `{section.get('command')}` (ackbound {section.get('version')}), "
-        f"started {section.get('started')}, {_count(len(section.get('cells') or {}), 'cell')} in "
-        f"{minutes:.0f} min on {section.get('machine')}; {vtext}.",
+        f"started {section.get('started')}, {_count(len(section.get('cells') or {}), 'cell')}"
+        f"{kept} in {minutes:.0f} min on {section.get('machine')}; {vtext}.",
     ]
 
 
