@@ -375,7 +375,7 @@ def _run_cell(cell: Cell, run_dir: Path, log: Any, built_by: str) -> dict[str, A
 _STOP_GRACE_S: Final = 60.0
 
 
-def _wait_cell(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+def _wait_cell(proc: subprocess.Popen[Any], timeout: float) -> int | None:
     """The exit code of a cell's run; ``None`` if it ran past ``timeout`` (it is stopped).
 
     A Ctrl-C reaches the run too (the terminal signals the whole process group), and the
@@ -392,7 +392,7 @@ def _wait_cell(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         raise
 
 
-def _stop_cell(proc: subprocess.Popen[bytes], *, already_asked: bool) -> None:
+def _stop_cell(proc: subprocess.Popen[Any], *, already_asked: bool) -> None:
     """Stop a cell's run as Ctrl-C does (SIGINT: it cleans up), killing it only when it
     does not stop within the grace period."""
     for ask in (not already_asked, True):

@@ -207,3 +207,41 @@ def test_without_resume_a_directory_of_runs_is_refused_and_resume_is_named(
         "fresh directory so that no cell replays an earlier run's saved failures, or --resume "
         "to finish that matrix\n"
     )
+
+
+_STUBBORN = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGINT, lambda *_: print('SIGINT', flush=True))\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("program", "asked", "code", "seen"),
+    [
+        # A run that stops on SIGINT is asked once and exits as Ctrl-C exits it.
+        ("import time\nprint('ready', flush=True)\ntime.sleep(60)\n", False, 130, []),
+        # One that does not stop is asked twice (a second Ctrl-C), then killed.
+        (_STUBBORN, False, -signal.SIGKILL, ["SIGINT", "SIGINT"]),
+        # After a Ctrl-C it already got, it is left alone one grace period first.
+        (_STUBBORN, True, -signal.SIGKILL, ["SIGINT"]),
+    ],
+    ids=["stops", "stubborn", "stubborn-after-ctrl-c"],
+)
+def test_a_cell_run_is_stopped_as_ctrl_c_stops_it_and_killed_last(
+    program: str, asked: bool, code: int, seen: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli import _matrix
+
+    monkeypatch.setattr(_matrix, "_STOP_GRACE_S", 1.0)
+    wrapped = "import sys\ntry:\n" + "".join(f"    {ln}\n" for ln in program.splitlines())
+    wrapped += "except KeyboardInterrupt:\n    sys.exit(130)\n"
+    with subprocess.Popen(
+        [sys.executable, "-c", wrapped], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        _matrix._stop_cell(proc, already_asked=asked)
+        assert proc.returncode == code
+        assert proc.stdout.read().split() == seen
