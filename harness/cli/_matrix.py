@@ -423,10 +423,13 @@ def _finished_cell(cell: Cell, run_dir: Path, built_by: str) -> dict[str, Any] |
     wanted = _settings(cell)
     if settings != wanted:
         had = settings if isinstance(settings, dict) else {}
-        changed = ", ".join(
-            f"{k} {_setting_text(had.get(k))} → {_setting_text(v)}"
-            for k, v in wanted.items()
-            if had.get(k) != v
+        changed = (
+            ", ".join(
+                f"{k} {_setting_text(had.get(k))} → {_setting_text(wanted.get(k))}"
+                for k in [*wanted, *(k for k in had if k not in wanted)]
+                if had.get(k) != wanted.get(k)
+            )
+            or "unreadable"
         )
         raise AckboundError(
             f"--resume: {cell.id} in {run_dir} ran with other settings ({changed}); resume "

@@ -155,6 +155,15 @@ CELL_1 = Cell(
             "a fresh --run-dir",
         ),
         (
+            {"cell": _settings(CELL_1) | {"image": "x"}},
+            "--resume: bundled/local/none/1 in {runs} ran with other settings (image x → None); ",
+        ),
+        (
+            {"cell": ["bundled"]},
+            "--resume: bundled/local/none/1 in {runs} ran with other settings (target None → "
+            "bundled, backend None → local,",
+        ),
+        (
             {"ackbound": "0.0.9 0123456789ab"},
             "--resume: bundled/local/none/1 in {runs} was run by ackbound 0.0.9 0123456789ab, "
             "and this is ",
