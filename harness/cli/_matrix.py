@@ -423,13 +423,10 @@ def _finished_cell(cell: Cell, run_dir: Path, built_by: str) -> dict[str, Any] |
     wanted = _settings(cell)
     if settings != wanted:
         had = settings if isinstance(settings, dict) else {}
-        changed = (
-            ", ".join(
-                f"{k} {_setting_text(had.get(k))} → {_setting_text(wanted.get(k))}"
-                for k in [*wanted, *(k for k in had if k not in wanted)]
-                if had.get(k) != wanted.get(k)
-            )
-            or "unreadable"
+        changed = ", ".join(
+            f"{k} {_setting_text(had.get(k))} → {_setting_text(wanted.get(k))}"
+            for k in [*wanted, *(k for k in had if k not in wanted)]
+            if had.get(k) != wanted.get(k)
         )
         raise AckboundError(
             f"--resume: {cell.id} in {run_dir} ran with other settings ({changed}); resume "
