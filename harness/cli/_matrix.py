@@ -344,7 +344,10 @@ def _run_cell(cell: Cell, run_dir: Path, log: Any, built_by: str) -> dict[str, A
     with (
         (report.parent / "ackbound.log").open("w", encoding="utf-8") as out,
         subprocess.Popen(
-            [sys.executable, "-m", "harness", *args], stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "harness", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_take_sigint,
         ) as proc,
     ):
         code = _wait_cell(proc, timeout)
@@ -373,6 +376,13 @@ def _run_cell(cell: Cell, run_dir: Path, log: Any, built_by: str) -> dict[str, A
 # How long a cell's run may take to stop by itself once interrupted (it writes its reports
 # and stops its cluster), and again after a SIGINT of its own, before it is killed.
 _STOP_GRACE_S: Final = 60.0
+
+
+def _take_sigint() -> None:
+    """In a cell's run, before it starts: take SIGINT as Ctrl-C even when the matrix was
+    started with SIGINT ignored (in the background of a script), so that the run can be
+    stopped cleanly (:func:`_stop_cell`)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_cell(proc: subprocess.Popen[Any], timeout: float) -> int | None:

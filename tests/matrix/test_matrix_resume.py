@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _deps import need_target
 
 from harness.cli import main
-from harness.cli._matrix import CELL_FILE, Cell, _settings, cell_record
+from harness.cli._matrix import CELL_FILE, Cell, _settings, _take_sigint, cell_record
 
 ARGS = [
     "matrix",
@@ -52,7 +52,7 @@ def _matrix(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=_take_sigint,
     )
 
 
@@ -243,11 +243,14 @@ def test_a_cell_run_is_stopped_as_ctrl_c_stops_it_and_killed_last(
 ) -> None:
     from harness.cli import _matrix
 
-    monkeypatch.setattr(_matrix, "_STOP_GRACE_S", 1.0)
+    monkeypatch.setattr(_matrix, "_STOP_GRACE_S", 3.0)
     wrapped = "import sys\ntry:\n" + "".join(f"    {ln}\n" for ln in program.splitlines())
     wrapped += "except KeyboardInterrupt:\n    sys.exit(130)\n"
     with subprocess.Popen(
-        [sys.executable, "-c", wrapped], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", wrapped],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_matrix._take_sigint,
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "ready\n"
