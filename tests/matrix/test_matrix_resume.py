@@ -122,6 +122,13 @@ def test_an_interrupted_matrix_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert "2 cells (1 of them finished before a `--resume`)" in page.read_text(encoding="utf-8")
 
 
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own directory, as the working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def _finished(runs: Path, cell: Cell, changes: dict[str, Any]) -> Path:
     """A cell.json as a finished cell leaves it, with ``changes`` to its top level."""
     record = cell_record(cell, "ackbound run", None) | {"verdict": True, "duration_s": 3.0}
@@ -171,14 +178,9 @@ CELL_1 = Cell(
     ],
 )
 def test_resume_refuses_a_cell_of_other_settings_or_another_ackbound(
-    changes: dict[str, Any],
-    message: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    changes: dict[str, Any], message: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    runs = tmp_path / "runs"
+    runs = in_tmp / "runs"
     path = _finished(runs, CELL_1, changes)
     before = path.read_bytes()
     assert main([*ARGS, "--run-dir", str(runs), "--out", "m.md", "--resume"]) == 3
@@ -188,26 +190,22 @@ def test_resume_refuses_a_cell_of_other_settings_or_another_ackbound(
     # Nothing moved, nothing run.
     assert path.read_bytes() == before
     assert sorted(p.name for p in runs.iterdir()) == [CELL_1.slug]
-    assert not (tmp_path / "m.md").exists()
+    assert not (in_tmp / "m.md").exists()
 
 
-def test_resume_needs_the_run_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_resume_needs_the_run_dir(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*ARGS, "--out", "m.md", "--resume"]) == 3
     assert capsys.readouterr().err == (
         "ackbound: error: --resume needs the matrix to resume: pass its directory as "
         "--run-dir DIR\n"
     )
-    assert not list(tmp_path.iterdir())
+    assert not list(in_tmp.iterdir())
 
 
 def test_without_resume_a_directory_of_runs_is_refused_and_resume_is_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    runs = tmp_path / "runs"
+    runs = in_tmp / "runs"
     (runs / CELL_1.slug / "run").mkdir(parents=True)
     (runs / CELL_1.slug / "run" / "history.ndjson").write_text("", encoding="utf-8")
     assert main([*ARGS, "--run-dir", str(runs), "--out", "m.md"]) == 3
