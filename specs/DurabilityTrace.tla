@@ -20,9 +20,12 @@
 (* a lag observation is one ReportLag in its interval, and the effects of *)
 (* a fault are spec actions taken in order inside the fault's interval.   *)
 (* A write whose outcome is unknown (info, or no completion) may be       *)
-(* applied at any later time, as a request held by a cut link may be.  A  *)
-(* failed write is not in the trace: a clean rejection changes no log, so  *)
-(* to every later observation it is as if the write never happened.       *)
+(* applied at any later time, as a request held by a cut link may be,     *)
+(* unless its error said it was applied (a sync write timed out on the    *)
+(* primary) while the spec could not have rejected it: then it was        *)
+(* applied by its completion, whatever its status (the "applied" event).  *)
+(* A failed write is not in the trace: a clean rejection changes no log,  *)
+(* so to every later observation it is as if the write never happened.    *)
 (*                                                                         *)
 (* The variable l indexes the next event of Trace to match.  The run is a *)
 (* behaviour of the spec iff some behaviour of TraceNext reaches           *)
@@ -44,6 +47,8 @@ CONSTANTS
     Trace,      \* The observed events in recorded order, records [k, t, x]:
                 \*   k = "open"   an operation begins (its window opens);
                 \*       "ok"     write x completed ok;
+                \*       "applied" write x completed with an error saying it
+                \*                was applied (its status unknown);
                 \*       "check"  read or lag observation x completed;
                 \*       "steps"  a fault completed: Steps[1..x] have happened;
                 \*   t = the tick of the clock at the event.
@@ -205,6 +210,8 @@ Observe ==
          [] e.k = "ok"    -> /\ Applied(e.x)
                              /\ writes[SpecId(e.x)].status = "ok"
                              /\ UNCHANGED fdone
+         [] e.k = "applied" -> /\ Applied(e.x)
+                               /\ UNCHANGED fdone
          [] e.k = "check" -> /\ e.x \in fdone
                              /\ fdone' = fdone \ {e.x}
          [] e.k = "steps" -> /\ fx >= e.x

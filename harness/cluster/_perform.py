@@ -17,6 +17,7 @@ from harness.cluster._client import (
     RespClient,
     ServerError,
 )
+from harness.history import WAIT_FAILED, WAIT_SHORT
 from harness.targets import ModeParams, Target, op_type_for
 
 __all__ = ["Outcome", "perform"]
@@ -114,12 +115,12 @@ def perform(
                 raise acked
         except ClientError as exc:
             # The write is applied on the primary; whether it reached K replicas is unknown.
-            return ("info", value, f"WAIT failed: {_describe(exc)}")
+            return ("info", value, f"{WAIT_FAILED}{_describe(exc)}")
         if type(acked) is not int or acked < k:
             return (
                 "info",
                 value,
-                f"WAIT: {acked} of {k} replica(s) acknowledged within {timeout_ms} ms",
+                f"{WAIT_SHORT}{acked} of {k} replica(s) acknowledged within {timeout_ms} ms",
             )
     return ("ok", value, None)
 

@@ -22,11 +22,14 @@ from harness.history._op import (
     OBSERVER,
     OP_TYPES,
     VERSION,
+    WAIT_FAILED,
+    WAIT_SHORT,
     WORKLOADS,
     Header,
     Op,
     OpType,
     Process,
+    applied_error,
 )
 from harness.history._pairs import Pair, pair_ops
 from harness.history._text import parse_text
@@ -38,6 +41,8 @@ __all__ = [
     "OBSERVER",
     "OP_TYPES",
     "VERSION",
+    "WAIT_FAILED",
+    "WAIT_SHORT",
     "WORKLOADS",
     "Columns",
     "Header",
@@ -48,6 +53,7 @@ __all__ = [
     "OpType",
     "Pair",
     "Process",
+    "applied_error",
     "dump_history",
     "gc_paused",
     "load_history",

@@ -17,11 +17,14 @@ __all__ = [
     "OBSERVER",
     "OP_TYPES",
     "VERSION",
+    "WAIT_FAILED",
+    "WAIT_SHORT",
     "WORKLOADS",
     "Header",
     "Op",
     "OpType",
     "Process",
+    "applied_error",
 ]
 
 FORMAT: Final = "ackbound-history"
@@ -35,6 +38,21 @@ NEMESIS: Final = "nemesis"
 OBSERVER: Final = "observer"
 
 Process = int | str
+
+# The errors of an ``info`` write that say it *was* applied on the node that answered, its
+# durability unknown: the bundled server's sync timeout, and the harness's own texts for a
+# write whose reply was OK but whose WAIT fell short or failed (harness.cluster._perform).
+WAIT_SHORT: Final = "WAIT: "
+WAIT_FAILED: Final = "WAIT failed: "
+
+
+def applied_error(error: str | None) -> bool:
+    """Whether an ``info`` write's ``error`` says it was applied before it completed."""
+    if error is None:
+        return False
+    if error.startswith((WAIT_SHORT, WAIT_FAILED)):
+        return True
+    return error == "SYNCTIMEOUT" or error.startswith("SYNCTIMEOUT ")
 
 
 class Op(NamedTuple):

@@ -17,7 +17,13 @@ How a history becomes a trace (specs/README.md, "Trace validation", has the full
   node it was sent to, while that node is the primary. ``ok`` must be the spec's ``ok``;
   ``fail`` is the spec's clean rejection or a refusal the spec does not model (READONLY,
   LOADING, ...), never an applied write; ``info`` and a missing completion constrain nothing
-  and leave the write free to be applied later (a request held by a cut link may be).
+  and leave the write free to be applied later (a request held by a cut link may be) — but
+  for an ``info`` whose error says the write was applied (``SYNCTIMEOUT``, a WAIT that fell
+  short: ``harness.history.applied_error``) in a calm window, which was applied by its
+  completion (an ``applied`` event). A window is calm when every node is up, linked and in
+  step with the primary as far as the trace knows, and no fault effect falls inside it: the
+  spec cannot reject the write then, while a server that has not yet noticed a cut link
+  may accept one the spec would reject (specs/README.md, "Limits").
 - **Faults** map effect by effect: ``down``/``up`` → ``Crash``/``Restart``, ``lose-data`` then
   ``up`` → ``RestartWiped``, ``cut``/``heal-link`` between nodes → ``Cut``/``Heal``,
   ``promote`` → ``Failover`` (after a ``Crash`` of the old primary when it was still
@@ -43,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._errors import AckboundError
-from harness.history import History, Op, Pair, pair_ops
+from harness.history import History, Op, Pair, applied_error, pair_ops
 from harness.spec._config import SPECS_FIX, default_specs_dir
 from harness.spec._tlc import Tlc, TlcResult, run_tlc
 from harness.spec._values import TlaSyntaxError, format_value, parse_value
@@ -79,8 +85,8 @@ class UnsupportedHistory(AckboundError):
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """One observed event of the trace: ``kind`` is ``open``, ``ok``, ``fail``, ``check`` or
-    ``steps`` (see specs/DurabilityTrace.tla); ``x`` the write, check or step count it
+    """One observed event of the trace: ``kind`` is ``open``, ``ok``, ``applied``, ``check``
+    or ``steps`` (see specs/DurabilityTrace.tla); ``x`` the write, check or step count it
     concerns; ``op`` the history op it comes from; ``text`` what happened, for reports."""
 
     kind: str
@@ -254,6 +260,11 @@ class _Builder:
         self.notes: dict[str, int] = {}
         # Where each operation's slot is: pair (by invoke index) -> ("w"|"c"|"s", index).
         self.slots: dict[int, tuple[str, int]] = {}
+        # What the fault steps so far leave unrestored: ("down", n), ("cut", a, b) and
+        # ("stale", n) for a node that may not hold a prefix of a new primary's log until
+        # it is seen Synced. While none is left and no step is pending, every node is
+        # connected to the primary in the spec, which then rejects no sync write.
+        self.unrestored: set[tuple[str, ...]] = set()
         self.write_workload: dict[str, str] = {}
         # The cluster as the effects so far describe it.
         self.primary = self.primary0
@@ -362,10 +373,21 @@ class _Builder:
         c = p.complete
         if kind == "w":
             w = self.writes[i]
-            if c.type != "ok":
-                return  # info: may be applied at any later time
-            text = f"write {_value_text(w['value'])} to {w['key']} on {w['node']} completed ok"
-            w["end"] = self.event("ok", c.time, i + 1, c, text)
+            what = f"write {_value_text(w['value'])} to {w['key']} on {w['node']} completed"
+            if c.type == "ok":
+                w["end"] = self.event("ok", c.time, i + 1, c, f"{what} ok")
+            elif c.type == "info" and applied_error(c.error):
+                if w["calm"] is None or w["calm"] != self.calm():
+                    self.note(
+                        "sync writes timed out during a fault may be applied after their reply"
+                    )
+                    return
+                # Applied on its node before this reply, durability unknown (SYNCTIMEOUT, a
+                # WAIT that fell short), in a window where the spec could not reject it.
+                code = (c.error or "").split(" ", 1)[0].rstrip(":")
+                text = f"{what} info ({code}): applied, durability unknown"
+                w["end"] = self.event("applied", c.time, i + 1, c, text)
+            # Any other info may be applied at any later time.
         elif kind == "c":
             ch = self.checks[i]
             if ch["kind"] == "lag":
@@ -452,7 +474,15 @@ class _Builder:
         text = f"p{op.process} invokes write {_value_text(value)} to {key} on {node}"
         start = self.event("open", op.time, i + 1, op, text)
         self.writes.append(
-            {"node": node, "key": key, "value": value, "start": start, "end": 0, "op": op.index}
+            {
+                "node": node,
+                "key": key,
+                "value": value,
+                "start": start,
+                "end": 0,
+                "op": op.index,
+                "calm": self.calm(),
+            }
         )
         self.slots[op.index] = ("w", i)
 
@@ -546,6 +576,25 @@ class _Builder:
     # -- faults --------------------------------------------------------------------------
     def step(self, act: str, x: str, y: str, op: Op) -> None:
         self.steps.append({"act": act, "x": x, "y": y, "start": 0, "end": 0, "op": op.index})
+        left = self.unrestored
+        if act == "Crash":
+            left.add(("down", x))
+        elif act in ("Restart", "RestartWiped"):
+            left.discard(("down", x))
+        elif act in ("Cut", "Heal"):
+            (left.add if act == "Cut" else left.discard)(("cut", x, y))
+        elif act == "Failover":
+            left.update(("stale", n) for n in self.nodes if n != x)
+        elif act == "Synced":
+            left.discard(("stale", x))
+
+    def calm(self) -> tuple[int, ...] | None:
+        """The steps so far (their count) when every node is connected to the primary in
+        the spec and no step is pending; ``None`` otherwise. A write invoked and completed
+        at the same calm point cannot have been rejected by the spec."""
+        if self.unrestored or any(s["end"] == 0 for s in self.steps):
+            return None
+        return (len(self.steps),)
 
     def invoke_fault(self, p: Pair) -> None:
         op = p.invoke

@@ -101,10 +101,33 @@ BUSY = (
     + NODES
     + "0..2   p0 append l w1 @n1\n"
     + "".join(
-        f"{3 + i}..90 p{1 + i} append l w{2 + i} -> info SYNCTIMEOUT late @n1\n" for i in range(6)
+        f"{3 + i}..90 p{1 + i} append l w{2 + i} -> info timeout: no reply @n1\n" for i in range(6)
     )
     + "10..11 p0 append l w9 @n1\n"
     + "100..101 p0 lrange l -> ok [w1 w2 w3 w4 w5 w6 w7 w9] @n1 final\n"
+)
+
+
+# A sync write that times out on n1 (SYNCTIMEOUT: applied there, durability unknown), then
+# two reads of n1: the first, after the timeout, does not show it; the second does. Applied
+# by its timeout, the write cannot be missing from the first read; a write whose error says
+# nothing of it (a client timeout) could have been applied after that read.
+def applied_late(error: str) -> str:
+    return (
+        "mode sync\n" + NODES + f"0..5   p1 append l w1 -> info {error} @n1\n"
+        "6..7   p0 lrange l -> ok [] @n1\n"
+        "8..9   p0 lrange l -> ok [w1] @n1 final\n"
+    )
+
+
+SYNCTIMEOUT = "SYNCTIMEOUT Timed out waiting for 1 synchronous replica(s)"
+# n1 cut off from both replicas: the spec rejects every sync write, but a server that has
+# not yet noticed the cut accepts one and times out. Only the heal lets the spec apply it.
+CUT_OFF = (
+    "mode sync\n" + NODES + "0      nemesis partition n1\n"
+    f"4..6   p1 append l w1 -> info {SYNCTIMEOUT} @n1\n"
+    "7      nemesis heal\n"
+    "10..11 p0 lrange l -> ok [w1] @n1 final\n"
 )
 
 
@@ -127,6 +150,48 @@ def test_the_trace_of_a_failover_history() -> None:
     ]
     assert [str(s) for s in t.steps] == ["Crash(n1)", "Failover(n2)"]
     assert (t.mode, t.primary, t.max_crashes, t.max_time, t.tick_ns) == ("sync", "n1", 1, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (SYNCTIMEOUT, "SYNCTIMEOUT"),
+        ("WAIT: 0 of 1 replica(s) acknowledged within 1000 ms", "WAIT"),
+        ("WAIT failed: timeout: Timeout reading from socket", "WAIT"),
+    ],
+)
+def test_an_info_write_whose_error_says_it_was_applied_is_applied_by_its_completion(
+    error: str, code: str
+) -> None:
+    t = build_trace(history(applied_late(error)))
+    assert [(e.kind, e.x, e.op, e.text) for e in t.events] == [
+        (
+            "applied",
+            1,
+            1,
+            f"write w1 to l on n1 completed info ({code}): applied, durability unknown",
+        ),
+        ("check", 1, 3, "read of l on n1 returned []"),
+        ("check", 2, 5, "read of l on n1 returned [w1]"),
+    ]
+    [w] = t.writes
+    assert (w.start, w.end) == (0, 1)
+
+
+@pytest.mark.parametrize("error", ["timeout: no reply", "SYNCTIMEOUTS", "ERR WAIT: 0 of 1"])
+def test_any_other_info_write_stays_open_to_the_end(error: str) -> None:
+    t = build_trace(history(applied_late(error)))
+    assert [e.kind for e in t.events] == ["check", "check"]
+    [w] = t.writes
+    assert (w.start, w.end) == (0, 3)  # past the last event: never closed
+
+
+def test_a_write_applied_while_a_fault_is_in_force_stays_open() -> None:
+    t = build_trace(history(CUT_OFF))
+    assert "applied" not in [e.kind for e in t.events]
+    [w] = t.writes
+    assert w.end == len(t.events) + 1
+    assert "sync writes timed out during a fault may be applied after their reply" in t.notes
 
 
 def test_async_time_is_quantised_by_the_lag_limit() -> None:
@@ -291,8 +356,24 @@ def test_a_counter_beyond_tlc_integers_is_named() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [KEPT, ASYNC_OK, PAUSED_PRIMARY, PAUSED_REPLICAS, KILLED_REPLICA],
-    ids=["sync-failover", "async-lag", "paused-primary", "paused-replicas", "killed-replica"],
+    [
+        KEPT,
+        ASYNC_OK,
+        PAUSED_PRIMARY,
+        PAUSED_REPLICAS,
+        KILLED_REPLICA,
+        applied_late("timeout: no reply"),
+        CUT_OFF,
+    ],
+    ids=[
+        "sync-failover",
+        "async-lag",
+        "paused-primary",
+        "paused-replicas",
+        "killed-replica",
+        "info-applied-late",
+        "applied-while-cut-off",
+    ],
 )
 def test_a_correct_history_validates(tlc: Tlc, text: str) -> None:
     v = validate_history(history(text), tlc, timeout=120)
@@ -319,8 +400,13 @@ def test_a_correct_history_validates(tlc: Tlc, text: str) -> None:
             5,
             "left the spec at event 5 (op index 7): write w2 to l on n1 completed ok",
         ),
+        (
+            applied_late(SYNCTIMEOUT),
+            2,
+            "left the spec at event 2 (op index 3): read of l on n1 returned []",
+        ),
     ],
-    ids=["acked-write-lost", "rejected-write-read", "async-never-rejects"],
+    ids=["acked-write-lost", "rejected-write-read", "async-never-rejects", "applied-unseen"],
 )
 def test_a_violating_history_leaves_the_spec_at_the_event(
     tlc: Tlc, text: str, event: int, line: str
