@@ -265,6 +265,7 @@ class _Builder:
         # it is seen Synced. While none is left and no step is pending, every node is
         # connected to the primary in the spec, which then rejects no sync write.
         self.unrestored: set[tuple[str, ...]] = set()
+        self.pending_steps = 0  # steps whose fault has not completed
         self.write_workload: dict[str, str] = {}
         # The cluster as the effects so far describe it.
         self.primary = self.primary0
@@ -398,6 +399,7 @@ class _Builder:
         else:
             first, last = i, len(self.steps)
             for s in self.steps[first:last]:
+                self.pending_steps -= s["end"] == 0
                 s["end"] = len(self.events) + 1
             acts = ", ".join(str(Step(**s)) for s in self.steps[first:last])
             self.event("steps", c.time, last, c, f"{p.invoke.f} completed: {acts}")
@@ -576,6 +578,7 @@ class _Builder:
     # -- faults --------------------------------------------------------------------------
     def step(self, act: str, x: str, y: str, op: Op) -> None:
         self.steps.append({"act": act, "x": x, "y": y, "start": 0, "end": 0, "op": op.index})
+        self.pending_steps += 1
         left = self.unrestored
         if act == "Crash":
             left.add(("down", x))
@@ -588,13 +591,13 @@ class _Builder:
         elif act == "Synced":
             left.discard(("stale", x))
 
-    def calm(self) -> tuple[int, ...] | None:
-        """The steps so far (their count) when every node is connected to the primary in
+    def calm(self) -> int | None:
+        """How many steps there are so far, when every node is connected to the primary in
         the spec and no step is pending; ``None`` otherwise. A write invoked and completed
         at the same calm point cannot have been rejected by the spec."""
-        if self.unrestored or any(s["end"] == 0 for s in self.steps):
+        if self.unrestored or self.pending_steps:
             return None
-        return (len(self.steps),)
+        return len(self.steps)
 
     def invoke_fault(self, p: Pair) -> None:
         op = p.invoke

@@ -186,8 +186,19 @@ def test_any_other_info_write_stays_open_to_the_end(error: str) -> None:
     assert (w.start, w.end) == (0, 3)  # past the last event: never closed
 
 
-def test_a_write_applied_while_a_fault_is_in_force_stays_open() -> None:
-    t = build_trace(history(CUT_OFF))
+# A replica killed and restarted while the write waits: calm when it began and when it
+# ended, but not throughout.
+RESTARTED_MEANWHILE = (
+    "mode sync\n" + NODES + f"0..10  p1 append l w1 -> info {SYNCTIMEOUT} @n1\n"
+    "3      nemesis kill n3\n"
+    "5      nemesis restart n3\n"
+    "20..21 p0 lrange l -> ok [w1] @n1 final\n"
+)
+
+
+@pytest.mark.parametrize("text", [CUT_OFF, RESTARTED_MEANWHILE], ids=["cut-off", "meanwhile"])
+def test_a_write_applied_while_a_fault_is_in_force_stays_open(text: str) -> None:
+    t = build_trace(history(text))
     assert "applied" not in [e.kind for e in t.events]
     [w] = t.writes
     assert w.end == len(t.events) + 1
