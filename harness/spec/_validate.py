@@ -260,11 +260,6 @@ class _Builder:
         self.notes: dict[str, int] = {}
         # Where each operation's slot is: pair (by invoke index) -> ("w"|"c"|"s", index).
         self.slots: dict[int, tuple[str, int]] = {}
-        # What the fault steps so far leave unrestored: ("down", n), ("cut", a, b) and
-        # ("stale", n) for a node that may not hold a prefix of a new primary's log until
-        # it is seen Synced. While none is left and no step is pending, every node is
-        # connected to the primary in the spec, which then rejects no sync write.
-        self.unrestored: set[tuple[str, ...]] = set()
         self.pending_steps = 0  # steps whose fault has not completed
         self.write_workload: dict[str, str] = {}
         # The cluster as the effects so far describe it.
@@ -277,6 +272,9 @@ class _Builder:
         self.client_cuts: set[tuple[str, str]] = set()  # cut links to or from the clients
         self.wiped: set[str] = set()  # down, and their data is gone
         self.cut: set[tuple[str, str]] = set()
+        # Since a failover: nodes that may not hold a prefix of the new primary's log (the
+        # spec's stale) until they are seen Synced.
+        self.stale: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------
     def tick(self, t: int) -> int:
@@ -579,23 +577,17 @@ class _Builder:
     def step(self, act: str, x: str, y: str, op: Op) -> None:
         self.steps.append({"act": act, "x": x, "y": y, "start": 0, "end": 0, "op": op.index})
         self.pending_steps += 1
-        left = self.unrestored
-        if act == "Crash":
-            left.add(("down", x))
-        elif act in ("Restart", "RestartWiped"):
-            left.discard(("down", x))
-        elif act in ("Cut", "Heal"):
-            (left.add if act == "Cut" else left.discard)(("cut", x, y))
-        elif act == "Failover":
-            left.update(("stale", n) for n in self.nodes if n != x)
+        if act == "Failover":
+            self.stale = set(self.nodes) - {x}
         elif act == "Synced":
-            left.discard(("stale", x))
+            self.stale.discard(x)
 
     def calm(self) -> int | None:
         """How many steps there are so far, when every node is connected to the primary in
-        the spec and no step is pending; ``None`` otherwise. A write invoked and completed
-        at the same calm point cannot have been rejected by the spec."""
-        if self.unrestored or self.pending_steps:
+        the spec (none down, deposed, cut off or stale) and no step is pending; ``None``
+        otherwise. A write invoked and completed at the same calm point cannot have been
+        rejected by the spec."""
+        if self.down or self.demoted or self.cut or self.stale or self.pending_steps:
             return None
         return len(self.steps)
 
