@@ -897,7 +897,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             records[cell.id] = _run_cell(cell, run_dir, log, built_by)
         except KeyboardInterrupt:
-            again = shlex.split(_argv_text(argv)) + ["--resume"] * (not args.resume)
+            again = ["ackbound", "matrix", *argv] + ["--resume"] * (not args.resume)
             if args.run_dir is None:
                 again += ["--run-dir", str(run_dir)]
             print(
