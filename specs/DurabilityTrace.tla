@@ -44,7 +44,7 @@
 EXTENDS Durability, TLC
 
 CONSTANTS
-    Trace,      \* The observed events in recorded order, records [k, t, x]:
+    TraceIn,    \* The observed events in recorded order, records [k, t, x]:
                 \*   k = "open"   an operation begins (its window opens);
                 \*       "ok"     write x completed ok;
                 \*       "applied" write x completed with an error saying it
@@ -52,17 +52,17 @@ CONSTANTS
                 \*       "check"  read or lag observation x completed;
                 \*       "steps"  a fault completed: Steps[1..x] have happened;
                 \*   t = the tick of the clock at the event.
-    Writes,     \* Writes[h]: the h-th client write of the history:
+    WritesIn,   \* Writes[h]: the h-th client write of the history:
                 \*   [node, key, val, from, to]: the node it was sent to ("*" if
                 \*   unknown), its key and value, and its window: it may be
                 \*   applied once event `from` is matched and until event `to`.
-    Checks,     \* Checks[c]: a read or a lag observation:
+    ChecksIn,   \* Checks[c]: a read or a lag observation:
                 \*   [kind, node, key, val, lo, hi, from, to]; kind is "list",
                 \*   "set", "register", "counter" (a read of key on node that
                 \*   returned val) or "lag" (node reported a lag of lo..hi ticks).
-    Window,     \* Window[i]: [w, c], the writes and checks whose windows are open
+    WindowIn,   \* Window[i]: [w, c], the writes and checks whose windows are open
                 \*   while l = i (a precomputed index: it only saves TLC work).
-    Steps       \* Steps[s]: the spec actions the fault effects stand for, in
+    StepsIn     \* Steps[s]: the spec actions the fault effects stand for, in
                 \*   order: [act, x, y, from, to], act one of "Crash",
                 \*   "Restart", "RestartWiped", "Cut", "Heal", "Failover",
                 \*   "Repoint" (the controller pointed x at the primary: x may
@@ -77,6 +77,18 @@ VARIABLES
     repointed   \* Nodes re-pointed at the current primary since its failover.
 
 traceVars == <<l, hw, fdone, fx, repointed>>
+
+\* The constants under the names the rest of the module uses.  The harness
+\* binds each constant to a definition of its own module (TraceIn <- MCTrace),
+\* and TLC evaluates such a binding anew wherever the constant is used, which
+\* for a long trace is thousands of records per use; a definition without
+\* arguments that depends on constants only, like these, TLC evaluates once,
+\* at startup.
+Trace == TraceIn
+Writes == WritesIn
+Checks == ChecksIn
+Window == WindowIn
+Steps == StepsIn
 
 \* The window of a write, check or step is open.
 Open(x) == x.from < l /\ l <= x.to
