@@ -190,13 +190,13 @@ Observable(n) ==
     \/ fx < Len(Steps) /\ Open(Steps[fx + 1]) /\ Concerns(Steps[fx + 1], n)
     \/ \E c \in Window[l].c : c \notin fdone /\ Checks[c].kind # "lag" /\ Checks[c].node = n
 
-\* What the harness cannot see: replication, the end of a sync write's wait,
-\* a re-pointed node discarding what the primary lacks, and the clock (which
-\* never runs past the next event's tick).  Acknowledgements are separate:
-\* see Acknowledged.
+\* What the harness cannot see: replication, a sync write's timeout, a
+\* re-pointed node discarding what the primary lacks, and the clock (which
+\* never runs past the next event's tick).  Acknowledgements and the
+\* completion of sync writes are separate: see Acknowledged and Completed.
 Unobserved ==
     /\ \/ \E n \in Nodes : ReplicateNext(n) /\ (~Quiet(n) \/ Observable(n))
-       \/ Mode = "sync" /\ \E w \in DOMAIN writes : Complete(w) \/ TimeOut(w)
+       \/ Mode = "sync" /\ \E w \in DOMAIN writes : TimeOut(w)
        \/ \E n \in repointed : Rejoin(n)
        \/ l <= Len(Trace) /\ now < Trace[l].t /\ Tick
     /\ UNCHANGED traceVars
@@ -212,6 +212,20 @@ Unobserved ==
 Acknowledged == \E n \in Nodes : Acknowledge(n) /\ UNCHANGED traceVars
 
 AckDue == \E n \in Nodes : ENABLED Acknowledge(n)
+
+\* A pending sync write completes as soon as enough replicas acknowledged it,
+\* once no acknowledgement is due, before any other step.  Completing early
+\* never disables what a matching behaviour needs: Complete only turns the
+\* write's status from "pending" to "ok", and "pending" only enables the
+\* write's own Complete and TimeOut (whose "info" no event asks for: an info
+\* outcome constrains nothing), holds back the clock (Tick), and ends as
+\* "info" when the primary crashes, where "ok" stays "ok", which the write's
+\* "ok" event needs and no event rules out.  So every behaviour that matches
+\* the trace has a counterpart that completes each write as soon as it can,
+\* and the states in between need not be explored.
+Completed == \E w \in DOMAIN writes : Complete(w) /\ UNCHANGED traceVars
+
+CompleteDue == \E w \in DOMAIN writes : ENABLED Complete(w)
 
 \* Event l is matched: the clock reads its tick and what it says holds.
 Observe ==
@@ -241,7 +255,9 @@ TraceInit ==
 
 TraceNext ==
     \/ Acknowledged
+    \/ ~AckDue /\ Completed
     \/ /\ ~AckDue
+       /\ ~CompleteDue
        /\ \/ Observe
           \/ Unobserved
           \/ \E h \in Window[l].w : ApplyWrite(h)
@@ -257,10 +273,22 @@ TraceSpec == TraceInit /\ [][TraceNext]_<<vars, traceVars>>
 \* then a behaviour of the spec that produces the run.
 TraceIncomplete == l <= Len(Trace)
 
+\* What of the record of spec write i a future step can read: the tick it
+\* was applied at (the lag, the timeout) and its status, but of the status
+\* only whether it is still pending once the write's window has closed: an
+\* "ok" event reads whether the status is "ok" only at the write's own
+\* completion, and nothing else reads "ok", "info" or "fail".  The record's
+\* term and applied flag only invariants read.
+WriteView(i) ==
+    IF l > Writes[hw[i]].to THEN <<writes[i].at, writes[i].status = "pending">>
+                            ELSE <<writes[i].at, writes[i].status>>
+
 \* The view TLC identifies states by: every variable but lagReport, which no
-\* action reads (only the invariant LagMetricNotUnderreported does), so two
-\* states that differ in it alone have the same futures.
-TraceView == <<now, term, primary, up, log, acked, stale, cut, writes, crashes,
+\* action reads (only the invariant LagMetricNotUnderreported does), with
+\* each write's record as WriteView has it.  Two states with the same view
+\* have the same futures.
+TraceView == <<now, term, primary, up, log, acked, stale, cut,
+               [i \in DOMAIN writes |-> WriteView(i)], crashes,
                l, hw, fdone, fx, repointed>>
 
 \* A state constraint that always holds: it prints the first state to reach
