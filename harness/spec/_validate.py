@@ -873,6 +873,27 @@ def open_writes(trace: TraceModel) -> list[int]:
     return [len(o["w"]) for o in _open(trace)]
 
 
+def overlapping_pairs(trace: TraceModel) -> list[int]:
+    """How many pairs of writes have overlapped by the time each event is the next to
+    match (the first entry for event 1, the last for the end of the trace): two writes
+    overlap when both are open at one point.
+
+    TLC tries both orders of two overlapping writes, and the order it tried stays in the
+    state (the spec's write ids, the logs) to the end, even when no read could tell the
+    two orders apart (writes to different keys): every such pair multiplies the states
+    of the rest of the trace."""
+    count = 0
+    counts: list[int] = []
+    before: set[int] = set()
+    for o in _open(trace):
+        now = o["w"]
+        new = len(now - before)
+        count += new * len(now & before) + new * (new - 1) // 2
+        counts.append(count)
+        before = now
+    return counts
+
+
 def render_module(trace: TraceModel) -> str:
     """The ``MCTrace`` module: the trace's constants as definitions TLC can take."""
     zones = format_value(frozenset(frozenset(z) for z in trace.zones))

@@ -18,7 +18,7 @@ import pytest
 
 from harness.history import History, dump_history, parse_text
 from harness.spec import Tlc, UnsupportedHistory, build_trace, validate_history
-from harness.spec._validate import default_specs_dir, summary_line
+from harness.spec._validate import default_specs_dir, overlapping_pairs, summary_line
 
 NODES = "nodes n1@a n2@b n3@c\n"
 
@@ -634,6 +634,34 @@ def test_bad_input_exits_3_with_one_line(tmp_path: Path, case: str) -> None:
     assert done.stdout == ""
 
 
+# 26 sync writes acknowledged on n1, each interval overlapping the next (two clients
+# taking turns): no write is indeterminate, yet TLC tries both orders of each pair.
+OVERLAPPING = (
+    "mode sync\n"
+    + NODES
+    + "".join(f"{3 * i}..{3 * i + 4} p{i % 2} append {'abc'[i % 3]} w{i} @n1\n" for i in range(26))
+)
+OVERLAPPING_WHY = (
+    "25 pairs of writes overlap, more than 22 by event 23 of 26 (TLC keeps the order it "
+    "tried for each pair, so every pair multiplies its states)"
+)
+
+
+def test_overlapping_pairs_are_counted_as_they_first_overlap() -> None:
+    three = (
+        "mode sync\n" + NODES + "0..9   p0 append a w1 @n1\n"
+        "1..2   p1 append b w2 @n1\n"
+        "3..4   p1 append c w3 @n1\n"
+        "5..6   p2 append a w4 @n1\n"
+        "20..21 p0 lrange a -> ok [w1 w4] @n1 final\n"
+    )
+    trace = build_trace(history(three))
+    # w1's interval holds w2's, w3's and w4's; those three never overlap each other.
+    assert [e.kind for e in trace.events] == ["ok", "ok", "ok", "ok", "check"]
+    assert overlapping_pairs(trace) == [1, 2, 3, 3, 3, 3]
+    assert overlapping_pairs(build_trace(history(OVERLAPPING)))[-1] == 25
+
+
 BUSY_NOTE = (
     "note: up to 7 writes may be applied in any order, more than 4 from event 2 of 3 on (an "
     "indeterminate write stays open until a read shows it); TLC may take long (it stops after "
@@ -648,7 +676,16 @@ BUSY_HINT = (
 
 @pytest.mark.parametrize(
     ("text", "hint"),
-    [(BUSY, BUSY_HINT), (KEPT, "; validate a prefix with --max-events N (the trace has 5 events)")],
+    [
+        (BUSY, BUSY_HINT),
+        (
+            OVERLAPPING,
+            OVERLAPPING_WHY + "; validate the events before it with --max-events 22, or allow "
+            "more --timeout",
+        ),
+        (KEPT, "; validate a prefix with --max-events N (the trace has 5 events)"),
+    ],
+    ids=["open-writes", "overlapping-writes", "short"],
 )
 def test_a_validation_out_of_time_says_what_made_it_long(
     tlc: Tlc, tmp_path: Path, text: str, hint: str
@@ -659,7 +696,14 @@ def test_a_validation_out_of_time_says_what_made_it_long(
     assert "TLC did not finish within 0.01 s" in line
     assert line.endswith(hint), line
     # Told before TLC starts, too, when the trace is one it may take long over.
-    assert notes == ([BUSY_NOTE] if text is BUSY else [])
+    expected = {
+        id(BUSY): [BUSY_NOTE],
+        id(OVERLAPPING): [
+            f"note: {OVERLAPPING_WHY}; TLC may take long (it stops after --timeout 0.01 s); "
+            "--max-events 22 validates the events before it"
+        ],
+    }
+    assert notes == expected.get(id(text), [])
 
 
 def test_validate_all_forewarns_of_each_long_example_by_name(tlc: Tlc, tmp_path: Path) -> None:
