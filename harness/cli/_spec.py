@@ -328,33 +328,36 @@ def _busy(trace: TraceModel) -> tuple[str, int] | None:
     are (0: none), whichever comes first; ``None`` otherwise."""
     from harness.spec._validate import open_writes, overlapping_pairs
 
-    found: list[tuple[int, str]] = []
+    n = len(trace.events)
     sizes = open_writes(trace)
-    first = next((i for i, n in enumerate(sizes) if n > _FEW_OPEN), None)
-    if first is not None:
-        found.append(
-            (
-                first,
-                f"up to {max(sizes)} writes may be applied in any order, more than "
-                f"{_FEW_OPEN} from event {first + 1} of {len(trace.events)} on (an "
-                "indeterminate write stays open until a read shows it)",
-            )
-        )
     pairs = overlapping_pairs(trace)
-    first = next((i for i, n in enumerate(pairs) if n > _FEW_PAIRS), None)
-    if first is not None:
-        found.append(
+    found = [
+        (first, text)
+        for first, text in (
             (
-                first,
-                f"{pairs[-1]} pairs of writes overlap, more than {_FEW_PAIRS} by event "
-                f"{first + 1} of {len(trace.events)} (TLC keeps the order it tried for each "
-                "pair, so every pair multiplies its states)",
-            )
+                _first_over(sizes, _FEW_OPEN),
+                f"up to {max(sizes)} writes may be applied in any order, more than "
+                f"{_FEW_OPEN} from event {{}} of {n} on (an indeterminate write stays open "
+                "until a read shows it)",
+            ),
+            (
+                _first_over(pairs, _FEW_PAIRS),
+                f"{pairs[-1]} pairs of writes overlap, more than {_FEW_PAIRS} by event {{}} of "
+                f"{n} (TLC keeps the order it tried for each pair, so every pair multiplies "
+                "its states)",
+            ),
         )
+        if first is not None
+    ]
     if not found:
         return None
     first, text = min(found)
-    return text, first
+    return text.format(first + 1), first
+
+
+def _first_over(counts: list[int], limit: int) -> int | None:
+    """The first index whose count exceeds ``limit``, if any."""
+    return next((i for i, c in enumerate(counts) if c > limit), None)
 
 
 def _timeout_hint(trace: TraceModel) -> str:
