@@ -370,7 +370,9 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[int]]:
 
     Only failovers the promise speaks of count (:func:`promised_failover`). A write the
     promoted node surely kept was lost later, in another failure (or not at the failover
-    at all); it is not counted in its own epoch's window.
+    at all); it is not counted in its own epoch's window. Nor is a write that a replica may
+    have held and then lost with its data before the failover (a wiped restart): its loss
+    took two failures, and the promise bounds what one loses.
     """
     cached = a.cache.get("lost_in_failures")
     if cached is not None:
@@ -391,6 +393,19 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[int]]:
             preserved[j] = final is not None and final in kept.certain
         return preserved[j]
 
+    wipes = [q for q, te in enumerate(a.effects) if isinstance(te.effect, LoseData)]
+
+    def lost_by_a_wipe(i: int, j: int) -> bool:
+        """Whether a replica that may have held write ``i`` lost its data before effect
+        ``j`` (judged by what was known just before it lost it)."""
+        inv, p = a.w_inv[i], a.w_primary[i]
+        for q in wipes[: bisect.bisect_left(wipes, j)]:
+            te = a.effects[q]
+            node = cast(LoseData, te.effect).node
+            if node != p and te.end > inv and a.knowledge[q].may_have_acked(node, inv, p):
+                return True
+        return False
+
     for i in _lost_writes(a):
         ep = a.w_epoch[i]
         if ep is None or ep not in endings:
@@ -399,6 +414,8 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[int]]:
         if not isinstance(e, Promote) or not promised_failover(a, j):
             continue
         if not lineage_preserved(j, e.node):
+            continue
+        if lost_by_a_wipe(i, j):
             continue
         i_loss, i_gain = prop.first_after(i)
         h = prop.run(holders_for(a, i), i_loss, i_gain, stop=j + 1)

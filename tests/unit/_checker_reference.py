@@ -828,7 +828,8 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
 
     Only failovers the promise speaks of count (:func:`promised_failover`). A write the
     promoted node surely kept was lost later, in another failure (or not at the failover
-    at all); it is not counted in its own epoch's window.
+    at all); it is not counted in its own epoch's window. Nor is a write that a replica may
+    have held and then lost with its data before the failover: two failures.
     """
     cached = a.cache.get("lost_in_failures")
     if cached is not None:
@@ -846,6 +847,14 @@ def _lost_in_failures(a: Analysis, prop: Propagator) -> dict[int, list[Write]]:
         kept = prop.run(Holders(certain=frozenset({e.node})), i + 1, i + 1)
         if final is None or final not in kept.certain:
             continue  # a later failure may have lost it: this window cannot be told
+        if any(
+            isinstance(te.effect, LoseData)
+            and te.effect.node != w.primary
+            and te.end > w.inv
+            and a.knowledge[q].may_have_acked(te.effect.node, w.inv, w.primary)
+            for q, te in enumerate(a.effects[:i])
+        ):
+            continue  # a replica that may have held it lost it before: two failures
         i_loss, i_gain = prop.first_after(w)
         h = prop.run(holders_for(a, w), i_loss, i_gain, stop=i + 1)
         if e.node in h.certain:
