@@ -326,11 +326,10 @@ def _busy(trace: TraceModel) -> tuple[str, int] | None:
     """When many writes are open at once, or many pairs of writes have overlapped (what
     makes TLC's search long): saying so, and the events before the first point where they
     are (0: none), whichever comes first; ``None`` otherwise."""
-    from harness.spec._validate import open_writes, overlapping_pairs
+    from harness.spec._validate import write_load
 
     n = len(trace.events)
-    sizes = open_writes(trace)
-    pairs = overlapping_pairs(trace)
+    sizes, pairs = write_load(trace)
     found = [
         (first, text)
         for first, text in (

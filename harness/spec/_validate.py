@@ -863,35 +863,29 @@ def _open(trace: TraceModel) -> list[dict[str, set[int]]]:
     return opened[1:]
 
 
-def open_writes(trace: TraceModel) -> list[int]:
-    """How many writes are open while each event is the next to match (the first entry for
-    event 1, the last for the end of the trace).
+def write_load(trace: TraceModel) -> tuple[list[int], list[int]]:
+    """For each point of the trace (the first entry while event 1 is the next to match,
+    the last at its end): how many writes are open, and how many pairs of writes have
+    overlapped by then (two writes overlap when both are open at one point).
 
-    TLC tries every order (and, for one whose outcome is unknown, every choice of applying
-    it or not) of the writes open at one point, so these, more than the number of events,
-    decide how long a validation takes."""
-    return [len(o["w"]) for o in _open(trace)]
-
-
-def overlapping_pairs(trace: TraceModel) -> list[int]:
-    """How many pairs of writes have overlapped by the time each event is the next to
-    match (the first entry for event 1, the last for the end of the trace): two writes
-    overlap when both are open at one point.
-
-    TLC tries both orders of two overlapping writes, and the order it tried stays in the
-    state (the spec's write ids, the logs) to the end, even when no read could tell the
-    two orders apart (writes to different keys): every such pair multiplies the states
-    of the rest of the trace."""
+    These, more than the number of events, decide how long a validation takes. TLC tries
+    every order (and, for one whose outcome is unknown, every choice of applying it or
+    not) of the writes open at one point; and the order it tried for two overlapping
+    writes stays in the state (the spec's write ids, the logs) to the end, even when no
+    read could tell the two orders apart (writes to different keys), so every such pair
+    multiplies the states of the rest of the trace."""
+    sizes: list[int] = []
+    pairs: list[int] = []
     count = 0
-    counts: list[int] = []
     before: set[int] = set()
     for o in _open(trace):
         now = o["w"]
         new = len(now - before)
         count += new * len(now & before) + new * (new - 1) // 2
-        counts.append(count)
+        sizes.append(len(now))
+        pairs.append(count)
         before = now
-    return counts
+    return sizes, pairs
 
 
 def render_module(trace: TraceModel) -> str:

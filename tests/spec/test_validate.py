@@ -18,7 +18,7 @@ import pytest
 
 from harness.history import History, dump_history, parse_text
 from harness.spec import Tlc, UnsupportedHistory, build_trace, validate_history
-from harness.spec._validate import default_specs_dir, overlapping_pairs, summary_line
+from harness.spec._validate import default_specs_dir, summary_line, write_load
 
 NODES = "nodes n1@a n2@b n3@c\n"
 
@@ -656,10 +656,11 @@ def test_overlapping_pairs_are_counted_as_they_first_overlap() -> None:
         "20..21 p0 lrange a -> ok [w1 w4] @n1 final\n"
     )
     trace = build_trace(history(three))
-    # w1's interval holds w2's, w3's and w4's; those three never overlap each other.
+    # w1's interval holds w2's, w3's and w4's (two writes open at each of the first three
+    # events); those three never overlap each other.
     assert [e.kind for e in trace.events] == ["ok", "ok", "ok", "ok", "check"]
-    assert overlapping_pairs(trace) == [1, 2, 3, 3, 3, 3]
-    assert overlapping_pairs(build_trace(history(OVERLAPPING)))[-1] == 25
+    assert write_load(trace) == ([2, 2, 2, 1, 0, 0], [1, 2, 3, 3, 3, 3])
+    assert write_load(build_trace(history(OVERLAPPING)))[1][-1] == 25
 
 
 BUSY_NOTE = (
