@@ -19,6 +19,8 @@ from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED
 from harness.cli._check import _positive_int
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from harness.spec import Tlc
     from harness.spec._validate import TraceModel, Validation
 
@@ -330,33 +332,35 @@ def _busy(trace: TraceModel) -> tuple[str, int] | None:
 
     n = len(trace.events)
     sizes, pairs = write_load(trace)
-    found = [
-        (first, text)
-        for first, text in (
-            (
-                _first_over(sizes, _FEW_OPEN),
+    reasons: list[tuple[list[int], int, Callable[[int], str]]] = [
+        (
+            sizes,
+            _FEW_OPEN,
+            lambda event: (
                 f"up to {max(sizes)} writes may be applied in any order, more than "
-                f"{_FEW_OPEN} from event {{}} of {n} on (an indeterminate write stays open "
-                "until a read shows it)",
+                f"{_FEW_OPEN} from event {event} of {n} on (an indeterminate write stays open "
+                "until a read shows it)"
             ),
-            (
-                _first_over(pairs, _FEW_PAIRS),
-                f"{pairs[-1]} pairs of writes overlap, more than {_FEW_PAIRS} by event {{}} of "
-                f"{n} (TLC keeps the order it tried for each pair, so every pair multiplies "
-                "its states)",
+        ),
+        (
+            pairs,
+            _FEW_PAIRS,
+            lambda event: (
+                f"{pairs[-1]} pairs of writes overlap, more than {_FEW_PAIRS} by "
+                f"event {event} of {n} (TLC keeps the order it tried for each pair, so every pair "
+                "multiplies its states)"
             ),
-        )
-        if first is not None
+        ),
     ]
+    found: list[tuple[int, str]] = []
+    for counts, limit, say in reasons:
+        first = next((i for i, c in enumerate(counts) if c > limit), None)
+        if first is not None:
+            found.append((first, say(first + 1)))
     if not found:
         return None
     first, text = min(found)
-    return text.format(first + 1), first
-
-
-def _first_over(counts: list[int], limit: int) -> int | None:
-    """The first index whose count exceeds ``limit``, if any."""
-    return next((i for i, c in enumerate(counts) if c > limit), None)
+    return text, first
 
 
 def _timeout_hint(trace: TraceModel) -> str:
