@@ -283,13 +283,112 @@ WriteView(i) ==
     IF l > Writes[hw[i]].to THEN <<writes[i].at, writes[i].status = "pending">>
                             ELSE <<writes[i].at, writes[i].status>>
 
-\* The view TLC identifies states by: every variable but lagReport, which no
-\* action reads (only the invariant LagMetricNotUnderreported does), with
-\* each write's record as WriteView has it.  Two states with the same view
-\* have the same futures.
-TraceView == <<now, term, primary, up, log, acked, stale, cut,
+\* Every variable but lagReport, which no action reads (only the invariant
+\* LagMetricNotUnderreported does), with each write's record as WriteView has
+\* it: the view with a bug switched on (Bugs is {} in every validation).
+ExactView == <<now, term, primary, up, log, acked, stale, cut,
                [i \in DOMAIN writes |-> WriteView(i)], crashes,
                l, hw, fdone, fx, repointed>>
+
+(***************************************************************************)
+(* Forgetting what no later step can tell apart.                           *)
+(*                                                                         *)
+(* ExactView keeps the order in which writes whose windows overlap were    *)
+(* applied, in hw and in every log, so that every such pair multiplies    *)
+(* the states to the end of the trace.  CanonicalView identifies states   *)
+(* whose futures match the same events, by these facts of Durability      *)
+(* without bugs:                                                           *)
+(*                                                                         *)
+(*  1. Spec ids are names: every action reaches a write's history through *)
+(*     hw, so logs and records renamed to history ids lose nothing.       *)
+(*  2. A node that is not stale holds a prefix of the primary's log: the  *)
+(*     primary appends, replication copies its next entry, Rejoin and     *)
+(*     RestartWiped cut a log to a prefix, and Failover marks stale every *)
+(*     log that is not a prefix of the new primary's.  Such a log is its  *)
+(*     length.  A stale node's log is the length c of its common prefix   *)
+(*     with the primary's (what Rejoin cuts it to: the primary only       *)
+(*     appends new ids) and what follows, which only a read of it shows.  *)
+(*  3. A read sees the values of a key in log order (KeyIds).  So of the  *)
+(*     first m entries of the primary's log only the order within each    *)
+(*     key counts, where m is at most the length of every log a later     *)
+(*     read may look at, and, before a failover, of every log (Failover    *)
+(*     may cut the primary's to any of them): those m entries then stay,  *)
+(*     in the same places, in every log a later step reads.  A read of n  *)
+(*     that a Synced step of n must precede does not bound m: n then      *)
+(*     holds the whole log.  Before a wipe m is 0 (the wiped node copies  *)
+(*     the log again, entry by entry).  Where the pending writes lie      *)
+(*     among the m entries is kept (Complete compares offsets).           *)
+(*  4. Of the ticks writes were applied at, the lag reads that of the      *)
+(*     entry after AckedOffset in the primary's log, and TimeOut and Tick *)
+(*     those of pending writes; nothing else reads a tick.  With no       *)
+(*     failover or wipe ahead AckedOffset never falls (only they lower an *)
+(*     acked[n] or change who is eligible), so the view keeps the ticks   *)
+(*     along the primary's log from the first entry after the smaller of  *)
+(*     AckedOffset and m (from its first entry while a failover or a wipe *)
+(*     is to come: Failover resets acked), and a write's own tick only    *)
+(*     while it is pending.                                               *)
+(*                                                                         *)
+(* So two states with the same CanonicalView take the same steps to states *)
+(* with the same views, and exploring either finds every match of both.  *)
+(* tests/spec/test_validate.py validates histories that each need one of  *)
+(* these orders or ticks with this view and with ExactView.               *)
+(***************************************************************************)
+
+\* The index in Steps of the last step of kind act (0: none).
+LastStep(act) ==
+    LET at == {s \in DOMAIN Steps : Steps[s].act = act}
+    IN  IF at = {} THEN 0 ELSE Max(at)
+
+LastWipe == LastStep("RestartWiped")
+LastFailover == LastStep("Failover")
+
+\* PinnedUntil[n][s]: once s steps have happened, the last event by which a
+\* read of n may still look at n's log without a "Synced" step of n first.
+PinnedUntil ==
+    LET reads(n) == {c \in DOMAIN Checks : Checks[c].kind # "lag" /\ Checks[c].node = n}
+        syncs(n, c) == {s \in DOMAIN Steps : /\ Steps[s].act = "Synced"
+                                            /\ Steps[s].x = n
+                                            /\ Steps[s].to <= Checks[c].from}
+    IN  [n \in Nodes |-> [s \in 0..Len(Steps) |->
+            Max({Checks[c].to : c \in {c2 \in reads(n) : \A y \in syncs(n, c2) : y <= s}}
+                \cup {0})]]
+
+RECURSIVE CommonLength(_, _, _)
+CommonLength(s, t, k) ==
+    IF k < Len(s) /\ k < Len(t) /\ s[k + 1] = t[k + 1]
+    THEN CommonLength(s, t, k + 1) ELSE k
+
+CanonicalView ==
+    LET L       == log[primary]
+        ids     == [j \in 1..Len(L) |-> hw[L[j]]]
+        others  == Nodes \ {primary}
+        readers == {n \in others : PinnedUntil[n][fx] >= l}
+        wipe    == fx < LastWipe
+        fail    == fx < LastFailover
+        c       == [n \in stale |-> CommonLength(log[n], L, 0)]
+        bounds  == {Len(log[n]) : n \in readers \ stale} \cup {c[n] : n \in readers \cap stale}
+                   \cup IF fail THEN {Len(log[n]) : n \in others \ stale} \cup {c[n] : n \in stale}
+                                ELSE {}
+        m       == IF wipe THEN 0 ELSE Min(bounds \cup {Len(L)})
+        a       == IF wipe \/ fail THEN 0 ELSE Min({AckedOffset, m})
+        shared  == SubSeq(ids, 1, m)
+        perKey  == [k \in {Writes[shared[j]].key : j \in 1..m} |->
+                      SelectSeq(shared, LAMBDA h : Writes[h].key = k)]
+        pending == {<<j, ids[j]>> : j \in {j2 \in 1..m : writes[L[j2]].status = "pending"}}
+        ticks   == [j \in 1..(Len(L) - a) |-> writes[L[a + j]].at]
+        records == {<<hw[i], IF writes[i].status = "pending" THEN WriteView(i)
+                                                           ELSE WriteView(i)[2]>>
+                    : i \in DOMAIN writes}
+        staleV  == [n \in stale |->
+                      IF n \in readers
+                      THEN <<c[n], [j \in 1..(Len(log[n]) - c[n]) |-> hw[log[n][c[n] + j]]]>>
+                      ELSE <<c[n]>>]
+    IN  <<now, term, primary, up, [n \in others \ stale |-> Len(log[n])], staleV,
+          m, perKey, SubSeq(ids, m + 1, Len(L)), pending, ticks, records, acked, cut,
+          crashes, l, fdone, fx, repointed>>
+
+\* The view TLC identifies states by.
+TraceView == IF Bugs = {} THEN CanonicalView ELSE ExactView
 
 \* A state constraint that always holds: it prints the first state to reach
 \* each new event index (TLC register 1 holds the largest index so far).

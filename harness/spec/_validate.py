@@ -866,22 +866,28 @@ def _open(trace: TraceModel) -> list[dict[str, set[int]]]:
 def write_load(trace: TraceModel) -> tuple[list[int], list[int]]:
     """For each point of the trace (the first entry while event 1 is the next to match,
     the last at its end): how many writes are open, and how many pairs of writes have
-    overlapped by then (two writes overlap when both are open at one point).
+    overlapped by then (two writes overlap when both are open at one point) while a
+    failover or a wipe is still to come.
 
     These, more than the number of events, decide how long a validation takes. TLC tries
     every order (and, for one whose outcome is unknown, every choice of applying it or
-    not) of the writes open at one point; and the order it tried for two overlapping
-    writes stays in the state (the spec's write ids, the logs) to the end, even when no
-    read could tell the two orders apart (writes to different keys), so every such pair
-    multiplies the states of the rest of the trace."""
+    not) of the writes open at one point; and while a failover (which may cut the log
+    between two writes) or a wipe (after which a node copies the log again, entry by
+    entry) is to come, the order it tried for two overlapping writes stays in the state,
+    even for writes to different keys, so every such pair multiplies the states up to it.
+    After the last of them the spec's view keeps the order of writes to different keys
+    only as far as a node read later, without being seen synced first, may lag behind
+    (DurabilityTrace's CanonicalView)."""
+    ahead = max((s.end for s in trace.steps if s.act in ("Failover", "RestartWiped")), default=0)
     sizes: list[int] = []
     pairs: list[int] = []
     count = 0
     before: set[int] = set()
-    for o in _open(trace):
+    for point, o in enumerate(_open(trace), start=1):
         now = o["w"]
         new = len(now - before)
-        count += new * len(now & before) + new * (new - 1) // 2
+        if point <= ahead:
+            count += new * len(now & before) + new * (new - 1) // 2
         sizes.append(len(now))
         pairs.append(count)
         before = now
