@@ -49,7 +49,7 @@ def _seconds(text: str) -> float:
 _FEW_OPEN = 4
 # Pairs of writes overlapping before a failover or a wipe up to which a timeout is blamed
 # on the trace's length (with more, TLC's states run into the millions: with a wipe to
-# come, 13 pairs took 388,014 states, 33 s, and each pair more about 1.7 times as many).
+# come, 13 pairs took 388,014 states, 35 s, and each pair more about 1.7 times as many).
 _FEW_PAIRS = 16
 
 _SPECS_HELP = (
