@@ -326,8 +326,8 @@ def _error_text(v: Validation) -> str:
 
 def _busy(trace: TraceModel) -> tuple[str, int] | None:
     """When many writes are open at once, or many pairs of writes have overlapped before a
-    failover or a wipe (what makes TLC's search long): saying so, and the events before the first point where they
-    are (0: none), whichever comes first; ``None`` otherwise."""
+    failover or a wipe (what makes TLC's search long): saying so, and the events before the
+    first point where they are (0: none), whichever comes first; ``None`` otherwise."""
     from harness.spec._validate import write_load
 
     n = len(trace.events)
