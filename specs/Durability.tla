@@ -145,10 +145,15 @@ Contains(s, x) == \E i \in 1..Len(s) : s[i] = x
 
 IsPrefix(s, t) == Len(s) <= Len(t) /\ SubSeq(t, 1, Len(s)) = s
 
+\* The length of the longest common prefix of s and t, counted on from k.
+RECURSIVE CommonFrom(_, _, _)
+CommonFrom(s, t, k) ==
+    IF k < Len(s) /\ k < Len(t) /\ s[k + 1] = t[k + 1] THEN CommonFrom(s, t, k + 1) ELSE k
+
+CommonLength(s, t) == CommonFrom(s, t, 0)
+
 \* The longest common prefix of s and t.
-CommonPrefix(s, t) ==
-    LET k == Max({i \in 0..Min({Len(s), Len(t)}) : SubSeq(s, 1, i) = SubSeq(t, 1, i)})
-    IN  SubSeq(s, 1, k)
+CommonPrefix(s, t) == SubSeq(s, 1, CommonLength(s, t))
 
 \* The replicas whose acknowledgements count: those in another AZ than the
 \* primary (or, with count-same-az, every replica).

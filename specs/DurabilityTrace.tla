@@ -353,11 +353,6 @@ PinnedUntil ==
             Max({Checks[c].to : c \in {c2 \in reads(n) : \A y \in syncs(n, c2) : y <= s}}
                 \cup {0})]]
 
-RECURSIVE CommonLength(_, _, _)
-CommonLength(s, t, k) ==
-    IF k < Len(s) /\ k < Len(t) /\ s[k + 1] = t[k + 1]
-    THEN CommonLength(s, t, k + 1) ELSE k
-
 CanonicalView ==
     LET L       == log[primary]
         ids     == [j \in 1..Len(L) |-> hw[L[j]]]
@@ -365,7 +360,7 @@ CanonicalView ==
         readers == {n \in others : PinnedUntil[n][fx] >= l}
         wipe    == fx < LastWipe
         fail    == fx < LastFailover
-        c       == [n \in stale |-> CommonLength(log[n], L, 0)]
+        c       == [n \in stale |-> CommonLength(log[n], L)]
         bounds  == {Len(log[n]) : n \in readers \ stale} \cup {c[n] : n \in readers \cap stale}
                    \cup IF fail THEN {Len(log[n]) : n \in others \ stale} \cup {c[n] : n \in stale}
                                 ELSE {}
