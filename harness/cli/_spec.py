@@ -253,6 +253,11 @@ def _history_path(args: argparse.Namespace) -> Path:
             "e.g. 'ackbound spec validate runs/latest'"
         )
     run_dir = Path(args.run_dir)
+    if run_dir.is_file():
+        raise AckboundError(
+            f"{run_dir}: is a file, not a run directory; to validate one history, "
+            f"pass --history {run_dir}"
+        )
     if not run_dir.is_dir():
         raise AckboundError(f"{run_dir}: no such run directory; pass the directory of a run")
     if args.example:

@@ -672,6 +672,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             [str(tmp_path / "nope")],
             f"{tmp_path}/nope: no such run directory; pass the directory of a run",
         ),
+        "a-file": (
+            [str(garbled / "history.ndjson")],
+            f"{garbled}/history.ndjson: is a file, not a run directory; to validate one "
+            f"history, pass --history {garbled}/history.ndjson",
+        ),
         "no-history": (
             [str(empty)],
             f"{empty}/history.ndjson: no such file; is {empty} a run directory? "
@@ -718,6 +723,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     "case",
     [
         "missing-dir",
+        "a-file",
         "no-history",
         "garbled",
         "no-operations",
