@@ -308,16 +308,20 @@ ExactView == <<now, term, primary, up, log, acked, stale, cut,
 (*     length.  A stale node's log is the length c of its common prefix   *)
 (*     with the primary's (what Rejoin cuts it to: the primary only       *)
 (*     appends new ids) and what follows, which only a read of it shows.  *)
-(*  3. A read sees the values of a key in log order (KeyIds).  So of the  *)
-(*     first m entries of the primary's log only the order within each    *)
-(*     key counts, where m is at most the length of every log a later     *)
-(*     read may look at, and, before a failover, of every log (Failover    *)
-(*     may cut the primary's to any of them): those m entries then stay,  *)
-(*     in the same places, in every log a later step reads.  A read of n  *)
+(*  3. A read sees the values of a key in log order (KeyIds).  So of      *)
+(*     the first m entries of the primary's log only the order within     *)
+(*     each key counts, where m is at most the length of every log a      *)
+(*     later read may look at, and, before a failover, of every log       *)
+(*     (Failover may cut the primary's to any of them): those m           *)
+(*     entries then stay, in the same places, in every log a later        *)
+(*     step reads.  And of a key's order only what its reads show: a      *)
+(*     list read the order, a register read the last entry, a set or      *)
+(*     counter read (or none) which entries there are.  A read of n       *)
 (*     that a Synced step of n must precede does not bound m: n then      *)
-(*     holds the whole log.  Before a wipe m is 0 (the wiped node copies  *)
-(*     the log again, entry by entry).  Where the pending writes lie      *)
-(*     among the m entries is kept (Complete compares offsets).           *)
+(*     holds the whole log.  Before a wipe m is 0 (the wiped node         *)
+(*     copies the log again, entry by entry).  Where the pending          *)
+(*     writes lie among the m entries is kept (Complete compares          *)
+(*     offsets).                                                          *)
 (*  4. Of the ticks writes were applied at, the lag reads that of the      *)
 (*     entry after AckedOffset in the primary's log, and TimeOut and Tick *)
 (*     those of pending writes; nothing else reads a tick.  With no       *)
@@ -353,6 +357,12 @@ PinnedUntil ==
             Max({Checks[c].to : c \in {c2 \in reads(n) : \A y \in syncs(n, c2) : y <= s}}
                 \cup {0})]]
 
+\* The keys some list read reads, and those some register read reads.
+ListKeys == {Checks[c].key : c \in {c2 \in DOMAIN Checks : Checks[c2].kind = "list"}}
+RegisterKeys == {Checks[c].key : c \in {c2 \in DOMAIN Checks : Checks[c2].kind = "register"}}
+
+Range(s) == {s[j] : j \in DOMAIN s}
+
 CanonicalView ==
     LET L       == log[primary]
         ids     == [j \in 1..Len(L) |-> hw[L[j]]]
@@ -368,7 +378,10 @@ CanonicalView ==
         a       == IF wipe \/ fail THEN 0 ELSE Min({AckedOffset, m})
         shared  == SubSeq(ids, 1, m)
         perKey  == [k \in {Writes[shared[j]].key : j \in 1..m} |->
-                      SelectSeq(shared, LAMBDA h : Writes[h].key = k)]
+                      LET ks == SelectSeq(shared, LAMBDA h : Writes[h].key = k)
+                      IN  CASE k \in ListKeys     -> ks
+                            [] k \in RegisterKeys -> <<Range(ks), ks[Len(ks)]>>
+                            [] OTHER              -> Range(ks)]
         pending == {<<j, ids[j]>> : j \in {j2 \in 1..m : writes[L[j2]].status = "pending"}}
         ticks   == [j \in 1..(Len(L) - a) |-> writes[L[a + j]].at]
         records == {<<hw[i], IF writes[i].status = "pending" THEN WriteView(i)
