@@ -325,7 +325,7 @@ def _error_text(v: Validation) -> str:
     if where is not None:  # where SANY found the error (a spec of --specs, say)
         first += f" (at {where})"
     if "did not finish" in v.error:
-        first += "; " + _timeout_hint(v.trace)
+        first += "; " + _timeout_hint(v.trace, v.matched)
     return first
 
 
@@ -368,14 +368,29 @@ def _busy(trace: TraceModel) -> tuple[str, int] | None:
     return text, first
 
 
-def _timeout_hint(trace: TraceModel) -> str:
-    """What to do when TLC ran out of time, from what makes its search large."""
+def _timeout_hint(trace: TraceModel, matched: int = 0) -> str:
+    """What to do when TLC ran out of time, from what makes its search large and from how
+    many of the trace's first events it had ``matched`` by then."""
+    n = len(trace.events)
     busy = _busy(trace)
+    reached = (
+        f"TLC had matched the first {matched} of {n} events when it stopped, "
+        f"which --max-events {matched} validates"
+        if matched
+        else ""
+    )
     if busy is None:
-        return f"validate a prefix with --max-events N (the trace has {len(trace.events)} events)"
+        return reached or f"validate a prefix with --max-events N (the trace has {n} events)"
     if busy[1]:
-        return f"{busy[0]}; validate the events before it with --max-events {busy[1]}, or allow more --timeout"
-    return f"{busy[0]}; allow more --timeout, or validate an example with fewer writes in flight"
+        hint = (
+            f"{busy[0]}; validate the events before it with --max-events {busy[1]}, "
+            "or allow more --timeout"
+        )
+    else:
+        hint = (
+            f"{busy[0]}; allow more --timeout, or validate an example with fewer writes in flight"
+        )
+    return f"{hint}; {reached}" if reached else hint
 
 
 def _print_verdict(v: Validation, path: Path) -> None:

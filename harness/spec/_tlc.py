@@ -158,6 +158,13 @@ class TlcResult:
         return self.distinct_states / self.seconds
 
 
+def _text(out: bytes | str | None) -> str:
+    """A stopped process's captured output (bytes, even in text mode) as text."""
+    if out is None:
+        return ""
+    return out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+
+
 _MSG = re.compile(r"@!@!@STARTMSG (\d+):(\d+) @!@!@\n(.*?)@!@!@ENDMSG \1 @!@!@", re.S)
 _ACTION = re.compile(r"^(\d+): <(.*?)(?: line \d+, col \d+ to line \d+, col \d+ of module \w+)?>")
 
@@ -357,7 +364,9 @@ def run_tlc(
                 check=False,
                 timeout=timeout,
             )
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
+            # What TLC printed before it was stopped stays readable (how far a trace
+            # validation got, say).
             return TlcResult(
                 outcome="error",
                 distinct_states=None,
@@ -365,6 +374,7 @@ def run_tlc(
                 depth=None,
                 seconds=time.monotonic() - start,
                 error=f"TLC did not finish within {timeout:g} s",
+                output=_text(exc.stdout) + _text(exc.stderr),
             )
         seconds = time.monotonic() - start
     if "TLC2 Version" not in proc.stdout + proc.stderr:

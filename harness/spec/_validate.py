@@ -994,7 +994,9 @@ class Validation:
 
     ``outcome`` is ``validated`` (a behaviour of the spec produces every event), ``left``
     (event ``failed_at`` has no explanation; ``state`` is a state TLC reached after the
-    event before it) or ``error`` (TLC could not decide; ``error`` says why).
+    event before it) or ``error`` (TLC could not decide; ``error`` says why, and
+    ``matched`` how many of the trace's first events it had matched when it stopped, if it
+    got that far).
     """
 
     trace: TraceModel
@@ -1004,6 +1006,7 @@ class Validation:
     tlc: TlcResult | None = field(default=None, repr=False)
     error: str = ""
     seconds: float = 0.0
+    matched: int = 0
 
     @property
     def event(self) -> Event | None:
@@ -1109,7 +1112,12 @@ def validate_trace(
         error = "TLC finished without reporting how far the trace matched"
     else:
         error = result.error or f"TLC ended with {result.outcome}"
-    return Validation(trace=trace, outcome="error", tlc=result, error=error, seconds=seconds)
+    # Furthest printed the first state to reach each event index l: events 1 .. l - 1 had
+    # been matched by then.
+    matched = max(_furthest(result.output)[0] - 1, 0)
+    return Validation(
+        trace=trace, outcome="error", tlc=result, error=error, seconds=seconds, matched=matched
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ could not validate (one line on stderr naming the fix).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -911,6 +912,28 @@ def test_a_validation_out_of_time_says_what_made_it_long(
         ],
     }
     assert notes == expected.get(id(text), [])
+
+
+def test_a_validation_out_of_time_says_how_far_tlc_got(tlc: Tlc, tmp_path: Path) -> None:
+    # 25 pairs of writes overlap before the wipe: far more than 20 s of search, yet the
+    # first events match within a second or two of TLC's start.
+    d = run_dir(tmp_path, OVERLAPPING_THEN_WIPED)
+    done = ackbound(str(d), "--timeout", "20")
+    assert done.returncode == 3, done.stdout + done.stderr
+    line = done.stderr.splitlines()[-1]
+    hint = OVERLAPPING_WHY + "; validate the events before it with --max-events 16, or allow "
+    assert hint in line, line
+    got = re.search(
+        r"; TLC had matched the first (\d+) of 28 events when it stopped, which --max-events "
+        r"(\d+) validates$",
+        line,
+    )
+    assert got is not None and got[1] == got[2], line
+    assert 1 <= int(got[1]) < 28
+    # And so it does.
+    done = ackbound(str(d), "--max-events", got[1])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("validated: a prefix of the run"), done.stdout
 
 
 def test_validate_all_forewarns_of_each_long_example_by_name(tlc: Tlc, tmp_path: Path) -> None:
