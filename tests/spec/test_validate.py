@@ -448,29 +448,40 @@ CONCURRENT = (
 )
 
 
+def specs_changed(d: Path, changes: list[tuple[str, str]]) -> Path:
+    """A copy of the specs in ``d`` with each ``(old, new)`` of ``changes`` made in
+    DurabilityTrace.tla, where ``old`` must occur once."""
+    src = default_specs_dir()
+    shutil.copyfile(src / "Durability.tla", d / "Durability.tla")
+    text = (src / "DurabilityTrace.tla").read_text(encoding="utf-8")
+    for old, new in changes:
+        assert text.count(old) == 1, f"DurabilityTrace.tla no longer has {old!r}"
+        text = text.replace(old, new)
+    (d / "DurabilityTrace.tla").write_text(text, encoding="utf-8")
+    return d
+
+
 @pytest.fixture(scope="module")
 def unreduced_specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The specs with DurabilityTrace's completion and view reductions taken out: sync
     writes complete at any time after they can, and states differ in every write status,
     in the spec's ids of the writes and in every log."""
-    d = tmp_path_factory.mktemp("unreduced")
-    src = default_specs_dir()
-    shutil.copyfile(src / "Durability.tla", d / "Durability.tla")
-    text = (src / "DurabilityTrace.tla").read_text(encoding="utf-8")
-    for old, new in [
-        (
-            "\\E w \\in DOMAIN writes : TimeOut(w)",
-            "\\E w \\in DOMAIN writes : Complete(w) \\/ TimeOut(w)",
-        ),
-        ("    \\/ ~AckDue /\\ Completed\n", ""),
-        ("       /\\ ~CompleteDue\n", ""),
-        ("[i \\in DOMAIN writes |-> WriteView(i)]", "writes"),
-        ("TraceView == IF Bugs = {} THEN CanonicalView ELSE ExactView", "TraceView == ExactView"),
-    ]:
-        assert text.count(old) == 1, f"DurabilityTrace.tla no longer has {old!r}"
-        text = text.replace(old, new)
-    (d / "DurabilityTrace.tla").write_text(text, encoding="utf-8")
-    return d
+    return specs_changed(
+        tmp_path_factory.mktemp("unreduced"),
+        [
+            (
+                "\\E w \\in DOMAIN writes : TimeOut(w)",
+                "\\E w \\in DOMAIN writes : Complete(w) \\/ TimeOut(w)",
+            ),
+            ("    \\/ ~AckDue /\\ Completed\n", ""),
+            ("       /\\ ~CompleteDue\n", ""),
+            ("[i \\in DOMAIN writes |-> WriteView(i)]", "writes"),
+            (
+                "TraceView == IF Bugs = {} THEN CanonicalView ELSE ExactView",
+                "TraceView == ExactView",
+            ),
+        ],
+    )
 
 
 # Histories that validate only if two overlapping writes to different keys (w1 to a, w2
@@ -543,12 +554,21 @@ APPLIED_LATE_AS_THE_LAG_SHOWS = (
     "200      observer lag n2 0\n"
     "210..211 p0 lrange a -> ok [w1] @n2 final\n"
 )
+def taking_turns(n: int, write: str = "append", keys: str = "abc") -> str:
+    """A sync history of ``n`` writes on n1 by two clients taking turns, each interval
+    overlapping the next; write ``i`` (value ``w{i}``) goes to key ``keys[i % len(keys)]``."""
+    return (
+        "mode sync\n"
+        + NODES
+        + "".join(
+            f"{3 * i}..{3 * i + 4} p{i % 2} {write} {keys[i % len(keys)]} w{i} @n1\n"
+            for i in range(n)
+        )
+    )
+
+
 # OVERLAPPING (below) cut to ten writes, so that the unreduced spec validates it too.
-OVERLAPPING_TEN = (
-    "mode sync\n"
-    + NODES
-    + "".join(f"{3 * i}..{3 * i + 4} p{i % 2} append {'abc'[i % 3]} w{i} @n1\n" for i in range(10))
-)
+OVERLAPPING_TEN = taking_turns(10)
 
 
 @pytest.mark.parametrize(
@@ -611,20 +631,12 @@ KINDS_OF_READS = """                      IN  CASE k \\in ListKeys     -> ks
 def _view_keeping(tmp: Path, per_key: str) -> Path:
     """The specs with CanonicalView keeping ``per_key`` of each key's writes, whatever the
     key's reads show (``ks``: their order; ``Range(ks)``: which they are)."""
-    src = default_specs_dir()
-    shutil.copyfile(src / "Durability.tla", tmp / "Durability.tla")
-    text = (src / "DurabilityTrace.tla").read_text(encoding="utf-8")
-    assert text.count(KINDS_OF_READS) == 1, "DurabilityTrace.tla's CanonicalView changed"
-    text = text.replace(KINDS_OF_READS, f"                      IN  {per_key}]")
-    (tmp / "DurabilityTrace.tla").write_text(text, encoding="utf-8")
-    return tmp
+    return specs_changed(tmp, [(KINDS_OF_READS, f"                      IN  {per_key}]")])
 
 
 # Ten sync writes to one set, each interval overlapping the next: a set read shows no order.
 SAME_SET_TEN = (
-    "mode sync\n"
-    + NODES
-    + "".join(f"{3 * i}..{3 * i + 4} p{i % 2} add s w{i} @n1\n" for i in range(10))
+    taking_turns(10, "add", "s")
     + "40..41 p0 smembers s -> ok {"
     + " ".join(f"w{i}" for i in range(10))
     + "} @n1 final\n"
@@ -826,11 +838,7 @@ def test_bad_input_exits_3_with_one_line(tmp_path: Path, case: str) -> None:
 # 26 sync writes acknowledged on n1, each interval overlapping the next (two clients
 # taking turns), and no fault: no read can tell the order of writes to different keys, and
 # the spec's view forgets it.
-OVERLAPPING = (
-    "mode sync\n"
-    + NODES
-    + "".join(f"{3 * i}..{3 * i + 4} p{i % 2} append {'abc'[i % 3]} w{i} @n1\n" for i in range(26))
-)
+OVERLAPPING = taking_turns(26)
 # The same, then n3 restarts without its data: until then TLC must keep the order it tried
 # for each pair (n3 copies the log again, entry by entry).
 OVERLAPPING_THEN_WIPED = OVERLAPPING + "80 nemesis kill n3\n81 nemesis wipe-restart n3\n"
