@@ -107,6 +107,9 @@ KeyIds(n, key) == SelectSeq(log[n], LAMBDA i : Writes[hw[i]].key = key)
 KeyValues(n, key) ==
     LET ids == KeyIds(n, key) IN [j \in DOMAIN ids |-> Writes[hw[ids[j]]].val]
 
+\* The items of a sequence.
+Range(s) == {s[j] : j \in DOMAIN s}
+
 RECURSIVE SumSeq(_)
 SumSeq(s) == IF s = <<>> THEN 0 ELSE Head(s) + SumSeq(Tail(s))
 
@@ -115,7 +118,7 @@ ReadFits(c) ==
     LET ch == Checks[c]
         vs == KeyValues(ch.node, ch.key)
     IN  CASE ch.kind = "list"     -> vs = ch.val
-          [] ch.kind = "set"      -> {vs[j] : j \in DOMAIN vs} = ch.val
+          [] ch.kind = "set"      -> Range(vs) = ch.val
           [] ch.kind = "counter"  -> SumSeq(vs) = ch.val
           [] ch.kind = "register" -> IF vs = <<>> THEN ch.val = <<>>
                                      ELSE ch.val = <<vs[Len(vs)]>>
@@ -357,11 +360,10 @@ PinnedUntil ==
             Max({Checks[c].to : c \in {c2 \in reads(n) : \A y \in syncs(n, c2) : y <= s}}
                 \cup {0})]]
 
-\* The keys some list read reads, and those some register read reads.
-ListKeys == {Checks[c].key : c \in {c2 \in DOMAIN Checks : Checks[c2].kind = "list"}}
-RegisterKeys == {Checks[c].key : c \in {c2 \in DOMAIN Checks : Checks[c2].kind = "register"}}
-
-Range(s) == {s[j] : j \in DOMAIN s}
+\* The keys some read of the given kind reads.
+KeysReadAs(kind) == {Checks[c].key : c \in {c2 \in DOMAIN Checks : Checks[c2].kind = kind}}
+ListKeys == KeysReadAs("list")
+RegisterKeys == KeysReadAs("register")
 
 CanonicalView ==
     LET L       == log[primary]

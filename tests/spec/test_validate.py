@@ -554,6 +554,8 @@ APPLIED_LATE_AS_THE_LAG_SHOWS = (
     "200      observer lag n2 0\n"
     "210..211 p0 lrange a -> ok [w1] @n2 final\n"
 )
+
+
 def taking_turns(n: int, write: str = "append", keys: str = "abc") -> str:
     """A sync history of ``n`` writes on n1 by two clients taking turns, each interval
     overlapping the next; write ``i`` (value ``w{i}``) goes to key ``keys[i % len(keys)]``."""
