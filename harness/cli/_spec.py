@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,16 @@ def _workers(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 worker")
+    return v
+
+
+def _jobs(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of jobs") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 job")
     return v
 
 
@@ -128,6 +139,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--all",
         action="store_true",
         help="validate every example of the run (one line each)",
+    )
+    validate.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="with --all, validate N examples at a time, one TLC each (default 1; more "
+        "than the machine's cores only makes each TLC slower)",
     )
     validate.add_argument(
         "--max-events",
@@ -289,6 +307,13 @@ def _validate(args: argparse.Namespace) -> int:
 
     if args.all:
         return _validate_all(args)
+    if args.jobs is not None:
+        from harness._errors import AckboundError
+
+        raise AckboundError(
+            "--jobs validates several examples at a time, so it goes with --all; "
+            "drop it, or add --all"
+        )
     path = _history_path(args)
     tlc = find_tlc()
     v = _validate_one(path, tlc, args)
@@ -418,7 +443,6 @@ def _validate_all(args: argparse.Namespace) -> int:
     0 if at least one validated, 3 if none could be judged."""
     from harness._errors import AckboundError
     from harness.spec import find_tlc
-    from harness.spec._validate import summary_line
 
     if args.history or args.example or not args.run_dir:
         raise AckboundError(
@@ -435,21 +459,23 @@ def _validate_all(args: argparse.Namespace) -> int:
         )
     tlc = find_tlc()
     counts = {"validated": 0, "left": 0, "error": 0}
-    for path in paths:
-        name = f"{path.parent.parent.parent.name}/{path.parent.name}"
+
+    def one(path: Path) -> Validation | AckboundError:
         try:
-            v = _validate_one(path, tlc, args, label=f"{name}: ")
+            return _validate_one(path, tlc, args, label=f"{_example_name(path)}: ")
         except AckboundError as exc:
-            counts["error"] += 1
-            print(f"{name}: not judged: {exc}")
-            continue
-        counts[v.outcome] += 1
-        if v.outcome == "error":
-            print(f"{name}: not judged: {_error_text(v)}")
-        else:
-            print(
-                f"{name}: {summary_line(v).removesuffix(':').removesuffix('; the state before was')}"
-            )
+            return exc
+
+    # Each validation is one TLC process: threads only wait for them. The lines come out
+    # in the examples' order, each as soon as the ones before it are done.
+    with ThreadPoolExecutor(max_workers=args.jobs or 1) as pool:
+        results = [pool.submit(one, path) for path in paths]
+        try:
+            for path, result in zip(paths, results, strict=True):
+                _print_one(path, result.result(), counts)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     print(
         f"{counts['validated']} of {len(paths)} example(s) validated, "
         f"{counts['left']} left the spec, {counts['error']} could not be judged"
@@ -457,3 +483,25 @@ def _validate_all(args: argparse.Namespace) -> int:
     if counts["left"]:
         return EXIT_VIOLATED
     return EXIT_VALID if counts["validated"] else EXIT_COULD_NOT_RUN
+
+
+def _example_name(path: Path) -> str:
+    """``<mode>/<example>`` of a run's ``<mode>/examples/<example>/history.ndjson``."""
+    return f"{path.parent.parent.parent.name}/{path.parent.name}"
+
+
+def _print_one(path: Path, v: Validation | Exception, counts: dict[str, int]) -> None:
+    """The line of ``--all`` for the example at ``path``, counted in ``counts``."""
+    from harness.spec._validate import summary_line
+
+    name = _example_name(path)
+    if isinstance(v, Exception):
+        counts["error"] += 1
+        print(f"{name}: not judged: {v}", flush=True)
+        return
+    counts[v.outcome] += 1
+    if v.outcome == "error":
+        print(f"{name}: not judged: {_error_text(v)}", flush=True)
+    else:
+        line = summary_line(v).removesuffix(":").removesuffix("; the state before was")
+        print(f"{name}: {line}", flush=True)

@@ -137,6 +137,8 @@ def test_no_jar_exits_3_with_one_line(tmp_path: Path) -> None:
         (["spec", "check", "--specs", "/nonexistent"], "no manifest at /nonexistent"),
         (["spec", "validate", "run", "--max-events", "0"], "'0' must be at least 1"),
         (["spec", "validate", "run", "--all", "--example", "x"], "takes a run directory and no"),
+        (["spec", "validate", "run", "--all", "--jobs", "0"], "'0' must be at least 1 job"),
+        (["spec", "validate", "run", "--all", "--jobs", "two"], "'two' is not a whole number"),
         (
             ["spec", "validate", "run", "--timeout", "inf"],
             "'inf' must be a number of seconds in (0, 86400]",

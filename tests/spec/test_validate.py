@@ -803,6 +803,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             "--history names the history to validate, and --mode would pick another (its "
             "header gives its mode); give --mode or --history, not both",
         ),
+        "jobs-without-all": (
+            [str(d), "--jobs", "2"],
+            "--jobs validates several examples at a time, so it goes with --all; drop it, "
+            "or add --all",
+        ),
         "no-java": (
             [str(d), "NO_JAVA"],
             "java not found on PATH: install a Java 11+ runtime "
@@ -823,6 +828,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "no-run-dir",
         "history-and-run-dir",
         "history-and-mode",
+        "jobs-without-all",
         "no-java",
     ],
 )
@@ -952,6 +958,42 @@ def test_validate_all_forewarns_of_each_long_example_by_name(tlc: Tlc, tmp_path:
     out = done.stdout.splitlines()
     assert [ln.split(":")[0] for ln in out[:2]] == ["sync/sync-0001", "sync/sync-0002"], out
     assert out[1].endswith(BUSY_HINT)
+
+
+def test_validate_all_with_jobs_runs_tlcs_side_by_side_and_prints_in_order(
+    tlc: Tlc, tmp_path: Path
+) -> None:
+    d = run_dir(tmp_path, KEPT, LOST, ASYNC_OK)
+    alone = ackbound(str(d), "--all")
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    # A java that notes when each TLC starts and ends, and lets none start its work before
+    # a second has started (or 30 s have passed): with two jobs, two TLCs run at once.
+    log = tmp_path / "java.log"
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(
+        "#!/bin/sh\n"
+        f"echo start >> {log}\n"
+        f"i=0; while [ $(grep -c start {log}) -lt 2 ] && [ $i -lt 300 ]; do "
+        "sleep 0.1; i=$((i + 1)); done\n"
+        f'{tlc.java} "$@"; rc=$?\n'
+        f"echo end >> {log}\n"
+        "exit $rc\n"
+    )
+    java.chmod(0o755)
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "jdk"), "TLA2TOOLS_JAR": str(tlc.jar)}
+    side_by_side = ackbound(str(d), "--all", "--jobs", "2", env=env)
+    assert side_by_side.returncode == 1, side_by_side.stdout + side_by_side.stderr
+    assert log.read_text().split()[:2] == ["start", "start"]
+    assert log.read_text().split().count("start") == 3
+    assert side_by_side.stdout == alone.stdout
+    assert alone.stdout.splitlines() == [
+        "sync/sync-0001: validated: the run is a behaviour of the spec (5 observed events)",
+        "sync/sync-0002: left the spec at event 3 (op index 5): read of l on n1 returned [w1] "
+        "— no spec action explains it",
+        "sync/sync-0003: validated: the run is a behaviour of the spec (9 observed events)",
+        "2 of 3 example(s) validated, 1 left the spec, 0 could not be judged",
+    ]
 
 
 def test_validate_without_the_spec_files_names_the_missing_one(tlc: Tlc, tmp_path: Path) -> None:
