@@ -470,8 +470,8 @@ def unreduced_specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tmp_path_factory.mktemp("unreduced"),
         [
             (
-                "\\E w \\in DOMAIN writes : TimeOut(w)",
-                "\\E w \\in DOMAIN writes : Complete(w) \\/ TimeOut(w)",
+                "\\E w \\in PendingWrites : TimeOut(w)",
+                "\\E w \\in PendingWrites : Complete(w) \\/ TimeOut(w)",
             ),
             ("    \\/ ~AckDue /\\ Completed\n", ""),
             ("       /\\ ~CompleteDue\n", ""),
