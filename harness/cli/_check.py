@@ -38,14 +38,23 @@ def _seconds(text: str) -> float:
     return v
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return v
+def whole_count(noun: str | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least 1; its errors count ``noun``, if given."""
+    of, one = (f" of {noun}s", f" {noun}") if noun else ("", "")
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{of}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least 1{one}")
+        return v
+
+    return parse
+
+
+_positive_int = whole_count()
 
 
 def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:

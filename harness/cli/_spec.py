@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness._errors import EXIT_COULD_NOT_RUN, EXIT_VALID, EXIT_VIOLATED
-from harness.cli._check import _positive_int
+from harness.cli._check import _positive_int, whole_count
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,24 +26,8 @@ if TYPE_CHECKING:
     from harness.spec._validate import TraceModel, Validation
 
 
-def _workers(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of workers") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 worker")
-    return v
-
-
-def _jobs(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of jobs") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 job")
-    return v
+_workers = whole_count("worker")
+_jobs = whole_count("job")
 
 
 def _seconds(text: str) -> float:
