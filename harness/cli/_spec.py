@@ -427,6 +427,7 @@ def _validate_all(args: argparse.Namespace) -> int:
     0 if at least one validated, 3 if none could be judged."""
     from harness._errors import AckboundError
     from harness.spec import find_tlc
+    from harness.spec._tlc import stop_running
 
     if args.history or args.example or not args.run_dir:
         raise AckboundError(
@@ -457,8 +458,9 @@ def _validate_all(args: argparse.Namespace) -> int:
         try:
             for path, result in zip(paths, results, strict=True):
                 _print_one(path, result.result(), counts)
-        except BaseException:
+        except BaseException:  # interrupted: no more TLCs, and none left running
             pool.shutdown(wait=False, cancel_futures=True)
+            stop_running()
             raise
     print(
         f"{counts['validated']} of {len(paths)} example(s) validated, "

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Mapping
@@ -156,6 +157,22 @@ class TlcResult:
         if self.distinct_states is None or self.seconds <= 0:
             return None
         return self.distinct_states / self.seconds
+
+
+# The TLC processes run_tlc is waiting for, in any thread: stop_running kills them.
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_running() -> None:
+    """Kill every TLC that :func:`run_tlc` is waiting for, and every one it starts from now
+    on (each call then returns at once): what a process interrupted while other threads
+    wait for TLC does before it stops."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        for child in _RUNNING:
+            child.kill()
 
 
 def _text(out: bytes | str | None) -> str:
@@ -355,18 +372,18 @@ def run_tlc(
             module,
         ]
         start = time.monotonic()
+        child = subprocess.Popen(
+            cmd, cwd=spec_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        with _RUNNING_LOCK:
+            _RUNNING.add(child)
+            if _STOPPING.is_set():
+                child.kill()
         try:
-            proc = subprocess.run(
-                cmd,
-                cwd=spec_dir,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
-            # What TLC printed before it was stopped stays readable (how far a trace
-            # validation got, say).
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, err = child.communicate()  # what TLC printed before: how far it got, say
             return TlcResult(
                 outcome="error",
                 distinct_states=None,
@@ -374,9 +391,17 @@ def run_tlc(
                 depth=None,
                 seconds=time.monotonic() - start,
                 error=f"TLC did not finish within {timeout:g} s",
-                output=_text(exc.stdout) + _text(exc.stderr),
+                output=_text(out) + _text(err),
             )
+        except BaseException:  # interrupted: TLC must not outlive the wait for it
+            child.kill()
+            child.wait()
+            raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(child)
         seconds = time.monotonic() - start
+        proc = subprocess.CompletedProcess(cmd, child.returncode, out, err)
     if "TLC2 Version" not in proc.stdout + proc.stderr:
         # Not TLC failing on the spec: TLC never started (a java that is not one, a jar
         # without TLC in it).

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -994,6 +996,42 @@ def test_validate_all_with_jobs_runs_tlcs_side_by_side_and_prints_in_order(
         "sync/sync-0003: validated: the run is a behaviour of the spec (9 observed events)",
         "2 of 3 example(s) validated, 1 left the spec, 0 could not be judged",
     ]
+
+
+def _children(pid: int) -> set[int]:
+    """The processes ``pid`` started (Linux's /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_validate_all_interrupted_stops_at_once_and_leaves_no_tlc_running(
+    tlc: Tlc, tmp_path: Path, jobs: str
+) -> None:
+    # Two examples TLC takes well over 20 s each, interrupted a few seconds in: SIGINT to
+    # ackbound alone (as a supervisor sends it, not a terminal's Ctrl-C to the whole group).
+    d = run_dir(tmp_path, OVERLAPPING_THEN_WIPED, OVERLAPPING_THEN_WIPED, KEPT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "spec", "validate", str(d), "--all", "--jobs", jobs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(5)
+    started = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _out, err = proc.communicate(timeout=15)  # TLC alone would take it past 20 s
+    finally:  # on failure, nothing left running
+        for pid in [proc.pid, *started]:
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1] == "ackbound: interrupted"
+    for child in started:
+        assert not Path(f"/proc/{child}").exists(), f"TLC {child} outlived ackbound"
 
 
 def test_validate_without_the_spec_files_names_the_missing_one(tlc: Tlc, tmp_path: Path) -> None:
