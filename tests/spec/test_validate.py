@@ -1013,8 +1013,15 @@ def test_validate_all_interrupted_stops_at_once_and_leaves_no_tlc_running(
     # Two examples TLC takes well over 20 s each, interrupted a few seconds in: SIGINT to
     # ackbound alone (as a supervisor sends it, not a terminal's Ctrl-C to the whole group).
     d = run_dir(tmp_path, OVERLAPPING_THEN_WIPED, OVERLAPPING_THEN_WIPED, KEPT)
+    # Python leaves SIGINT ignored when it starts with it ignored, as a background job (a
+    # CI script's) does: this ackbound takes it as a terminal's would.
+    ackbound_taking_sigint = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from harness.cli import main; sys.exit(main())"
+    )
+    args = ["spec", "validate", str(d), "--all", "--jobs", jobs]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "spec", "validate", str(d), "--all", "--jobs", jobs],
+        [sys.executable, "-c", ackbound_taking_sigint, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
