@@ -84,12 +84,11 @@ def test_the_probe_counts_stock_valkeys_noreplicas_rejections(tmp_path: Path) ->
 
     need_valkey()
     probe = probe_client(
-        "valkey", run_dir=tmp_path / "probe", lag_limit_ms=1000, rejecting_s=3, restart=False
+        "valkey", run_dir=tmp_path / "probe", lag_limit_ms=1000, rejecting_s=6, restart=False
     )
-    # A few suffice to show they are counted (how many fit in 3 s depends on the machine's
-    # load: 6 in one CI run).
-    assert phase(probe, "rejecting")["errors"].get("NOREPLICAS", 0) > 2  # type: ignore[attr-defined]
-    assert probe.server_rejections == probe.client_rejections > 2
+    # 6 s of rejecting: in 3 s a loaded CI machine once fitted only 6 rejections.
+    assert phase(probe, "rejecting")["errors"].get("NOREPLICAS", 0) > 10  # type: ignore[attr-defined]
+    assert probe.server_rejections == probe.client_rejections > 10
     assert probe.hidden_retries == 0 and probe.notes == []
 
 
