@@ -168,22 +168,30 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
 
 
 def _invoked_in(a: Analysis, ends: list[int], in_snap: dict[int, dict[str, int]]) -> list[int]:
-    """Positions of the acknowledged writes that can have completed inside an isolation:
-    for each snapshot ``s`` with an isolated primary, those invoked no earlier than its
-    isolation started and before ``s`` ended (a write completes after its invocation).
-    Needs invocations in time order (``ends``: :func:`snapshot_ends`)."""
-    inv = a.w_inv
+    """Positions of the acknowledged writes that can have completed inside an isolation of
+    their own primary: for each snapshot ``s`` and primary ``p`` isolated in it, the writes
+    sent to ``p`` invoked no earlier than that isolation started and before ``s`` ended (a
+    write completes after its invocation). Grouped by primary, not in order. Needs
+    invocations in time order (``ends``: :func:`snapshot_ends`).
+
+    Taking only ``p``'s own writes matters once a failover has deposed a primary: a deposed
+    primary no replica follows stays isolated in every later snapshot, and the writes the
+    new primary takes meanwhile are none of its business."""
+    inv, prim = a.w_inv, a.w_primary
     spans = sorted(
-        (bisect.bisect_left(inv, min(st_of.values())), ends[s]) for s, st_of in in_snap.items()
+        (p, bisect.bisect_left(inv, st), ends[s])
+        for s, st_of in in_snap.items()
+        for p, st in st_of.items()
     )
     ok = _where_ok_mask(a)
     out: list[int] = []
-    reach = 0
-    for lo, hi in spans:
-        lo = max(lo, reach)
+    reach: dict[str, int] = {}
+    for p, lo, hi in spans:
+        lo = max(lo, reach.get(p, 0))
         if lo < hi:
-            out.extend(compress(range(lo, hi), ok[lo:hi]))
-            reach = hi
+            mine = map(operator.eq, prim[lo:hi], repeat(p))
+            out.extend(compress(range(lo, hi), map(operator.and_, ok[lo:hi], mine)))
+            reach[p] = hi
     return out
 
 
