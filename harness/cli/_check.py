@@ -76,8 +76,9 @@ def int_in(low: int, high: int, what: str = "") -> Callable[[str], int]:
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "history",
-        help="path to a history.ndjson (docs/history.md), or a .txt history in the text "
-        "language (harness.history.parse_text)",
+        help="path to a history.ndjson (docs/history.md; gzipped too, e.g. "
+        "history.ndjson.gz), '-' to read one from standard input, or a .txt history in the "
+        "text language (harness.history.parse_text)",
     )
     p.add_argument(
         "--mode",
@@ -161,8 +162,15 @@ def verdict_exit(valid: object) -> int:
 
 
 def _load(path: str) -> Any:
-    from harness.history import HistoryError, load_history, parse_text
+    from harness.history import HistoryError, load_history, parse_text, read_history
 
+    if path == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise HistoryError(
+                "- reads the history from standard input, which is a terminal here; pipe "
+                "a history in (ackbound check - < history.ndjson) or pass its path"
+            )
+        return read_history(sys.stdin.buffer, source="<stdin>")
     if not path.lower().endswith(".txt"):  # (.TXT too: a text history whatever the case)
         return load_history(path)
     p = Path(path)
@@ -190,8 +198,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "":
         raise AckboundError("--json is empty; pass a file path, or - for standard output")
     if args.json and args.json != "-":
-        check_output_file("--json", args.json, reads=(Path(args.history),))
+        reads = () if args.history == "-" else (Path(args.history),)
+        check_output_file("--json", args.json, reads=reads)
     history = _load(args.history)
+    source = "<stdin>" if args.history == "-" else str(args.history)
     params = params_from(history.header.mode, history.header.params, args)
     recorded = history.header.mode
     if args.mode is not None and recorded is not None and args.mode != recorded:
@@ -200,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
             f"{recorded} (its header's); drop --mode to judge it as recorded",
             file=sys.stderr,
         )
-    result = check(history, params, source=str(args.history))
+    result = check(history, params, source=source)
     if args.json:
         text = json.dumps(result, indent=2, default=str)
         if args.json == "-":
@@ -213,5 +223,5 @@ def run(args: argparse.Namespace) -> int:
                     f"cannot write {args.json}: {exc.strerror}; pick a writable --json path"
                 ) from None
     if args.json != "-":
-        print_check_result(result, quiet=args.quiet, source=str(args.history))
+        print_check_result(result, quiet=args.quiet, source=source)
     return verdict_exit(result["valid"])

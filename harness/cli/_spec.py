@@ -111,8 +111,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     pick.add_argument(
         "--history",
         metavar="FILE",
-        help="validate this history file (history.ndjson, or a .txt history in the text "
-        "language of harness.history.parse_text)",
+        help="validate this history file (history.ndjson, gzipped or not, or a .txt history "
+        "in the text language of harness.history.parse_text)",
     )
     validate.add_argument(
         "--mode",

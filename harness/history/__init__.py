@@ -1,7 +1,8 @@
 """The history format: what a run did and saw, as flat Jepsen-style ops.
 
 Read docs/history.md for the format. In short: ``load_history(path)`` reads
-``history.ndjson``; ``HistoryWriter`` records a run as it happens; ``pair_ops`` pairs each
+``history.ndjson`` (or a gzip of it), ``read_history(stream)`` one from a stream such as
+standard input; ``HistoryWriter`` records a run as it happens; ``pair_ops`` pairs each
 invocation with its completion; ``parse_text`` reads the tiny text language used in tests.
 """
 
@@ -14,6 +15,7 @@ from harness.history._io import (
     gc_paused,
     load_history,
     parse_lines,
+    read_history,
 )
 from harness.history._op import (
     COMPLETIONS,
@@ -60,4 +62,5 @@ __all__ = [
     "pair_ops",
     "parse_lines",
     "parse_text",
+    "read_history",
 ]

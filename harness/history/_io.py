@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import gzip
 import json
 import math
 import operator
@@ -19,6 +20,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, compress, repeat
@@ -74,6 +76,7 @@ __all__ = [
     "gc_paused",
     "load_history",
     "parse_lines",
+    "read_history",
 ]
 
 
@@ -573,12 +576,34 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
     return History(header=header, ops=tuple(ops))
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gzip_problem(source: str, exc: Exception) -> HistoryError:
+    """A one-line error for a gzip stream that ends early or is corrupt."""
+    if isinstance(exc, EOFError):
+        what = "is truncated (the compressed stream ends early)"
+    else:
+        what = f"is not a readable gzip stream ({exc})"
+    return HistoryError(f"{source}: {what}; compress the history again, or pass it uncompressed")
+
+
 def load_history(path: str | os.PathLike[str]) -> History:
-    """Load ``history.ndjson``; every problem is a one-line :class:`HistoryError`."""
+    """Load ``history.ndjson`` (or a gzip of it, such as ``history.ndjson.gz``: told by its
+    first bytes, whatever its name); every problem is a one-line :class:`HistoryError`."""
     p = Path(path)
     try:
-        with p.open("rb") as fh, gc_paused():
-            return parse_lines(fh, source=str(p))
+        with p.open("rb") as raw, gc_paused():
+            if raw.read(2) != _GZIP_MAGIC:
+                raw.seek(0)
+                return parse_lines(raw, source=str(p))
+            raw.seek(0)
+            try:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+                    lines = list(fh)
+            except (EOFError, OSError, zlib.error) as exc:
+                raise _gzip_problem(str(p), exc) from None
+            return parse_lines(lines, source=str(p))
     except HistoryError:
         if _is_results_json(p):
             raise HistoryError(
@@ -596,6 +621,22 @@ def load_history(path: str | os.PathLike[str]) -> History:
         raise HistoryError(f"{p}: permission denied; make the file readable") from None
     except UnicodeDecodeError as exc:
         raise HistoryError(f"{p}: not UTF-8 text ({exc.reason}); is this a history?") from None
+
+
+def read_history(stream: IO[bytes], source: str = "<stdin>") -> History:
+    """Read a history from a binary ``stream`` to its end (standard input, say): ndjson, or
+    a gzip of it; every problem is a one-line :class:`HistoryError` naming ``source``."""
+    try:
+        data = stream.read()
+    except OSError as exc:
+        raise HistoryError(f"{source}: cannot be read ({exc.strerror}); pass a file") from None
+    with gc_paused():
+        if data.startswith(_GZIP_MAGIC):
+            try:
+                data = gzip.decompress(data)
+            except (EOFError, OSError, zlib.error) as exc:
+                raise _gzip_problem(source, exc) from None
+        return parse_lines(data.splitlines(keepends=True), source=source)
 
 
 def _is_results_json(p: Path) -> bool:

@@ -6,7 +6,10 @@ run" prints exactly one line on stderr naming the problem and the fix, and no tr
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -37,12 +40,15 @@ WRITE = {
 }
 
 
-def ackbound(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def ackbound(*args: str | Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
         [sys.executable, "-m", "harness", "check", *map(str, args)],
         capture_output=True,
-        text=True,
+        input=stdin,
         timeout=120,
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
 
 
@@ -77,6 +83,53 @@ def could_not_run(done: subprocess.CompletedProcess[str]) -> str:
 def test_exit_code_is_the_verdict(path: Path, extra: list[str], code: int, verdict: str) -> None:
     done = ackbound(path, "--quiet", *extra)
     assert (done.returncode, done.stdout, done.stderr) == (code, f"verdict: {verdict}\n", "")
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_a_history_on_standard_input_is_judged_as_the_file(packed: bool) -> None:
+    data = VIOLATED.read_bytes()
+    by_path = ackbound(VIOLATED, "--json", "-")
+    by_stdin = ackbound("-", "--json", "-", stdin=gzip.compress(data) if packed else data)
+    assert by_stdin.returncode == by_path.returncode == 1
+    assert by_stdin.stderr == ""
+    got, want = json.loads(by_stdin.stdout), json.loads(by_path.stdout)
+    assert got["properties"] == want["properties"] and got["stats"] == want["stats"]
+    table = ackbound("-", stdin=data)
+    assert table.returncode == 1 and "writes-resume-after-heal" in table.stdout
+
+
+def test_a_gzipped_history_file_is_judged_as_the_plain_one(tmp_path: Path) -> None:
+    packed = tmp_path / "history.ndjson.gz"
+    packed.write_bytes(gzip.compress(VALID.read_bytes()))
+    done = ackbound(packed, "--quiet")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "verdict: valid\n", "")
+
+
+def test_standard_input_that_is_a_terminal_is_refused_not_waited_on() -> None:
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "check", "-", "--mode", "none"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert could_not_run(done) == (
+        "ackbound: error: - reads the history from standard input, which is a terminal "
+        "here; pipe a history in (ackbound check - < history.ndjson) or pass its path"
+    )
+
+
+def test_a_truncated_gzip_on_standard_input_is_named() -> None:
+    packed = gzip.compress(VALID.read_bytes())
+    assert could_not_run(ackbound("-", stdin=packed[: len(packed) // 2])) == (
+        "ackbound: error: <stdin>: is truncated (the compressed stream ends early); "
+        "compress the history again, or pass it uncompressed"
+    )
 
 
 def test_an_empty_file_with_a_mode_is_unknown(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import itertools
 import json
 import threading
@@ -24,6 +26,7 @@ from harness.history import (
     dump_history,
     load_history,
     parse_lines,
+    read_history,
 )
 
 HEADER = {"format": FORMAT, "version": VERSION, "mode": "sync"}
@@ -368,6 +371,52 @@ def test_missing_file_and_directory_are_named_with_the_fix(tmp_path: Path) -> No
     assert str(info.value) == (
         f"{tmp_path}: is a directory; pass its history.ndjson (e.g. {tmp_path / 'history.ndjson'})"
     )
+
+
+def test_a_gzipped_history_reads_as_the_plain_one_whatever_its_name(tmp_path: Path) -> None:
+    plain = tmp_path / "history.ndjson"
+    with plain.open("w", encoding="utf-8") as fh:
+        dump_history(SAMPLE, fh)
+    for name in ("history.ndjson.gz", "history.ndjson"):  # told by its first bytes
+        packed = tmp_path / "gz" / name
+        packed.parent.mkdir(exist_ok=True)
+        packed.write_bytes(gzip.compress(plain.read_bytes()))
+        assert load_history(packed) == SAMPLE
+    assert read_history(io.BytesIO(gzip.compress(plain.read_bytes()))) == SAMPLE
+    assert read_history(io.BytesIO(plain.read_bytes())) == SAMPLE
+
+
+def test_a_truncated_or_corrupt_gzip_is_named_with_the_fix(tmp_path: Path) -> None:
+    text = (line(HEADER) + line(op()) + line(op(index=1, time=5, type="ok", node="n1"))) * 50
+    packed = gzip.compress(text.encode())
+    cut = tmp_path / "cut.ndjson.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(HistoryError) as info:
+        load_history(cut)
+    assert str(info.value) == (
+        f"{cut}: is truncated (the compressed stream ends early); compress the history "
+        "again, or pass it uncompressed"
+    )
+    with pytest.raises(HistoryError) as info:
+        read_history(io.BytesIO(packed[: len(packed) // 2]), source="<stdin>")
+    assert str(info.value).startswith("<stdin>: is truncated (the compressed stream ends early)")
+    bad = tmp_path / "bad.ndjson.gz"
+    bad.write_bytes(packed[:2] + b"\x63" + packed[3:])  # a compression method gzip lacks
+    with pytest.raises(HistoryError) as info:
+        load_history(bad)
+    assert str(info.value).startswith(f"{bad}: is not a readable gzip stream (")
+    assert str(info.value).endswith("); compress the history again, or pass it uncompressed")
+    assert "\n" not in str(info.value)
+
+
+def test_a_problem_inside_a_gzipped_history_names_its_line(tmp_path: Path) -> None:
+    full = line(HEADER) + line(op()) + line(op(index=1, time=5, type="ok", node="n1"))
+    path = tmp_path / "history.ndjson.gz"
+    path.write_bytes(gzip.compress(full.encode()[:-20]))  # whole gzip of a cut-off history
+    with pytest.raises(HistoryError) as info:
+        load_history(path)
+    assert str(info.value).startswith(f"{path}:3: not valid JSON (")
+    assert str(info.value).endswith("); the file is truncated")
 
 
 # -- what the reader accepts ----------------------------------------------------------------
