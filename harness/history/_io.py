@@ -594,10 +594,9 @@ def load_history(path: str | os.PathLike[str]) -> History:
     p = Path(path)
     try:
         with p.open("rb") as raw, gc_paused():
-            if raw.read(2) != _GZIP_MAGIC:
-                raw.seek(0)
+            # peek, not read and seek back: the path may be a pipe (bash's <(zcat ...)).
+            if not raw.peek(2).startswith(_GZIP_MAGIC):
                 return parse_lines(raw, source=str(p))
-            raw.seek(0)
             try:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
                     lines = list(fh)

@@ -6,6 +6,7 @@ import gzip
 import io
 import itertools
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -384,6 +385,29 @@ def test_a_gzipped_history_reads_as_the_plain_one_whatever_its_name(tmp_path: Pa
         assert load_history(packed) == SAMPLE
     assert read_history(io.BytesIO(gzip.compress(plain.read_bytes()))) == SAMPLE
     assert read_history(io.BytesIO(plain.read_bytes())) == SAMPLE
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_a_history_path_that_is_a_pipe_is_read_without_seeking(
+    tmp_path: Path, packed: bool
+) -> None:
+    """As bash's ``ackbound check <(zcat h.ndjson.gz)`` passes it: /dev/fd/N, a pipe."""
+    buf = io.StringIO()
+    dump_history(SAMPLE, buf)
+    data = buf.getvalue().encode()
+    fifo = tmp_path / "history.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("wb") as fh:
+            fh.write(gzip.compress(data) if packed else data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        assert load_history(fifo) == SAMPLE
+    finally:
+        writer.join(timeout=30)
 
 
 def test_a_truncated_or_corrupt_gzip_is_named_with_the_fix(tmp_path: Path) -> None:
