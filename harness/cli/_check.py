@@ -166,8 +166,9 @@ def _load(path: str) -> Any:
 
     if path == "-":
         if sys.stdin is None or sys.stdin.isatty():
+            what = "closed" if sys.stdin is None else "a terminal"
             raise HistoryError(
-                "- reads the history from standard input, which is a terminal here; pipe "
+                f"- reads the history from standard input, which is {what} here; pipe "
                 "a history in (ackbound check - < history.ndjson) or pass its path"
             )
         return read_history(sys.stdin.buffer, source="<stdin>")

@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import pty
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,19 @@ def test_standard_input_that_is_a_terminal_is_refused_not_waited_on() -> None:
         os.close(controller)
     assert could_not_run(done) == (
         "ackbound: error: - reads the history from standard input, which is a terminal "
+        "here; pipe a history in (ackbound check - < history.ndjson) or pass its path"
+    )
+
+
+def test_standard_input_that_is_closed_is_named() -> None:
+    done = subprocess.run(  # as a shell's <&- leaves it: no file descriptor 0 at all
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m harness check - --mode none <&-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert could_not_run(done) == (
+        "ackbound: error: - reads the history from standard input, which is closed "
         "here; pipe a history in (ackbound check - < history.ndjson) or pass its path"
     )
 
