@@ -167,6 +167,37 @@ def acked_writes_survive(a: Analysis) -> PropertyResult:
 # -- shared: isolation windows and the lag lower bound ----------------------------------------
 
 
+def _primary_runs(a: Analysis) -> dict[str, tuple[list[int], list[int]]]:
+    """For each node, the runs of consecutive writes sent to it as their primary: where
+    each run starts and where it ends (positions, ends exclusive), in order. Writes keep
+    their primary for long stretches (until a failover), so there are few runs."""
+    cached: dict[str, tuple[list[int], list[int]]] | None = a.cache.get("primary_runs")
+    if cached is None:
+        cached = {}
+        at = 0
+        for p, run in groupby(a.w_primary):
+            end = at + len(list(run))
+            if p is not None:
+                starts, ends = cached.setdefault(p, ([], []))
+                starts.append(at)
+                ends.append(end)
+            at = end
+        a.cache["primary_runs"] = cached
+    return cached
+
+
+def _runs_within(a: Analysis, p: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The stretches of positions ``lo`` to ``hi`` (exclusive) where every write was sent to
+    ``p`` as its primary."""
+    starts, ends = _primary_runs(a).get(p, ([], []))
+    out: list[tuple[int, int]] = []
+    k = bisect.bisect_right(ends, lo)
+    while k < len(starts) and starts[k] < hi:
+        out.append((max(lo, starts[k]), min(hi, ends[k])))
+        k += 1
+    return out
+
+
 def _invoked_in(a: Analysis, ends: list[int], in_snap: dict[int, dict[str, int]]) -> list[int]:
     """Positions of the acknowledged writes that can have completed inside an isolation of
     their own primary: for each snapshot ``s`` and primary ``p`` isolated in it, the writes
@@ -176,8 +207,9 @@ def _invoked_in(a: Analysis, ends: list[int], in_snap: dict[int, dict[str, int]]
 
     Taking only ``p``'s own writes matters once a failover has deposed a primary: a deposed
     primary no replica follows stays isolated in every later snapshot, and the writes the
-    new primary takes meanwhile are none of its business."""
-    inv, prim = a.w_inv, a.w_primary
+    new primary takes meanwhile are none of its business. They are found by the runs of
+    writes sent to ``p`` (:func:`_primary_runs`), not by looking at every write."""
+    inv = a.w_inv
     spans = sorted(
         (p, bisect.bisect_left(inv, st), ends[s])
         for s, st_of in in_snap.items()
@@ -189,8 +221,8 @@ def _invoked_in(a: Analysis, ends: list[int], in_snap: dict[int, dict[str, int]]
     for p, lo, hi in spans:
         lo = max(lo, reach.get(p, 0))
         if lo < hi:
-            mine = map(operator.eq, prim[lo:hi], repeat(p))
-            out.extend(compress(range(lo, hi), map(operator.and_, ok[lo:hi], mine)))
+            for r_lo, r_hi in _runs_within(a, p, lo, hi):
+                out.extend(compress(range(r_lo, r_hi), ok[r_lo:r_hi]))
             reach[p] = hi
     return out
 
@@ -281,10 +313,10 @@ def _isolation_scan(a: Analysis) -> tuple[dict[int, tuple[int, int]], list[tuple
             for s, st_of in in_snap.items():
                 for p, st in st_of.items():
                     lo, hi = max(ends[s - 1] if s else 0, bisect.bisect_left(inv, st)), ends[s]
-                    mine = map(operator.eq, prim[lo:hi], repeat(p))
-                    known = map(operator.is_not, epoch[lo:hi], repeat(None))
-                    at = compress(range(lo, hi), map(operator.and_, mine, known))
-                    invoked.extend(zip(at, repeat((p, st))))
+                    for r_lo, r_hi in _runs_within(a, p, lo, hi):  # p's own writes
+                        known = map(operator.is_not, epoch[r_lo:r_hi], repeat(None))
+                        at = compress(range(r_lo, r_hi), known)
+                        invoked.extend(zip(at, repeat((p, st))))
 
     def still_isolated(iso: tuple[str, int], until: int) -> bool:
         return iso_at(br(starts, until), iso[0]) == iso[1]
