@@ -579,13 +579,16 @@ def _parse_line_by_line(lines: list[bytes | str], source: str) -> History:
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _gzip_problem(source: str, exc: Exception) -> HistoryError:
-    """A one-line error for a gzip stream that ends early or is corrupt."""
-    if isinstance(exc, EOFError):
+def _gunzip(data: bytes, source: str) -> bytes:
+    """``data``, a gzip stream, decompressed; one that ends early or is corrupt is a
+    one-line :class:`HistoryError` naming ``source``."""
+    try:
+        return gzip.decompress(data)
+    except EOFError:
         what = "is truncated (the compressed stream ends early)"
-    else:
+    except (OSError, zlib.error) as exc:
         what = f"is not a readable gzip stream ({exc})"
-    return HistoryError(f"{source}: {what}; compress the history again, or pass it uncompressed")
+    raise HistoryError(f"{source}: {what}; compress the history again, or pass it uncompressed")
 
 
 def load_history(path: str | os.PathLike[str]) -> History:
@@ -597,11 +600,7 @@ def load_history(path: str | os.PathLike[str]) -> History:
             # peek, not read and seek back: the path may be a pipe (bash's <(zcat ...)).
             if not raw.peek(2).startswith(_GZIP_MAGIC):
                 return parse_lines(raw, source=str(p))
-            try:
-                with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
-                    lines = list(fh)
-            except (EOFError, OSError, zlib.error) as exc:
-                raise _gzip_problem(str(p), exc) from None
+            lines = _gunzip(raw.read(), str(p)).splitlines(keepends=True)
             return parse_lines(lines, source=str(p))
     except HistoryError:
         if _is_results_json(p):
@@ -631,10 +630,7 @@ def read_history(stream: IO[bytes], source: str = "<stdin>") -> History:
         raise HistoryError(f"{source}: cannot be read ({exc.strerror}); pass a file") from None
     with gc_paused():
         if data.startswith(_GZIP_MAGIC):
-            try:
-                data = gzip.decompress(data)
-            except (EOFError, OSError, zlib.error) as exc:
-                raise _gzip_problem(source, exc) from None
+            data = _gunzip(data, source)
         return parse_lines(data.splitlines(keepends=True), source=source)
 
 
