@@ -198,11 +198,11 @@ def run(args: argparse.Namespace) -> int:
         raise AckboundError("the history path is empty; pass the path of a history.ndjson")
     if args.json == "":
         raise AckboundError("--json is empty; pass a file path, or - for standard output")
+    from_stdin = args.history == "-"
+    source = "<stdin>" if from_stdin else str(args.history)  # as _load names it
     if args.json and args.json != "-":
-        reads = () if args.history == "-" else (Path(args.history),)
-        check_output_file("--json", args.json, reads=reads)
+        check_output_file("--json", args.json, reads=() if from_stdin else (Path(args.history),))
     history = _load(args.history)
-    source = "<stdin>" if args.history == "-" else str(args.history)
     params = params_from(history.header.mode, history.header.params, args)
     recorded = history.header.mode
     if args.mode is not None and recorded is not None and args.mode != recorded:
