@@ -161,7 +161,8 @@ def verdict_exit(valid: object) -> int:
     return EXIT_UNKNOWN
 
 
-def _load(path: str) -> Any:
+def _load(path: str, source: str = "<stdin>") -> Any:
+    """The history at ``path`` (``-``: standard input, named ``source`` in messages)."""
     from harness.history import HistoryError, load_history, parse_text, read_history
 
     if path == "-":
@@ -171,7 +172,7 @@ def _load(path: str) -> Any:
                 f"- reads the history from standard input, which is {what} here; pipe "
                 "a history in (ackbound check - < history.ndjson) or pass its path"
             )
-        return read_history(sys.stdin.buffer, source="<stdin>")
+        return read_history(sys.stdin.buffer, source=source)
     if not path.lower().endswith(".txt"):  # (.TXT too: a text history whatever the case)
         return load_history(path)
     p = Path(path)
@@ -199,10 +200,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "":
         raise AckboundError("--json is empty; pass a file path, or - for standard output")
     from_stdin = args.history == "-"
-    source = "<stdin>" if from_stdin else str(args.history)  # as _load names it
+    source = "<stdin>" if from_stdin else str(args.history)
     if args.json and args.json != "-":
         check_output_file("--json", args.json, reads=() if from_stdin else (Path(args.history),))
-    history = _load(args.history)
+    history = _load(args.history, source)
     params = params_from(history.header.mode, history.header.params, args)
     recorded = history.header.mode
     if args.mode is not None and recorded is not None and args.mode != recorded:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import gc
 import gzip
+import io
 import json
 import math
 import operator
@@ -596,12 +597,8 @@ def load_history(path: str | os.PathLike[str]) -> History:
     first bytes, whatever its name); every problem is a one-line :class:`HistoryError`."""
     p = Path(path)
     try:
-        with p.open("rb") as raw, gc_paused():
-            # peek, not read and seek back: the path may be a pipe (bash's <(zcat ...)).
-            if not raw.peek(2).startswith(_GZIP_MAGIC):
-                return parse_lines(raw, source=str(p))
-            lines = _gunzip(raw.read(), str(p)).splitlines(keepends=True)
-            return parse_lines(lines, source=str(p))
+        with p.open("rb") as raw:
+            return _parse_stream(raw, str(p))
     except HistoryError:
         if _is_results_json(p):
             raise HistoryError(
@@ -625,13 +622,20 @@ def read_history(stream: IO[bytes], source: str = "<stdin>") -> History:
     """Read a history from a binary ``stream`` to its end (standard input, say): ndjson, or
     a gzip of it; every problem is a one-line :class:`HistoryError` naming ``source``."""
     try:
-        data = stream.read()
+        if not isinstance(stream, io.BufferedReader):  # it cannot peek (a BytesIO, say)
+            return _parse_stream(io.BufferedReader(io.BytesIO(stream.read())), source)
+        return _parse_stream(stream, source)
     except OSError as exc:
         raise HistoryError(f"{source}: cannot be read ({exc.strerror}); pass a file") from None
+
+
+def _parse_stream(raw: io.BufferedReader, source: str) -> History:
+    """The history in ``raw``, ndjson or a gzip of it: told by its first bytes, peeked
+    rather than read and sought back, as a pipe cannot seek (bash's ``<(zcat ...)``)."""
     with gc_paused():
-        if data.startswith(_GZIP_MAGIC):
-            data = _gunzip(data, source)
-        return parse_lines(data.splitlines(keepends=True), source=source)
+        if not raw.peek(2).startswith(_GZIP_MAGIC):
+            return parse_lines(raw, source=source)
+        return parse_lines(_gunzip(raw.read(), source).splitlines(keepends=True), source=source)
 
 
 def _is_results_json(p: Path) -> bool:
